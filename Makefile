@@ -1,0 +1,51 @@
+# Kundenkommunikation — the handful of commands you need.
+# `make run` sets everything up and starts the inbox; `make test` runs the whole suite.
+
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+DEV    := DEBUG=true EMAIL_BACKEND=django.core.mail.backends.filebased.EmailBackend
+HOST   ?= 127.0.0.1:8000
+
+.PHONY: install run test lint format bench clean
+
+## install: .venv with every dependency (dev ones included) and the Debian packages; no-op when done
+install: $(STAMP)
+$(STAMP): pyproject.toml
+	@bash .ci/system-packages
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e ".[dev]"
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+## run: migrate, seed demo data when empty, print the login, start web server + one qcluster worker
+run: install
+	$(DEV) $(PY) manage.py migrate --no-input
+	$(DEV) $(PY) manage.py createcachetable
+	$(DEV) $(PY) manage.py demo_setup
+	@echo "Posteingang: http://$(HOST)/   (Strg-C beendet Webserver und Worker)"
+	@trap 'kill 0' INT TERM EXIT; \
+	  $(DEV) $(PY) manage.py qcluster & \
+	  $(DEV) $(PY) manage.py runserver $(HOST) --noreload; \
+	  wait
+
+## test: ruff (lint + format check), then the whole pytest suite, browser tests included
+test: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/pytest -n 2 --dist loadfile $(PYTEST_ARGS)
+
+## lint / format: ruff only
+lint: install
+	$(VENV)/bin/ruff check .
+format: install
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+## bench: the benchmarks, printed as a table and as JSON (DATABASE_URL picks the database)
+bench: install
+	$(DEV) $(PY) manage.py bench $(BENCH_ARGS)
+
+clean:
+	rm -rf var db.sqlite3*

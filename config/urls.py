@@ -1,0 +1,13 @@
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import include, path
+
+from conversations.webhooks import anymail_webhook_urls
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("webhooks/", include(anymail_webhook_urls())),
+    path("", include("conversations.urls")),
+]

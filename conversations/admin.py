@@ -1,0 +1,152 @@
+from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
+
+from conversations.models import (
+    Attachment,
+    ClassificationChange,
+    Conversation,
+    Mailbox,
+    Message,
+    RawEmail,
+    SenderRule,
+    StatusChange,
+)
+
+
+@admin.register(Mailbox)
+class MailboxAdmin(admin.ModelAdmin):
+    list_display = ["name", "brand", "address", "imap_host", "active", "last_fetched_at"]
+    list_filter = ["brand", "active"]
+    search_fields = ["name", "address", "imap_host", "imap_user"]
+    readonly_fields = ["uidvalidity", "last_uid", "last_fetched_at", "last_error"]
+
+
+class MessageInline(admin.StackedInline):
+    model = Message
+    extra = 0
+    fields = [
+        "direction",
+        "channel",
+        "sender_address",
+        "subject",
+        "status",
+        "flagged",
+        "flag_reason",
+    ]
+    readonly_fields = fields
+    show_change_link = True
+    can_delete = False
+
+
+class ClassificationChangeInline(admin.TabularInline):
+    model = ClassificationChange
+    extra = 0
+    fields = [
+        "changed_at",
+        "from_classification",
+        "to_classification",
+        "to_customer",
+        "automatic",
+        "changed_by",
+        "reason",
+    ]
+    readonly_fields = fields
+    can_delete = False
+
+
+@admin.register(Conversation)
+class ConversationAdmin(admin.ModelAdmin):
+    list_display = [
+        "subject", "counterpart", "brand", "classification", "status", "priority", "unread",
+        "last_message_at",
+    ]  # fmt: skip
+    list_filter = ["brand", "classification", "status", "priority", "channel", "unread", "flagged"]
+    search_fields = [
+        "subject",
+        "counterpart",
+        "counterpart_name",
+        "customer__company_name",
+        "customer__last_name",
+    ]
+    raw_id_fields = ["customer", "assignee", "mailbox"]
+    list_select_related = ["brand"]
+    date_hierarchy = "last_message_at"
+    inlines = [MessageInline, ClassificationChangeInline]
+
+
+class AttachmentInline(admin.TabularInline):
+    model = Attachment
+    extra = 0
+    fields = ["filename", "content_type", "size", "content_id", "is_inline", "file"]
+    readonly_fields = fields
+
+
+class StatusChangeInline(admin.TabularInline):
+    model = StatusChange
+    extra = 0
+    fields = ["status", "at", "detail"]
+    readonly_fields = fields
+
+
+@admin.register(Message)
+class MessageAdmin(admin.ModelAdmin):
+    list_display = [
+        "__str__",
+        "sender_address",
+        "channel",
+        "direction",
+        "status",
+        "flagged",
+        "created_at",
+    ]
+    list_filter = ["channel", "direction", "status", "flagged", "is_internal_note"]
+    search_fields = ["subject", "sender_address", "message_id", "provider_id"]
+    raw_id_fields = ["conversation", "raw", "author"]
+    readonly_fields = ["html", "headers", "message_id", "in_reply_to", "references"]
+    inlines = [AttachmentInline, StatusChangeInline]
+
+
+@admin.register(RawEmail)
+class RawEmailAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "brand", "mailbox", "state", "size", "received_at"]
+    list_filter = ["state", "brand"]
+    search_fields = ["message_id", "sha256", "source"]
+    exclude = ["data"]
+    readonly_fields = [f.name for f in RawEmail._meta.fields if f.name != "data"]
+
+
+@admin.register(ClassificationChange)
+class ClassificationChangeAdmin(admin.ModelAdmin):
+    list_display = [
+        "conversation",
+        "from_classification",
+        "to_classification",
+        "automatic",
+        "changed_by",
+        "changed_at",
+    ]
+    list_filter = ["to_classification", "automatic"]
+    raw_id_fields = ["conversation", "from_customer", "to_customer", "changed_by"]
+
+    def has_change_permission(self, request, obj=None):
+        return False  # history is never edited
+
+
+@admin.register(SenderRule)
+class SenderRuleAdmin(admin.ModelAdmin):
+    list_display = [
+        "pattern",
+        "kind",
+        "classification",
+        "customer",
+        "brand",
+        "created_by",
+        "created_at",
+    ]
+    list_filter = ["brand", "kind", "classification"]
+    search_fields = ["pattern", "customer__company_name", "customer__last_name"]
+    raw_id_fields = ["customer"]
+
+
+admin.site.site_header = _("Kundenkommunikation")
+admin.site.site_title = _("Kundenkommunikation")

@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+from conversations.models import Conversation
+from kommunikation.models import BusinessEntity
+from kommunikation.roles import TEAM_LEAD
+
+DEMO_USER = "demo"
+DEMO_PASSWORD = "demo-kundenkommunikation"
+
+
+class Command(BaseCommand):
+    help = "Für `make run`: Demodaten laden, wenn die Datenbank leer ist, und den Demo-Zugang ausgeben."
+
+    def handle(self, *args, **options):
+        if not Conversation.objects.exists():
+            self.stdout.write("Lege Demodaten an …")
+            call_command("seed_demo", stdout=self.stdout)
+        User = get_user_model()
+        user, created = User.objects.get_or_create(
+            username=DEMO_USER,
+            defaults={
+                "first_name": "Demo",
+                "last_name": "Nutzerin",
+                "is_staff": True,
+                "is_superuser": True,
+                "email": "demo@example.org",
+            },
+        )
+        if created:
+            user.set_password(DEMO_PASSWORD)
+            user.save()
+            user.groups.add(
+                *__import__("django.contrib.auth.models", fromlist=["Group"]).Group.objects.filter(
+                    name=TEAM_LEAD
+                )
+            )
+        user.brands.set(BusinessEntity.objects.all())
+        self.stdout.write(
+            self.style.SUCCESS(f"Anmeldung: Benutzer »{DEMO_USER}«, Passwort »{DEMO_PASSWORD}«")
+        )

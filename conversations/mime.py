@@ -1,0 +1,446 @@
+"""Parsing raw RFC 5322 bytes into plain data, tolerant of what real mail contains.
+
+Pure functions, no database: ``parse_email(raw) -> ParsedEmail``. Headers are
+decoded (RFC 2047, raw 8-bit in UTF-8 or windows-1252), bodies are decoded in
+their declared charset with a fallback chain for wrong or unknown ones,
+filenames are decoded (RFC 2231 and the non-standard RFC 2047 form Outlook
+writes) and made safe, and a nested ``message/rfc822`` is kept whole as an
+attachment. Problems worth an agent's attention are collected in ``problems``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from email import policy
+from email.header import decode_header, make_header
+from email.message import EmailMessage, Message
+from email.parser import BytesParser
+from email.utils import getaddresses, parseaddr, parsedate_to_datetime
+
+from conversations.sanitize import html_to_text, sanitize_html
+
+FALLBACK_CHARSETS = ("utf-8", "windows-1252", "latin-1")
+CHARSET_ALIASES = {
+    "unknown-8bit": "windows-1252",
+    "x-unknown": "windows-1252",
+    "x-user-defined": "windows-1252",
+    "iso-8859-8-i": "iso-8859-8",
+    "ks_c_5601-1987": "cp949",
+    "gb2312": "gb18030",
+    "ansi_x3.110-1983": "latin-1",
+    "utf8": "utf-8",
+    "cp-850": "cp850",
+}
+
+# Headers added in transit: they differ between two copies of the same message
+# (fetched over IMAP, exported from another client), so they do not count as content.
+TRACE_HEADERS = {
+    b"received", b"return-path", b"delivered-to", b"x-original-to", b"x-received",
+    b"x-spam-status", b"x-spam-score", b"x-spam-flag", b"x-spam-level", b"x-spam-checker-version",
+    b"authentication-results", b"arc-seal", b"arc-message-signature",
+    b"arc-authentication-results", b"x-gm-message-state", b"x-google-smtp-source",
+    b"x-virus-scanned", b"status", b"x-status", b"x-uid", b"x-keywords", b"content-length",
+    b"x-mozilla-status", b"x-mozilla-status2", b"lines",
+}  # fmt: skip
+
+KEPT_HEADERS = {
+    "from", "to", "cc", "reply-to", "subject", "date", "message-id", "in-reply-to",
+    "references", "list-id", "list-unsubscribe", "list-unsubscribe-post", "precedence",
+    "auto-submitted", "x-auto-response-suppress", "x-mailer", "user-agent", "importance",
+    "x-priority", "return-path", "sender", "content-type",
+}  # fmt: skip
+
+_MSGID = re.compile(r"<[^<>\s]+>")
+
+
+@dataclass
+class ParsedAttachment:
+    filename: str
+    content_type: str
+    data: bytes
+    content_id: str = ""
+    is_inline: bool = False
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+
+@dataclass
+class ParsedEmail:
+    message_id: str = ""
+    in_reply_to: str = ""
+    references: list[str] = field(default_factory=list)
+    subject: str = ""
+    from_name: str = ""
+    from_address: str = ""
+    reply_to: str = ""
+    to: list[str] = field(default_factory=list)
+    cc: list[str] = field(default_factory=list)
+    date: datetime | None = None
+    text: str = ""
+    html: str = ""
+    has_remote_images: bool = False
+    attachments: list[ParsedAttachment] = field(default_factory=list)
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    is_bulk: bool = False
+    is_auto_generated: bool = False
+    problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # recovered from, not worth a flag
+
+    @property
+    def thread_ids(self) -> list[str]:
+        """Every Message-ID this message refers to, nearest first."""
+        ids = []
+        if self.in_reply_to:
+            ids.append(self.in_reply_to)
+        ids.extend(reversed(self.references))
+        return list(dict.fromkeys(ids))
+
+
+def content_hash(raw: bytes) -> str:
+    """sha256 of the message without its trace headers (Received, Return-Path, ...)."""
+    head, sep, body = raw.partition(b"\r\n\r\n") if b"\r\n\r\n" in raw else raw.partition(b"\n\n")
+    kept: list[bytes] = []
+    skipping = False
+    for line in head.splitlines():
+        if line[:1] in (b" ", b"\t"):
+            if not skipping:
+                kept.append(line.strip())
+            continue
+        name = line.split(b":", 1)[0].strip().lower()
+        skipping = name in TRACE_HEADERS or line.startswith(b"From ")
+        if not skipping:
+            kept.append(line.rstrip())
+    digest = hashlib.sha256(b"\n".join(kept))
+    digest.update(sep.replace(b"\r", b""))
+    digest.update(body.replace(b"\r\n", b"\n"))
+    return digest.hexdigest()
+
+
+def quick_message_id(raw: bytes) -> str:
+    """The Message-ID from the header block, without a full parse (for dedupe first)."""
+    head = raw.split(b"\n\n", 1)[0].split(b"\r\n\r\n", 1)[0]
+    match = re.search(rb"(?im)^message-id:[ \t]*(.*(?:\r?\n[ \t].*)*)", head)
+    if not match:
+        return ""
+    return normalize_message_id(match.group(1).decode("ascii", "replace"))
+
+
+def normalize_message_id(value: str) -> str:
+    value = " ".join(value.split())
+    found = _MSGID.search(value)
+    if found:
+        return found.group(0)[:998]
+    value = value.strip().strip("<>")
+    return f"<{value}>"[:998] if value else ""
+
+
+def message_ids(value: str) -> list[str]:
+    return [m[:998] for m in _MSGID.findall(value or "")]
+
+
+def fix_surrogates(value: str) -> str:
+    """Headers with raw 8-bit bytes arrive as surrogate escapes: decode them properly."""
+    if not any("\udc80" <= ch <= "\udcff" for ch in value):
+        return value
+    data = value.encode("utf-8", "surrogateescape")
+    for charset in FALLBACK_CHARSETS:
+        try:
+            return data.decode(charset)
+        except UnicodeDecodeError:
+            continue
+    return data.decode("latin-1")
+
+
+def _header(msg: Message, name: str) -> str:
+    """A header as text; never raises, whatever the header contains."""
+    raw = _raw_header(msg, name)
+    if not raw:
+        return ""
+    if any("\udc80" <= ch <= "\udcff" for ch in raw):
+        # raw 8-bit bytes (UTF-8 or windows-1252) where only ASCII is allowed
+        text = fix_surrogates(raw)
+    else:
+        try:
+            text = str(msg.get(name))
+        except Exception:
+            text = raw
+    if "=?" in text and "?=" in text:  # encoded words the parser left alone (bad folding)
+        try:
+            decoded = str(make_header(decode_header(text)))
+            if "\ufffd" not in decoded:
+                text = decoded
+        except Exception:
+            pass
+    if "\ufffd" in text and "=?" in raw:  # an encoded word with broken bytes: show it as sent
+        text = raw
+    return " ".join(text.split())
+
+
+def _raw_header(msg: Message, name: str) -> str:
+    for key, value in msg.raw_items():
+        if key.lower() == name.lower():
+            return str(value)
+    return ""
+
+
+def _addresses(msg: Message, name: str) -> list[tuple[str, str]]:
+    """(name, address) pairs; tolerant of malformed lists."""
+    try:
+        header = msg.get(name)
+        if header is None:
+            return []
+        addresses = getattr(header, "addresses", None)
+        if addresses is not None:
+            return [
+                (fix_surrogates(a.display_name), fix_surrogates(a.addr_spec).lower())
+                for a in addresses
+                if a.addr_spec and "@" in a.addr_spec
+            ]
+    except Exception:
+        pass
+    raw = _header(msg, name)
+    return [(n, a.lower()) for n, a in getaddresses([raw]) if "@" in a]
+
+
+def decode_bytes(data: bytes, declared: str | None) -> tuple[str, str | None]:
+    """Text in its declared charset, or the first fallback that fits. Returns (text, problem)."""
+    charset = (declared or "").strip().strip('"').lower()
+    charset = CHARSET_ALIASES.get(charset, charset)
+    if charset in ("us-ascii", "ascii", ""):
+        charset = "utf-8"  # 8-bit data labelled ascii is nearly always UTF-8 or cp1252
+    try:
+        return data.decode(charset), None
+    except LookupError:
+        problem = f"unbekannter Zeichensatz {declared!r}"
+    except UnicodeDecodeError:
+        problem = f"Text passt nicht zum Zeichensatz {declared!r}" if declared else None
+    for fallback in FALLBACK_CHARSETS:
+        if fallback == charset:
+            continue
+        try:
+            return data.decode(fallback), problem
+        except UnicodeDecodeError:
+            continue
+    return data.decode("latin-1"), problem  # unreachable: latin-1 decodes everything
+
+
+def _part_text(part: Message) -> tuple[str, str | None]:
+    try:
+        payload = part.get_payload(decode=True)
+    except Exception:
+        payload = None
+    if payload is None:
+        raw = part.get_payload()
+        payload = raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else b""
+    return decode_bytes(payload, part.get_content_charset())
+
+
+_UNSAFE_FILENAME = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]+')
+
+
+def safe_filename(name: str, fallback: str) -> str:
+    name = fix_surrogates(name or "")
+    if "=?" in name:
+        with contextlib.suppress(Exception):
+            name = str(make_header(decode_header(name)))
+    name = name.replace("\\", "/").rsplit("/", 1)[-1]
+    name = _UNSAFE_FILENAME.sub("_", name).strip(" .")
+    return name[:200] or fallback
+
+
+_EXTENSIONS = {
+    "application/pdf": ".pdf", "image/png": ".png", "image/jpeg": ".jpg", "image/gif": ".gif",
+    "text/plain": ".txt", "text/html": ".html", "text/calendar": ".ics",
+    "message/rfc822": ".eml", "application/zip": ".zip",
+}  # fmt: skip
+
+
+def _leaf_parts(msg: Message):
+    """Every leaf part; a nested message/rfc822 is a leaf (it is kept whole)."""
+    if msg.get_content_maintype() == "multipart":
+        payload = msg.get_payload()
+        if isinstance(payload, list):
+            for sub in payload:
+                yield from _leaf_parts(sub)
+            return
+    yield msg
+
+
+def _is_attachment_disposition(part: Message) -> bool:
+    return (part.get_content_disposition() or "") == "attachment"
+
+
+def parse_email(raw: bytes) -> ParsedEmail:
+    """Parse raw bytes. Raises only for input the stdlib cannot read at all."""
+    msg: EmailMessage = BytesParser(policy=policy.default).parsebytes(raw)
+    parsed = ParsedEmail()
+    problems = parsed.problems
+
+    parsed.message_id = normalize_message_id(_header(msg, "Message-ID"))
+    in_reply_to = message_ids(_header(msg, "In-Reply-To"))
+    parsed.in_reply_to = in_reply_to[0] if in_reply_to else ""
+    parsed.references = message_ids(_header(msg, "References"))
+    parsed.subject = _header(msg, "Subject")[:500]
+
+    senders = _addresses(msg, "From") or _addresses(msg, "Sender")
+    if senders:
+        parsed.from_name, parsed.from_address = senders[0]
+    else:
+        name, address = parseaddr(_header(msg, "From"))
+        parsed.from_name = name
+        if "@" in address:
+            parsed.from_address = address.lower()
+        else:
+            problems.append("kein gültiger Absender")
+    reply_to = _addresses(msg, "Reply-To")
+    parsed.reply_to = reply_to[0][1] if reply_to else ""
+    parsed.to = [a for _n, a in _addresses(msg, "To")]
+    parsed.cc = [a for _n, a in _addresses(msg, "Cc")]
+
+    date_text = _header(msg, "Date")
+    if date_text:
+        try:
+            parsed.date = parsedate_to_datetime(date_text)
+            if parsed.date.tzinfo is None:
+                parsed.date = None  # "-0000": unknown zone, the receive time is better
+        except (TypeError, ValueError, IndexError):
+            problems.append(f"unlesbares Datum {date_text!r}")
+
+    parsed.headers = [
+        (k, _header(msg, k)) for k in dict.fromkeys(msg.keys()) if k.lower() in KEPT_HEADERS
+    ]
+    parsed.is_bulk = bool(
+        _header(msg, "List-Unsubscribe")
+        or _header(msg, "List-Id")
+        or _header(msg, "Precedence").lower() in ("bulk", "list", "junk")
+    )
+    auto = _header(msg, "Auto-Submitted").lower()
+    parsed.is_auto_generated = bool(auto and auto != "no") or bool(
+        _header(msg, "X-Auto-Response-Suppress")
+    )
+
+    _extract_bodies_and_attachments(msg, parsed)
+
+    if not raw.strip():
+        problems.append("leere Nachricht")
+    for defect in msg.defects:
+        name = type(defect).__name__
+        if name in ("MissingHeaderBodySeparatorDefect", "StartBoundaryNotFoundDefect",
+                    "CloseBoundaryNotFoundDefect", "MultipartInvariantViolationDefect"):  # fmt: skip
+            problems.append(f"fehlerhafter Aufbau ({name})")
+    if not msg.keys():
+        problems.append("keine Kopfzeilen")
+    _strip_nul(parsed)
+    return parsed
+
+
+def _strip_nul(parsed: ParsedEmail) -> None:
+    """PostgreSQL refuses NUL in text and JSON; it never carries meaning in mail text."""
+    for name in ("subject", "from_name", "from_address", "reply_to", "text", "html",
+                 "message_id", "in_reply_to"):  # fmt: skip
+        value = getattr(parsed, name)
+        if "\x00" in value:
+            setattr(parsed, name, value.replace("\x00", ""))
+    parsed.references = [r.replace("\x00", "") for r in parsed.references]
+    parsed.to = [a.replace("\x00", "") for a in parsed.to]
+    parsed.cc = [a.replace("\x00", "") for a in parsed.cc]
+    parsed.headers = [(k.replace("\x00", ""), v.replace("\x00", "")) for k, v in parsed.headers]
+    for attachment in parsed.attachments:
+        attachment.filename = attachment.filename.replace("\x00", "")
+        attachment.content_id = attachment.content_id.replace("\x00", "")
+
+
+def _extract_bodies_and_attachments(msg: EmailMessage, parsed: ParsedEmail) -> None:
+    text_part = html_part = None
+    try:
+        text_part = msg.get_body(preferencelist=("plain",))
+        html_part = msg.get_body(preferencelist=("html",))
+    except Exception:
+        pass
+    # a single-part message of another text type (text/enriched, ...), or a
+    # "multipart" without any parts: its body is all there is to read
+    if (
+        text_part is None
+        and html_part is None
+        and not _is_attachment_disposition(msg)
+        and (msg.get_content_maintype() == "text" or not isinstance(msg.get_payload(), list))
+    ):
+        text_part = msg
+
+    if text_part is not None:
+        parsed.text, problem = _part_text(text_part)
+        if problem:
+            parsed.notes.append(problem)
+    if html_part is not None:
+        html, problem = _part_text(html_part)
+        if problem and problem not in parsed.notes:
+            parsed.notes.append(problem)
+        parsed.html, parsed.has_remote_images = sanitize_html(html)
+        if not parsed.text.strip():
+            parsed.text = html_to_text(html)
+
+    body_parts = {id(p) for p in (text_part, html_part) if p is not None}
+    for index, part in enumerate(_leaf_parts(msg), start=1):
+        if id(part) in body_parts:
+            continue
+        content_type = part.get_content_type()
+        if content_type == "message/rfc822":
+            data = _nested_message_bytes(part)
+            inner_subject = ""
+            inner = part.get_payload()
+            if isinstance(inner, list) and inner:
+                inner_subject = _header(inner[0], "Subject")
+            name = safe_filename(part.get_filename() or inner_subject, f"Nachricht-{index}")
+            if not name.lower().endswith(".eml"):
+                name += ".eml"
+        else:
+            try:
+                data = part.get_payload(decode=True)
+            except Exception:
+                data = None
+            if data is None:
+                payload = part.get_payload()
+                data = (
+                    payload.encode("utf-8", "surrogateescape") if isinstance(payload, str) else b""
+                )
+            if not data and not part.get_filename():
+                continue  # an empty multipart preamble or placeholder, nothing to keep
+            ext = _EXTENSIONS.get(content_type, ".bin")
+            name = safe_filename(_filename(part), f"Anhang-{index}{ext}")
+        content_id = _header(part, "Content-ID").strip().strip("<>")
+        parsed.attachments.append(
+            ParsedAttachment(
+                filename=name,
+                content_type=content_type,
+                data=data,
+                content_id=content_id[:255],
+                is_inline=bool(content_id) and not _is_attachment_disposition(part),
+            )
+        )
+
+
+def _filename(part: Message) -> str:
+    try:
+        return part.get_filename() or ""
+    except Exception:
+        return ""
+
+
+def _nested_message_bytes(part: Message) -> bytes:
+    inner = part.get_payload()
+    if isinstance(inner, list) and inner:
+        try:
+            return inner[0].as_bytes(policy=policy.SMTP.clone(linesep="\n"))
+        except Exception:
+            try:
+                return inner[0].as_string(policy=policy.compat32).encode("utf-8", "surrogateescape")
+            except Exception:
+                pass
+    payload = part.get_payload(decode=True)
+    return payload or b""

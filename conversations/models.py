@@ -1,0 +1,473 @@
+"""Conversations, their messages and attachments, and how they are classified."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from kommunikation.models import BusinessEntity, Customer
+
+
+class Classification(models.TextChoices):
+    """The seed's five types, in the order of the keys 1-5."""
+
+    CUSTOMER = "customer", _("Kunde")
+    SUPPLIER = "supplier", _("Lieferant")
+    INTERNAL = "internal", _("Intern")
+    NEWSLETTER = "newsletter", _("Newsletter")
+    ADVERTISING = "advertising", _("Werbung")
+
+
+UNCLASSIFIED = ""
+
+
+class Status(models.TextChoices):
+    OPEN = "open", _("offen")
+    PENDING = "pending", _("wartend")
+    CLOSED = "closed", _("erledigt")
+    ARCHIVED = "archived", _("archiviert")
+
+
+class Priority(models.TextChoices):
+    URGENT = "urgent", _("dringend")
+    HIGH = "high", _("hoch")
+    NORMAL = "normal", _("normal")
+    LOW = "low", _("niedrig")
+
+
+class Channel(models.TextChoices):
+    EMAIL = "email", _("E-Mail")
+    SMS = "sms", _("SMS")
+    WHATSAPP = "whatsapp", _("WhatsApp")
+    LETTER = "letter", _("Brief")
+    PUSH = "push", _("Push")
+    CALL = "call", _("Anruf")
+    NOTE = "note", _("Notiz")
+
+
+class Direction(models.TextChoices):
+    INBOUND = "in", _("eingehend")
+    OUTBOUND = "out", _("ausgehend")
+
+
+class Mailbox(models.Model):
+    """An address of a brand that receives mail, optionally fetched over IMAP.
+
+    UIDVALIDITY and the last UID seen are remembered so nothing is fetched twice;
+    the server is only read, never changed.
+    """
+
+    brand = models.ForeignKey(
+        BusinessEntity, on_delete=models.CASCADE, related_name="mailboxes", verbose_name=_("Marke")
+    )
+    name = models.CharField(_("Name"), max_length=80)
+    address = models.EmailField(_("Adresse"), blank=True)
+    imap_host = models.CharField(_("IMAP-Server"), max_length=200, blank=True)
+    imap_port = models.PositiveIntegerField(_("IMAP-Port"), default=993)
+    imap_ssl = models.BooleanField(_("SSL/TLS"), default=True)
+    imap_user = models.CharField(_("IMAP-Benutzer"), max_length=200, blank=True)
+    imap_password = models.CharField(_("IMAP-Passwort"), max_length=200, blank=True)
+    imap_folder = models.CharField(_("Ordner"), max_length=200, default="INBOX")
+    active = models.BooleanField(_("aktiv"), default=True)
+    uidvalidity = models.BigIntegerField(_("UIDVALIDITY"), null=True, blank=True, editable=False)
+    last_uid = models.BigIntegerField(_("zuletzt geholte UID"), default=0, editable=False)
+    last_fetched_at = models.DateTimeField(_("zuletzt abgerufen"), null=True, blank=True)
+    last_error = models.TextField(_("letzter Fehler"), blank=True)
+
+    class Meta:
+        verbose_name = _("Postfach")
+        verbose_name_plural = _("Postfächer")
+        ordering = ["brand", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["brand", "name"], name="mailbox_unique_name_per_brand")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.brand} · {self.name}"
+
+    def save(self, *args, **kwargs) -> None:
+        self.address = self.address.strip().lower()
+        super().save(*args, **kwargs)
+
+    @property
+    def fetches_imap(self) -> bool:
+        return bool(self.active and self.imap_host and self.imap_user)
+
+
+class RawEmail(models.Model):
+    """The bytes of an incoming email exactly as received, stored before anything can fail."""
+
+    class State(models.TextChoices):
+        RECEIVED = "received", _("empfangen")
+        PARSED = "parsed", _("verarbeitet")
+        FLAGGED = "flagged", _("markiert")
+
+    brand = models.ForeignKey(BusinessEntity, on_delete=models.CASCADE, related_name="+")
+    mailbox = models.ForeignKey(
+        Mailbox, on_delete=models.SET_NULL, null=True, blank=True, related_name="raw_emails"
+    )
+    # "" for file imports and webhooks without a mailbox: dedupe is per (brand, mailbox_key).
+    mailbox_key = models.CharField(max_length=40, blank=True, default="")
+    message_id = models.CharField(max_length=998, blank=True)
+    sha256 = models.CharField(max_length=64)
+    content_hash = models.CharField(
+        max_length=64, help_text="sha256 without trace headers (Received, Return-Path, ...)"
+    )
+    data = models.BinaryField()
+    size = models.PositiveIntegerField()
+    source = models.CharField(max_length=500, blank=True)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.RECEIVED)
+    error = models.TextField(blank=True)
+    received_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("Rohdaten einer E-Mail")
+        verbose_name_plural = _("Rohdaten von E-Mails")
+        constraints = [
+            # the same bytes twice into the same mailbox are one message
+            models.UniqueConstraint(
+                fields=["brand", "mailbox_key", "sha256"], name="rawemail_unique_bytes"
+            ),
+        ]
+        indexes = [
+            # dedupe by Message-ID per mailbox
+            models.Index(fields=["brand", "mailbox_key", "message_id"], name="rawemail_msgid"),
+        ]
+
+    def __str__(self) -> str:
+        return self.message_id or self.sha256[:12]
+
+
+class ConversationQuerySet(models.QuerySet):
+    def for_brands(self, brands) -> ConversationQuerySet:
+        return self.filter(brand__in=brands)
+
+    def for_user(self, user) -> ConversationQuerySet:
+        return self.filter(brand__in=BusinessEntity.objects.for_user(user))
+
+    def open(self) -> ConversationQuerySet:
+        return self.filter(status__in=[Status.OPEN, Status.PENDING])
+
+    def unclassified(self) -> ConversationQuerySet:
+        return self.filter(classification=UNCLASSIFIED)
+
+    def unread(self) -> ConversationQuerySet:
+        return self.filter(unread=True)
+
+    def older_than(self, days: int) -> ConversationQuerySet:
+        return self.filter(last_message_at__lt=timezone.now() - timezone.timedelta(days=days))
+
+
+class Conversation(models.Model):
+    """A thread with one counterpart, across channels."""
+
+    brand = models.ForeignKey(
+        BusinessEntity,
+        on_delete=models.PROTECT,
+        related_name="conversations",
+        verbose_name=_("Marke"),
+    )
+    mailbox = models.ForeignKey(
+        Mailbox, on_delete=models.SET_NULL, null=True, blank=True, related_name="conversations"
+    )
+    customer = models.ForeignKey(
+        Customer,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="conversations",
+        verbose_name=_("Kunde"),
+    )
+    subject = models.CharField(_("Betreff"), max_length=500, blank=True)
+    # the subject without Re:/AW:/WG:/[EXT] prefixes: the fallback threading key
+    subject_key = models.CharField(max_length=200, blank=True)
+    counterpart = models.CharField(
+        _("Gegenüber"), max_length=254, blank=True, help_text=_("Adresse oder Nummer, normalisiert")
+    )
+    counterpart_name = models.CharField(_("Name des Gegenübers"), max_length=200, blank=True)
+    channel = models.CharField(
+        _("Kanal"), max_length=10, choices=Channel.choices, default=Channel.EMAIL
+    )
+    classification = models.CharField(
+        _("Klassifizierung"),
+        max_length=12,
+        choices=Classification.choices,
+        blank=True,
+        default=UNCLASSIFIED,
+    )
+    classified_automatically = models.BooleanField(_("automatisch klassifiziert"), default=False)
+    status = models.CharField(
+        _("Status"), max_length=10, choices=Status.choices, default=Status.OPEN
+    )
+    priority = models.CharField(
+        _("Priorität"), max_length=8, choices=Priority.choices, default=Priority.NORMAL
+    )
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="assigned_conversations",
+        verbose_name=_("zugewiesen an"),
+    )
+    unread = models.BooleanField(_("ungelesen"), default=True)
+    flagged = models.BooleanField(
+        _("markiert"), default=False, help_text=_("Enthält eine nicht lesbare Nachricht.")
+    )
+    message_count = models.PositiveIntegerField(_("Nachrichten"), default=0)
+    snippet = models.CharField(_("Vorschau"), max_length=200, blank=True)
+    last_message_at = models.DateTimeField(_("letzte Nachricht"), default=timezone.now)
+    last_inbound_at = models.DateTimeField(_("letzte eingehende Nachricht"), null=True, blank=True)
+    response_due_at = models.DateTimeField(_("Antwort fällig"), null=True, blank=True)
+    related_record = models.CharField(
+        _("Vorgang"), max_length=80, blank=True, help_text=_("Auftrags- oder Rechnungsnummer")
+    )
+    created_at = models.DateTimeField(_("angelegt"), default=timezone.now)
+
+    objects = ConversationQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("Konversation")
+        verbose_name_plural = _("Konversationen")
+        ordering = ["-last_message_at", "-id"]
+        permissions = [
+            ("classify_conversation", _("Kann Konversationen klassifizieren")),
+            ("reply_conversation", _("Kann antworten und Notizen schreiben")),
+            ("reassign_conversation", _("Kann Konversationen anderen zuweisen")),
+            ("view_reports", _("Kann Auswertungen und Reviews sehen")),
+        ]
+        indexes = [
+            # the inbox list: a brand's open conversations, newest first (keyset on id)
+            models.Index(fields=["brand", "status", "-last_message_at", "-id"], name="conv_inbox"),
+            # "Ohne Klassifizierung" / classification = X
+            models.Index(
+                fields=["brand", "classification", "-last_message_at"], name="conv_classification"
+            ),
+            # "Ungelesen": a partial index, unread is the small minority
+            models.Index(
+                fields=["brand", "-last_message_at"],
+                condition=Q(unread=True),
+                name="conv_unread",
+            ),
+            # the customer page and the customer filter
+            models.Index(fields=["customer", "-last_message_at"], name="conv_customer"),
+            models.Index(fields=["assignee", "status"], name="conv_assignee"),
+            # subject threading: same counterpart, same normalised subject, recent
+            models.Index(
+                fields=["brand", "counterpart", "subject_key", "-last_message_at"],
+                name="conv_subject_thread",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.subject or _("(ohne Betreff)")
+
+
+class Message(models.Model):
+    """One message in a conversation: inbound, outbound, or an internal note."""
+
+    class State(models.TextChoices):
+        RECEIVED = "received", _("empfangen")
+        QUEUED = "queued", _("in Warteschlange")
+        SENT = "sent", _("gesendet")
+        DELIVERED = "delivered", _("zugestellt")
+        OPENED = "opened", _("geöffnet")
+        CLICKED = "clicked", _("geklickt")
+        BOUNCED = "bounced", _("unzustellbar")
+        FAILED = "failed", _("fehlgeschlagen")
+
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="messages"
+    )
+    channel = models.CharField(_("Kanal"), max_length=10, choices=Channel.choices)
+    direction = models.CharField(_("Richtung"), max_length=3, choices=Direction.choices)
+    is_internal_note = models.BooleanField(_("interne Notiz"), default=False)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("verfasst von"),
+    )
+    sender_name = models.CharField(_("Absendername"), max_length=200, blank=True)
+    sender_address = models.CharField(_("Absender"), max_length=254, blank=True)
+    to = models.JSONField(_("An"), default=list, blank=True)
+    cc = models.JSONField(_("Kopie"), default=list, blank=True)
+    reply_to = models.CharField(_("Antwort an"), max_length=254, blank=True)
+    subject = models.CharField(_("Betreff"), max_length=500, blank=True)
+    text = models.TextField(_("Text"), blank=True)
+    html = models.TextField(_("HTML (bereinigt)"), blank=True)
+    has_remote_images = models.BooleanField(default=False)
+    headers = models.JSONField(_("Kopfzeilen"), default=list, blank=True)
+    message_id = models.CharField(_("Message-ID"), max_length=998, blank=True)
+    in_reply_to = models.CharField(_("In-Reply-To"), max_length=998, blank=True)
+    references = models.TextField(_("References"), blank=True)
+    provider_id = models.CharField(_("Anbieter-ID"), max_length=200, blank=True)
+    status = models.CharField(_("Status"), max_length=10, choices=State.choices, blank=True)
+    raw = models.ForeignKey(
+        RawEmail,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="messages",
+        verbose_name=_("Rohdaten"),
+    )
+    flagged = models.BooleanField(_("markiert"), default=False)
+    flag_reason = models.TextField(_("Grund der Markierung"), blank=True)
+    sent_at = models.DateTimeField(_("gesendet"), null=True, blank=True)
+    created_at = models.DateTimeField(_("erfasst"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("Nachricht")
+        verbose_name_plural = _("Nachrichten")
+        ordering = ["created_at", "id"]
+        indexes = [
+            # threading: In-Reply-To / References against every known Message-ID
+            models.Index(fields=["message_id"], name="message_msgid"),
+            models.Index(fields=["conversation", "created_at"], name="message_thread"),
+            models.Index(fields=["provider_id"], name="message_provider_id"),
+        ]
+
+    def __str__(self) -> str:
+        return self.subject or self.text[:60] or f"#{self.pk}"
+
+    @property
+    def timestamp(self):
+        return self.sent_at or self.created_at
+
+
+class StatusChange(models.Model):
+    """One entry of a message's status timeline (queued, sent, delivered, opened, ...)."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="status_changes")
+    status = models.CharField(max_length=10, choices=Message.State.choices)
+    at = models.DateTimeField(default=timezone.now)
+    detail = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        verbose_name = _("Statusänderung")
+        verbose_name_plural = _("Statusverlauf")
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_status_display()} {self.at:%d.%m.%Y %H:%M}"
+
+
+def attachment_path(instance: Attachment, filename: str) -> str:
+    # content-addressed: the same file received twice is stored once
+    return f"attachments/{instance.sha256[:2]}/{instance.sha256}"
+
+
+class Attachment(models.Model):
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="attachments")
+    file = models.FileField(_("Datei"), upload_to=attachment_path, max_length=200)
+    filename = models.CharField(_("Dateiname"), max_length=255)
+    content_type = models.CharField(_("Typ"), max_length=120)
+    size = models.PositiveIntegerField(_("Größe"))
+    sha256 = models.CharField(max_length=64)
+    content_id = models.CharField(_("Content-ID"), max_length=255, blank=True)
+    is_inline = models.BooleanField(_("eingebettet"), default=False)
+
+    class Meta:
+        verbose_name = _("Anhang")
+        verbose_name_plural = _("Anhänge")
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.filename
+
+
+class ClassificationChange(models.Model):
+    """History: who classified a conversation as what, and when. Never edited."""
+
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="classification_changes"
+    )
+    from_classification = models.CharField(
+        _("vorher"), max_length=12, choices=Classification.choices, blank=True
+    )
+    to_classification = models.CharField(
+        _("nachher"), max_length=12, choices=Classification.choices, blank=True
+    )
+    from_customer = models.ForeignKey(
+        Customer, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    to_customer = models.ForeignKey(
+        Customer, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    automatic = models.BooleanField(_("automatisch"), default=False)
+    reason = models.CharField(_("Grund"), max_length=200, blank=True)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("geändert von"),
+    )
+    changed_at = models.DateTimeField(_("geändert am"), default=timezone.now)
+    batch = models.UUIDField(
+        null=True, blank=True, help_text="Bulk classifications share a batch id, for undo."
+    )
+
+    class Meta:
+        verbose_name = _("Klassifizierungsänderung")
+        verbose_name_plural = _("Klassifizierungsverlauf")
+        ordering = ["-changed_at", "-id"]
+        indexes = [models.Index(fields=["batch"], name="classchange_batch")]
+
+    def __str__(self) -> str:
+        return f"{self.get_from_classification_display() or '—'} → {self.get_to_classification_display() or '—'}"
+
+
+class SenderRule(models.Model):
+    """The sender decides the classification: an address or a whole domain."""
+
+    class Kind(models.TextChoices):
+        ADDRESS = "address", _("Adresse")
+        DOMAIN = "domain", _("Domain")
+
+    brand = models.ForeignKey(
+        BusinessEntity,
+        on_delete=models.CASCADE,
+        related_name="sender_rules",
+        verbose_name=_("Marke"),
+    )
+    kind = models.CharField(_("Art"), max_length=7, choices=Kind.choices)
+    pattern = models.CharField(_("Adresse oder Domain"), max_length=254)
+    classification = models.CharField(
+        _("Klassifizierung"), max_length=12, choices=Classification.choices
+    )
+    customer = models.ForeignKey(
+        Customer,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="sender_rules",
+        verbose_name=_("Kunde / Lieferant"),
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("angelegt"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("Absenderregel")
+        verbose_name_plural = _("Absenderregeln")
+        ordering = ["brand", "kind", "pattern"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["brand", "kind", "pattern"], name="senderrule_unique_pattern"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.pattern} → {self.get_classification_display()}"
+
+    def save(self, *args, **kwargs) -> None:
+        self.pattern = self.pattern.strip().lower().lstrip("@")
+        super().save(*args, **kwargs)

@@ -1,0 +1,260 @@
+"""Brands, customers and the ways to reach them."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from kommunikation.contact import email_domain, normalize_email, normalize_phone
+
+
+class Language(models.TextChoices):
+    DE = "de", _("Deutsch")
+    EN = "en", _("Englisch")
+    NL = "nl", _("Niederländisch")
+
+
+class BusinessEntityQuerySet(models.QuerySet):
+    def for_user(self, user) -> BusinessEntityQuerySet:
+        """The brands a staff member may see: all for superusers, else their own."""
+        if not user.is_authenticated or not user.is_active:
+            return self.none()
+        if user.is_superuser:
+            return self
+        return self.filter(staff=user)
+
+
+class BusinessEntity(models.Model):
+    """A brand or company of the business; every conversation and customer belongs to one."""
+
+    name = models.CharField(_("Name"), max_length=120)
+    slug = models.SlugField(_("Kürzel"), unique=True)
+    legal_name = models.CharField(_("Firmierung"), max_length=200, blank=True)
+    domains = models.JSONField(
+        _("eigene Domains"),
+        default=list,
+        blank=True,
+        help_text=_('Mail von diesen Domains gilt als intern, z. B. ["chargecars.nl"].'),
+    )
+    support_email = models.EmailField(_("Support-Adresse"), blank=True)
+    sales_email = models.EmailField(_("Vertriebs-Adresse"), blank=True)
+    admin_email = models.EmailField(_("Verwaltungs-Adresse"), blank=True)
+    noreply_email = models.EmailField(_("Noreply-Adresse"), blank=True)
+    whatsapp_number = models.CharField(_("WhatsApp-Nummer"), max_length=20, blank=True)
+    sms_sender_id = models.CharField(
+        _("SMS-Absenderkennung"),
+        max_length=11,
+        blank=True,
+        help_text=_("Höchstens 11 Zeichen (alphanumerisch) oder eine Nummer."),
+    )
+    street = models.CharField(_("Straße"), max_length=120, blank=True)
+    postal_code = models.CharField(_("PLZ"), max_length=10, blank=True)
+    city = models.CharField(_("Ort"), max_length=80, blank=True)
+    country = models.CharField(_("Land"), max_length=2, default="DE")
+    phone = models.CharField(_("Telefon"), max_length=30, blank=True)
+    letter_return_address = models.CharField(
+        _("Rücksendeangabe (Brief)"),
+        max_length=120,
+        blank=True,
+        help_text=_("Eine Zeile über der Anschrift im Sichtfenster, DIN 5008."),
+    )
+    logo = models.FileField(_("Logo"), upload_to="brands/", blank=True)
+    primary_color = models.CharField(_("Hausfarbe"), max_length=7, default="#1f5f99")
+    imprint = models.TextField(_("Impressum / Fußzeile"), blank=True)
+    default_language = models.CharField(
+        _("Standardsprache"), max_length=2, choices=Language.choices, default=Language.DE
+    )
+    staff = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("Mitarbeitende"),
+        related_name="brands",
+        blank=True,
+    )
+    created_at = models.DateTimeField(_("angelegt"), auto_now_add=True)
+
+    objects = BusinessEntityQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("Unternehmen / Marke")
+        verbose_name_plural = _("Unternehmen / Marken")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        if not isinstance(self.domains, list) or not all(isinstance(d, str) for d in self.domains):
+            raise ValidationError({"domains": _("Bitte eine Liste von Domains angeben.")})
+        self.domains = sorted({d.strip().lower().lstrip("@") for d in self.domains if d.strip()})
+
+    def owns_address(self, address: str) -> bool:
+        """True when the address is on one of the brand's own domains (or a subdomain)."""
+        domain = email_domain(address)
+        return any(domain == d or domain.endswith("." + d) for d in self.domains)
+
+    def sender_address(self, purpose: str) -> str:
+        """The From address for a purpose: support, sales, admin or noreply."""
+        return getattr(self, f"{purpose}_email", "") or self.support_email or self.noreply_email
+
+
+class CustomerKind(models.TextChoices):
+    CUSTOMER = "customer", _("Kunde")
+    SUPPLIER = "supplier", _("Lieferant")
+
+
+class Gender(models.TextChoices):
+    FEMALE = "f", _("Frau")
+    MALE = "m", _("Herr")
+    DIVERSE = "d", _("divers / keine Angabe")
+
+
+class CustomerQuerySet(models.QuerySet):
+    def for_brands(self, brands) -> CustomerQuerySet:
+        return self.filter(brand__in=brands)
+
+    def customers(self) -> CustomerQuerySet:
+        return self.filter(kind=CustomerKind.CUSTOMER)
+
+    def suppliers(self) -> CustomerQuerySet:
+        return self.filter(kind=CustomerKind.SUPPLIER)
+
+
+class Customer(models.Model):
+    """A customer or supplier of one brand: a person or a company."""
+
+    brand = models.ForeignKey(
+        BusinessEntity, on_delete=models.PROTECT, related_name="customers", verbose_name=_("Marke")
+    )
+    number = models.CharField(_("Kundennummer"), max_length=40, blank=True)
+    kind = models.CharField(
+        _("Art"), max_length=10, choices=CustomerKind.choices, default=CustomerKind.CUSTOMER
+    )
+    is_company = models.BooleanField(_("Firma"), default=False)
+    company_name = models.CharField(_("Firma"), max_length=200, blank=True)
+    gender = models.CharField(
+        _("Anrede"), max_length=1, choices=Gender.choices, default=Gender.DIVERSE
+    )
+    title = models.CharField(_("Titel"), max_length=40, blank=True)
+    first_name = models.CharField(_("Vorname"), max_length=80, blank=True)
+    last_name = models.CharField(_("Nachname"), max_length=80, blank=True)
+    informal = models.BooleanField(
+        _("duzen"), default=False, help_text=_("Informelle Anrede (»Hallo Anna«) statt »Sie«.")
+    )
+    language = models.CharField(
+        _("Sprache"), max_length=2, choices=Language.choices, default=Language.DE
+    )
+    birthday = models.DateField(_("Geburtstag"), null=True, blank=True)
+    customer_since = models.DateField(_("Kunde seit"), null=True, blank=True)
+    segment = models.CharField(_("Segment"), max_length=40, blank=True)
+    vip = models.BooleanField(_("VIP"), default=False)
+    sevdesk_id = models.CharField(_("sevDesk-ID"), max_length=40, blank=True)
+    street = models.CharField(_("Straße"), max_length=120, blank=True)
+    postal_code = models.CharField(_("PLZ"), max_length=10, blank=True)
+    city = models.CharField(_("Ort"), max_length=80, blank=True)
+    country = models.CharField(_("Land"), max_length=2, default="DE")
+    notes = models.TextField(_("Notizen"), blank=True)
+    created_at = models.DateTimeField(_("angelegt"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("geändert"), auto_now=True)
+
+    objects = CustomerQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("Kunde / Kontakt")
+        verbose_name_plural = _("Kunden / Kontakte")
+        ordering = ["last_name", "company_name", "id"]
+        indexes = [
+            # customer autocomplete in the classification dialog: by brand and kind, then name
+            models.Index(fields=["brand", "kind", "last_name"], name="customer_brand_kind_name"),
+            models.Index(fields=["brand", "kind", "company_name"], name="customer_brand_kind_co"),
+            models.Index(fields=["number"], name="customer_number"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["brand", "sevdesk_id"],
+                condition=~Q(sevdesk_id=""),
+                name="customer_unique_sevdesk_id_per_brand",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    @property
+    def person_name(self) -> str:
+        return " ".join(p for p in (self.title, self.first_name, self.last_name) if p)
+
+    @property
+    def display_name(self) -> str:
+        if self.is_company and self.company_name:
+            return self.company_name
+        return self.person_name or self.company_name or _("Kunde %(id)s") % {"id": self.pk}
+
+
+class ContactChannel(models.TextChoices):
+    EMAIL = "email", _("E-Mail")
+    PHONE = "phone", _("Telefon")
+
+
+class ContactType(models.TextChoices):
+    WORK = "work", _("dienstlich")
+    PRIVATE = "private", _("privat")
+    MOBILE = "mobile", _("mobil")
+    NEWSLETTER = "newsletter", _("für Newsletter")
+    OTHER = "other", _("sonstige")
+
+
+class ContactPoint(models.Model):
+    """An email address or phone number of a customer, stored normalised.
+
+    Emails are lower-cased, phone numbers are E.164, so that a lookup by the
+    sender of an incoming message is an exact match on (channel, value).
+    """
+
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="contact_points", verbose_name=_("Kunde")
+    )
+    channel = models.CharField(_("Kanal"), max_length=5, choices=ContactChannel.choices)
+    value = models.CharField(_("Adresse / Nummer"), max_length=254)
+    type = models.CharField(_("Typ"), max_length=10, choices=ContactType.choices, default="work")
+    position = models.PositiveSmallIntegerField(
+        _("Reihenfolge"), default=0, help_text=_("0 = erste Adresse dieses Kanals.")
+    )
+    verified = models.BooleanField(_("bestätigt"), default=False)
+    bouncing = models.BooleanField(_("unzustellbar"), default=False)
+    created_at = models.DateTimeField(_("angelegt"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("Kontaktweg")
+        verbose_name_plural = _("Kontaktwege")
+        ordering = ["channel", "position", "id"]
+        indexes = [
+            # classification of an incoming message: which customer owns this sender?
+            models.Index(fields=["channel", "value"], name="contactpoint_lookup"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer", "channel", "value"], name="contactpoint_unique_per_customer"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.value} ({self.get_type_display()})"
+
+    def save(self, *args, **kwargs) -> None:
+        self.value = normalize_contact(self.channel, self.value)
+        super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        try:
+            self.value = normalize_contact(self.channel, self.value)
+        except ValueError as exc:
+            raise ValidationError({"value": str(exc)}) from None
+
+
+def normalize_contact(channel: str, value: str) -> str:
+    if channel == ContactChannel.EMAIL:
+        return normalize_email(value)
+    return normalize_phone(value)
