@@ -11,10 +11,12 @@ from conversations.models import (
     SenderRule,
     StatusChange,
 )
+from kommunikation.admin_scoping import BrandScopedAdmin
 
 
 @admin.register(Mailbox)
-class MailboxAdmin(admin.ModelAdmin):
+class MailboxAdmin(BrandScopedAdmin):
+    brand_path = "brand"
     list_display = ["name", "brand", "address", "imap_host", "active", "last_fetched_at"]
     list_filter = ["brand", "active"]
     search_fields = ["name", "address", "imap_host", "imap_user"]
@@ -55,7 +57,8 @@ class ClassificationChangeInline(admin.TabularInline):
 
 
 @admin.register(Conversation)
-class ConversationAdmin(admin.ModelAdmin):
+class ConversationAdmin(BrandScopedAdmin):
+    brand_path = "brand"
     list_display = [
         "subject", "counterpart", "brand", "classification", "status", "priority", "unread",
         "last_message_at",
@@ -89,7 +92,8 @@ class StatusChangeInline(admin.TabularInline):
 
 
 @admin.register(Message)
-class MessageAdmin(admin.ModelAdmin):
+class MessageAdmin(BrandScopedAdmin):
+    brand_path = "conversation__brand"
     list_display = [
         "__str__",
         "sender_address",
@@ -107,7 +111,8 @@ class MessageAdmin(admin.ModelAdmin):
 
 
 @admin.register(RawEmail)
-class RawEmailAdmin(admin.ModelAdmin):
+class RawEmailAdmin(BrandScopedAdmin):
+    brand_path = "brand"
     list_display = ["__str__", "brand", "mailbox", "state", "size", "received_at"]
     list_filter = ["state", "brand"]
     search_fields = ["message_id", "sha256", "source"]
@@ -116,7 +121,8 @@ class RawEmailAdmin(admin.ModelAdmin):
 
 
 @admin.register(ClassificationChange)
-class ClassificationChangeAdmin(admin.ModelAdmin):
+class ClassificationChangeAdmin(BrandScopedAdmin):
+    brand_path = "conversation__brand"
     list_display = [
         "conversation",
         "from_classification",
@@ -133,7 +139,8 @@ class ClassificationChangeAdmin(admin.ModelAdmin):
 
 
 @admin.register(SenderRule)
-class SenderRuleAdmin(admin.ModelAdmin):
+class SenderRuleAdmin(BrandScopedAdmin):
+    brand_path = "brand"
     list_display = [
         "pattern",
         "kind",

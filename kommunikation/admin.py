@@ -1,10 +1,12 @@
 from django.contrib import admin
 
+from kommunikation.admin_scoping import BrandScopedAdmin
 from kommunikation.models import BusinessEntity, ContactPoint, Customer
 
 
 @admin.register(BusinessEntity)
-class BusinessEntityAdmin(admin.ModelAdmin):
+class BusinessEntityAdmin(BrandScopedAdmin):
+    brand_path = ""
     list_display = ["name", "slug", "support_email", "whatsapp_number", "default_language"]
     search_fields = ["name", "slug", "legal_name", "support_email"]
     prepopulated_fields = {"slug": ["name"]}
@@ -18,7 +20,8 @@ class ContactPointInline(admin.TabularInline):
 
 
 @admin.register(Customer)
-class CustomerAdmin(admin.ModelAdmin):
+class CustomerAdmin(BrandScopedAdmin):
+    brand_path = "brand"
     list_display = ["display_name", "number", "kind", "brand", "city", "segment", "vip"]
     list_filter = ["brand", "kind", "is_company", "vip", "language", "segment"]
     search_fields = [
@@ -30,7 +33,8 @@ class CustomerAdmin(admin.ModelAdmin):
 
 
 @admin.register(ContactPoint)
-class ContactPointAdmin(admin.ModelAdmin):
+class ContactPointAdmin(BrandScopedAdmin):
+    brand_path = "customer__brand"
     list_display = ["value", "channel", "type", "customer", "position", "verified", "bouncing"]
     list_filter = ["channel", "type", "verified", "bouncing"]
     search_fields = ["value", "customer__last_name", "customer__company_name"]

@@ -51,6 +51,7 @@ class UserFactory(factory.django.DjangoModelFactory):
 class CustomerFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Customer
+        skip_postgeneration_save = True
 
     brand = factory.SubFactory(BrandFactory)
     number = factory.Sequence(lambda n: f"K-{10000 + n}")

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
@@ -33,11 +34,7 @@ class Command(BaseCommand):
         if created:
             user.set_password(DEMO_PASSWORD)
             user.save()
-            user.groups.add(
-                *__import__("django.contrib.auth.models", fromlist=["Group"]).Group.objects.filter(
-                    name=TEAM_LEAD
-                )
-            )
+            user.groups.add(*Group.objects.filter(name=TEAM_LEAD))
         user.brands.set(BusinessEntity.objects.all())
         self.stdout.write(
             self.style.SUCCESS(f"Anmeldung: Benutzer »{DEMO_USER}«, Passwort »{DEMO_PASSWORD}«")
