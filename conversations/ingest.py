@@ -196,7 +196,7 @@ def _store_message(
     brand = raw_row.brand
     now = timezone.now()
     at = _message_time(parsed.date, now)
-    counterpart = parsed.from_address
+    counterpart = parsed.from_address[:254]
     subject_key = normalize_subject(parsed.subject)
 
     conversation = find_conversation(

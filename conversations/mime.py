@@ -151,7 +151,7 @@ def quick_message_id(raw: bytes) -> str:
 
 
 def normalize_message_id(value: str) -> str:
-    value = " ".join(value.split())
+    value = " ".join(value.replace("\x00", "").split())  # PostgreSQL refuses NUL
     found = _MSGID.search(value)
     if found:
         return found.group(0)[:998]
@@ -160,7 +160,7 @@ def normalize_message_id(value: str) -> str:
 
 
 def message_ids(value: str) -> list[str]:
-    return [m[:998] for m in _MSGID.findall(value or "")]
+    return [m[:998] for m in _MSGID.findall((value or "").replace("\x00", ""))]
 
 
 def fix_surrogates(value: str) -> str:
