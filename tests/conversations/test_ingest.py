@@ -252,13 +252,14 @@ def test_a_reply_to_our_own_outbound_message_joins_its_conversation(brand_a):
     assert ours.conversation.messages.count() == 2
 
 
-def test_a_new_message_updates_the_conversation(brand_a, settings):
+@pytest.mark.parametrize("status", [Status.ARCHIVED, Status.CLOSED, Status.PENDING])
+def test_a_new_message_updates_the_conversation(brand_a, settings, status):
     first = ingest_raw_email(mail(date="Fri, 20 Nov 2026 09:00:00 +0000"), brand=brand_a)
     conversation = first.conversation
     assert conversation.response_due_at == conversation.last_message_at + timedelta(
         hours=settings.SLA_HOURS["normal"]
     )
-    conversation.status = Status.ARCHIVED
+    conversation.status = status
     conversation.unread = False
     conversation.response_due_at = None  # answered
     conversation.save()
