@@ -9,8 +9,11 @@ already have.
 
 from __future__ import annotations
 
+import email
+import email.message
 import logging
 import ssl
+from functools import cached_property
 
 from django.utils import timezone
 from imap_tools import BaseMailBox, MailBox, MailBoxUnencrypted, MailMessage
@@ -25,11 +28,15 @@ BATCH_SIZE = 20
 
 
 class RawMailMessage(MailMessage):
-    """imap-tools keeps only a parsed copy; we need the bytes exactly as the server has them."""
+    """imap-tools keeps only a parsed copy; we need the bytes exactly as the server has
+    them (and parse them ourselves, so imap-tools' own parse only happens on demand)."""
 
     def __init__(self, fetch_data: list) -> None:
-        self.raw, _uid, _flags = self._get_message_data_parts(fetch_data)
-        super().__init__(fetch_data)
+        self.raw, self._raw_uid_data, self._raw_flag_data = self._get_message_data_parts(fetch_data)
+
+    @cached_property
+    def obj(self) -> email.message.Message:
+        return email.message_from_bytes(self.raw)
 
 
 class _SSLMailBox(MailBox):
@@ -74,7 +81,7 @@ def fetch_mailbox(mailbox: Mailbox, *, context: IngestContext | None = None) -> 
             # "UID n:*" always matches the highest message, even below n: filter again
             uids = sorted(
                 uid
-                for uid in map(int, client.uids(f"UID {mailbox.last_uid + 1}:*"))
+                for uid in map(int, client.uids(f"UID {mailbox.last_uid + 1}:*", charset=None))
                 if uid > mailbox.last_uid
             )
             if uids:

@@ -145,9 +145,9 @@ def test_the_task_fetches_all_mailboxes(imap_server, mailbox, folder):
     assert RawEmail.objects.filter(mailbox=mailbox).count() == 1
 
 
-@pytest.mark.django_db
 # Last in this file on purpose: dovecot delays every login from an address after a failed
 # one (its "auth penalty" for 127.0.0.1), which would slow the tests that come after.
+@pytest.mark.django_db
 def test_a_wrong_password_is_recorded_and_the_command_goes_on(
     imap_server, mailbox, folder, brand_a, capsys
 ):
