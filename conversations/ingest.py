@@ -126,6 +126,7 @@ def ingest_raw_email(
         reason = _("Nachricht konnte nicht verarbeitet werden: %(error)s") % {
             "error": f"{type(exc).__name__}: {exc}"[:500]
         }
+        reason = reason.replace("\x00", "")  # error texts may quote the data; PostgreSQL
         with transaction.atomic():
             return _store_unreadable(raw_row, raw, reason, mailbox=mailbox)
 
@@ -196,7 +197,7 @@ def _store_message(
     brand = raw_row.brand
     now = timezone.now()
     at = _message_time(parsed.date, now)
-    counterpart = parsed.from_address
+    counterpart = parsed.from_address[:254]
     subject_key = normalize_subject(parsed.subject)
 
     conversation = find_conversation(
@@ -238,8 +239,9 @@ def _store_message(
         conversation.snippet = _snippet(parsed.text) or parsed.subject[:200]
     conversation.last_inbound_at = max(filter(None, [conversation.last_inbound_at, at]))
     conversation.unread = True
-    if conversation.status in (Status.CLOSED, Status.ARCHIVED):
-        conversation.status = Status.OPEN  # a new message from the counterpart reopens it
+    if conversation.status != Status.OPEN:
+        # a new message from the counterpart reopens it; "pending" waited for exactly this
+        conversation.status = Status.OPEN
     if conversation.response_due_at is None:
         conversation.response_due_at = at + timedelta(
             hours=settings.SLA_HOURS.get(conversation.priority, 24)

@@ -34,7 +34,26 @@ CHARSET_ALIASES = {
     "ansi_x3.110-1983": "latin-1",
     "utf8": "utf-8",
     "cp-850": "cp850",
+    # Outlook and others label windows-1252 text as latin-1; browsers (WHATWG) read
+    # these labels as windows-1252 for that reason, so do we (the en dash 0x96 ...).
+    "iso-8859-1": "windows-1252",
+    "iso8859-1": "windows-1252",
+    "latin-1": "windows-1252",
+    "latin1": "windows-1252",
+    "l1": "windows-1252",
 }
+
+# C1 control characters never mean anything in mail text; where they appear, a
+# windows-1252 text was decoded as latin-1 (RFC 2047 words labelled iso-8859-1).
+_C1_AS_CP1252 = {}
+for _code in range(0x80, 0xA0):
+    with contextlib.suppress(UnicodeDecodeError):
+        _C1_AS_CP1252[_code] = bytes([_code]).decode("windows-1252")
+
+
+def fix_c1(value: str) -> str:
+    return value.translate(_C1_AS_CP1252)
+
 
 # Headers added in transit: they differ between two copies of the same message
 # (fetched over IMAP, exported from another client), so they do not count as content.
@@ -132,7 +151,7 @@ def quick_message_id(raw: bytes) -> str:
 
 
 def normalize_message_id(value: str) -> str:
-    value = " ".join(value.split())
+    value = " ".join(value.replace("\x00", "").split())  # PostgreSQL refuses NUL
     found = _MSGID.search(value)
     if found:
         return found.group(0)[:998]
@@ -141,7 +160,7 @@ def normalize_message_id(value: str) -> str:
 
 
 def message_ids(value: str) -> list[str]:
-    return [m[:998] for m in _MSGID.findall(value or "")]
+    return [m[:998] for m in _MSGID.findall((value or "").replace("\x00", ""))]
 
 
 def fix_surrogates(value: str) -> str:
@@ -179,7 +198,7 @@ def _header(msg: Message, name: str) -> str:
             pass
     if "\ufffd" in text and "=?" in raw:  # an encoded word with broken bytes: show it as sent
         text = raw
-    return " ".join(text.split())
+    return " ".join(fix_c1(text).split())
 
 
 def _raw_header(msg: Message, name: str) -> str:
@@ -198,7 +217,7 @@ def _addresses(msg: Message, name: str) -> list[tuple[str, str]]:
         addresses = getattr(header, "addresses", None)
         if addresses is not None:
             return [
-                (fix_surrogates(a.display_name), fix_surrogates(a.addr_spec).lower())
+                (fix_c1(fix_surrogates(a.display_name)), fix_surrogates(a.addr_spec).lower())
                 for a in addresses
                 if a.addr_spec and "@" in a.addr_spec
             ]
@@ -309,7 +328,7 @@ def parse_email(raw: bytes) -> ParsedEmail:
             parsed.date = parsedate_to_datetime(date_text)
             if parsed.date.tzinfo is None:
                 parsed.date = None  # "-0000": unknown zone, the receive time is better
-        except (TypeError, ValueError, IndexError):
+        except (TypeError, ValueError, IndexError, OverflowError):
             problems.append(f"unlesbares Datum {date_text!r}")
 
     parsed.headers = [
@@ -409,8 +428,10 @@ def _extract_bodies_and_attachments(msg: EmailMessage, parsed: ParsedEmail) -> N
                 data = (
                     payload.encode("utf-8", "surrogateescape") if isinstance(payload, str) else b""
                 )
-            if not data and not part.get_filename():
-                continue  # an empty multipart preamble or placeholder, nothing to keep
+            if not data.strip() and (
+                part.get_content_maintype() == "multipart" or not _filename(part)
+            ):
+                continue  # an empty placeholder or a multipart without parts: nothing to keep
             ext = _EXTENSIONS.get(content_type, ".bin")
             name = safe_filename(_filename(part), f"Anhang-{index}{ext}")
         content_id = _header(part, "Content-ID").strip().strip("<>")

@@ -7,6 +7,9 @@ we give its bytes to the one ingestion service.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
 import logging
 
 import anymail.urls
@@ -39,8 +42,35 @@ def handle_inbound(sender, event, esp_name: str, **kwargs) -> None:
     recipients = [str(getattr(message, "envelope_recipient", "") or "")]
     recipients += [a.addr_spec for a in (message.to or []) + (message.cc or [])]
     brand, mailbox = route_inbound(recipients)
-    raw = message.as_bytes()
+    raw = _raw_bytes(event)
     result = ingest_raw_email(
         raw, brand=brand, mailbox=mailbox, source=f"webhook:{esp_name}:{event.event_id or ''}"
     )
     log.info("inbound via %s: %s", esp_name, result.outcome)
+
+
+def _raw_bytes(event) -> bytes:
+    """The message as bytes, the same bytes for the same webhook payload.
+
+    Where the ESP sends only parsed fields, anymail builds a MIME message whose
+    multipart boundaries would be random on every call; an ESP's retry of the same
+    payload would then look like a different message under the same Message-ID.
+    Boundaries derived from the payload keep the dedupe exact. Attachments that
+    anymail builds without a transfer encoding would be written as raw bytes, line
+    endings mangled: they get base64."""
+    message = event.message
+    payload = event.esp_event if isinstance(event.esp_event, dict) else str(event.event_id)
+    seed = hashlib.sha256(
+        json.dumps(payload, sort_keys=True, default=str).encode("utf-8", "surrogatepass")
+    ).hexdigest()[:24]
+    for index, part in enumerate(message.walk()):
+        if part.is_multipart():
+            if part.get_boundary() is None:
+                part.set_boundary(f"=_kk{seed}_{index}")
+        elif part.get("Content-Transfer-Encoding") is None and part.get_content_maintype() != (
+            "message"
+        ):
+            data = part.get_payload(decode=True) or b""
+            part["Content-Transfer-Encoding"] = "base64"
+            part.set_payload(base64.encodebytes(data).decode("ascii"))
+    return message.as_bytes()

@@ -1,0 +1,110 @@
+"""The sender decides (seed 001), in this order: address rule, domain rule, known contact,
+the brand's own domains, bulk signals from an unknown sender; otherwise unclassified."""
+
+from __future__ import annotations
+
+import pytest
+
+from conversations.classify import SenderClassifier, parent_domains
+from conversations.models import Classification, SenderRule
+from tests.factories import CustomerFactory, SenderRuleFactory, SupplierFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def classify(brand, address, *, bulk=False):
+    return SenderClassifier().classify(brand, address, bulk=bulk)
+
+
+def test_an_address_rule_wins_over_everything(brand_a):
+    customer = CustomerFactory(brand=brand_a, email="chef@laderthuis.nl")
+    SenderRuleFactory(
+        brand=brand_a,
+        kind=SenderRule.Kind.DOMAIN,
+        pattern="laderthuis.nl",
+        classification=Classification.SUPPLIER,
+    )
+    SenderRuleFactory(
+        brand=brand_a, pattern="chef@laderthuis.nl", classification=Classification.ADVERTISING
+    )
+
+    verdict = classify(brand_a, "chef@laderthuis.nl", bulk=True)
+
+    assert verdict.classification == Classification.ADVERTISING
+    assert verdict.customer_id is None
+    assert customer  # a known contact, and still the rule decides
+
+
+def test_a_domain_rule_wins_over_a_known_contact_and_the_most_specific_domain_counts(brand_a):
+    CustomerFactory(brand=brand_a, email="a@mail.grosshandel.example")
+    supplier = SupplierFactory(brand=brand_a)
+    SenderRuleFactory(
+        brand=brand_a,
+        kind=SenderRule.Kind.DOMAIN,
+        pattern="grosshandel.example",
+        classification=Classification.ADVERTISING,
+    )
+    SenderRuleFactory(
+        brand=brand_a,
+        kind=SenderRule.Kind.DOMAIN,
+        pattern="mail.grosshandel.example",
+        classification=Classification.SUPPLIER,
+        customer=supplier,
+    )
+
+    verdict = classify(brand_a, "a@mail.grosshandel.example")
+    parent = classify(brand_a, "b@grosshandel.example")
+
+    assert (verdict.classification, verdict.customer_id) == (Classification.SUPPLIER, supplier.pk)
+    assert parent.classification == Classification.ADVERTISING
+
+
+def test_a_known_customer_is_kunde_with_the_customer_linked(brand_a):
+    customer = CustomerFactory(brand=brand_a, email="Juergen.Mueller@Kunde-GmbH.de")
+
+    verdict = classify(brand_a, "juergen.mueller@kunde-gmbh.de", bulk=True)
+
+    assert (verdict.classification, verdict.customer_id) == (Classification.CUSTOMER, customer.pk)
+
+
+def test_a_known_supplier_is_lieferant(brand_a):
+    supplier = SupplierFactory(brand=brand_a, email="info@lieferant.example")
+
+    verdict = classify(brand_a, "info@lieferant.example")
+
+    assert (verdict.classification, verdict.customer_id) == (Classification.SUPPLIER, supplier.pk)
+
+
+def test_contacts_and_rules_of_another_brand_do_not_count(brand_a, brand_b):
+    CustomerFactory(brand=brand_b, email="k@kunde.example")
+    SenderRuleFactory(brand=brand_b, pattern="k@kunde.example")
+
+    assert classify(brand_a, "k@kunde.example") is None
+
+
+def test_the_brands_own_domains_are_intern_before_bulk_signals(brand_a):
+    assert classify(brand_a, "kollege@laderthuis.nl").classification == Classification.INTERNAL
+    assert classify(brand_a, "x@mail.laderthuis.nl", bulk=True).classification == (
+        Classification.INTERNAL
+    )
+
+
+def test_bulk_from_an_unknown_sender_is_newsletter(brand_a):
+    verdict = classify(brand_a, "news@elektro-newsletter.example", bulk=True)
+
+    assert verdict.classification == Classification.NEWSLETTER
+
+
+def test_an_unknown_sender_stays_unclassified(brand_a):
+    assert classify(brand_a, "neu@irgendwo.example") is None
+    assert classify(brand_a, "") is None
+
+
+def test_the_content_does_not_decide(brand_a):
+    # no bulk headers: a mail full of "Angebot" from a stranger is not advertising
+    assert classify(brand_a, "angebot@evil.example", bulk=False) is None
+
+
+def test_parent_domains_never_reach_the_bare_tld():
+    assert parent_domains("mail.example.co.uk") == ["mail.example.co.uk", "example.co.uk", "co.uk"]
+    assert parent_domains("example.de") == ["example.de"]
