@@ -48,7 +48,5 @@ def test_the_corpus_mixes_replies_html_newsletters_and_attachments():
     assert sum(bool(p.html) and not p.is_bulk for p in parsed) > 10
     assert sum(bool(p.attachments) for p in parsed) > 3
     assert any("ü" in p.text or "ä" in p.text for p in parsed)
-    assert (
-        generate_emails(20, seed=1, domain="bench.example")[5:]
-        != generate_emails(20, seed=2, domain="bench.example")[5:]
-    )
+    again = generate_emails(300, seed=1, domain="bench.example")
+    assert [parse_email(raw).subject for raw in again] == [p.subject for p in parsed]
