@@ -1,0 +1,237 @@
+"""Benchmarks for ``manage.py bench``: a registry of named functions returning result rows.
+
+A benchmark is ``fn(options: BenchOptions) -> list[BenchRow]``; add one with
+``@benchmark("name")``. They run against the database DATABASE_URL points to and clean
+up after themselves (a throwaway brand that is deleted with all its data at the end).
+
+``ingest``: generates realistic raw RFC 5322 emails in memory (plain, HTML, replies
+with In-Reply-To to earlier ones, PDF attachments, newsletters) and feeds them through
+``ingest_raw_email`` with one IngestContext, one call per message, each committing as in
+production. Rate is wall clock over the ingest loop only; memory is the growth of the
+process's peak resident set size (``ru_maxrss``) during that loop, so the in-memory
+corpus built beforehand does not count.
+"""
+
+from __future__ import annotations
+
+import random
+import resource
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from email.message import EmailMessage
+from email.utils import format_datetime
+
+from django.core.files.storage import default_storage
+from django.db import connection
+from django.utils import timezone
+
+from conversations.ingest import IngestContext, IngestStats, ingest_raw_email
+from conversations.models import Attachment, Conversation, Mailbox, RawEmail, SenderRule
+from kommunikation import demo
+from kommunikation.models import BusinessEntity
+
+
+@dataclass
+class BenchOptions:
+    messages: int = 10_000
+    seed: int = 42
+
+
+@dataclass
+class BenchRow:
+    benchmark: str
+    metric: str
+    value: float
+    unit: str
+
+
+BENCHMARKS: dict[str, Callable[[BenchOptions], list[BenchRow]]] = {}
+
+
+def benchmark(name: str):
+    def register(fn: Callable[[BenchOptions], list[BenchRow]]):
+        BENCHMARKS[name] = fn
+        return fn
+
+    return register
+
+
+def database_label() -> str:
+    return f"{connection.vendor} {'.'.join(map(str, connection.Database.sqlite_version_info)) if connection.vendor == 'sqlite' else connection.pg_version}"
+
+
+def run_benchmarks(names: list[str], options: BenchOptions) -> list[BenchRow]:
+    rows: list[BenchRow] = []
+    for name in names:
+        rows.extend(BENCHMARKS[name](options))
+    return rows
+
+
+def rows_as_dicts(rows: list[BenchRow]) -> list[dict]:
+    return [asdict(row) for row in rows]
+
+
+# --- the email corpus --------------------------------------------------------------------------
+
+
+def generate_emails(count: int, *, seed: int, domain: str) -> list[bytes]:
+    """``count`` raw emails to ``support@<domain>``, the same for a seed (but for Date).
+
+    Mix: about 45 % new plain-text enquiries, 25 % replies (In-Reply-To and References to
+    an earlier message of the corpus, "AW:" subject), 12 % HTML (multipart/alternative),
+    10 % newsletters (List-Unsubscribe, Precedence: bulk), 8 % with a PDF attachment.
+    Senders repeat (a pool of count/5 people), as in a real inbox.
+    """
+    rng = random.Random(f"bench:{seed}")
+    now = timezone.now()
+    people = []
+    for _ in range(max(10, count // 5)):
+        first = rng.choice(demo.FEMALE + demo.MALE)
+        last = rng.choice(demo.LAST)
+        address = (
+            f"{demo.ascii_slug(first)}.{demo.ascii_slug(last)}{rng.randint(1, 999)}"
+            f"@{rng.choice(demo.MAIL_PROVIDERS)}"
+        )
+        people.append((f"{first} {last}", address))
+    sent: list[tuple[str, str, str, str]] = []  # (message-id, subject, from name, from address)
+    out: list[bytes] = []
+    for n in range(count):
+        at = now - timezone.timedelta(seconds=(count - n) * 30)
+        roll = rng.random()
+        msg = EmailMessage()
+        msg["To"] = f"support@{domain}"
+        msg["Date"] = format_datetime(at)
+        msg["Message-ID"] = f"<bench.{seed}.{n}@{domain}>"
+        scenario = rng.choice(demo.CUSTOMER_SCENARIOS)
+        ctx = {
+            "order": f"B-2025-{rng.randint(10000, 99999)}",
+            "invoice": f"RE-2025-{rng.randint(1000, 9999)}",
+            "quote": f"AN-2025-{rng.randint(1000, 9999)}",
+            "date": "12.03.2025",
+            "time": "10:00",
+            "product": rng.choice(demo.PRODUCTS),
+            "car": rng.choice(demo.CARS),
+            "city": rng.choice(demo.CITIES)[1],
+            "brand": "Bench",
+            "amount": "1.249,00 €",
+            "kw": str(rng.randint(1, 52)),
+            "first": "Anna",
+            "last": "Müller",
+            "year": "2025",
+            "domain": domain,
+        }
+        body = scenario["open"].format(**ctx)
+        if roll < 0.10:
+            name, address, list_id = rng.choice(demo.NEWSLETTERS)
+            subject = rng.choice(demo.NEWSLETTER_SUBJECTS).format(**ctx)
+            msg["From"] = f"{name} <{address}>"
+            msg["Subject"] = subject
+            msg["List-Id"] = f"<newsletter.{list_id}>"
+            msg["List-Unsubscribe"] = f"<https://{list_id}/abmelden?u={n}>"
+            msg["Precedence"] = "bulk"
+            msg.set_content(
+                f"{subject}\n\nDiese Woche im Überblick …\n\nAbmelden: https://{list_id}/abmelden"
+            )
+            msg.add_alternative(
+                f'<html><body><h1>{subject}</h1><img src="https://{list_id}/banner.png">'
+                f"<p>Diese Woche im Überblick: neue Produkte und Termine.</p>"
+                f'<p><a href="https://{list_id}/abmelden">Abmelden</a></p></body></html>',
+                subtype="html",
+            )
+        elif roll < 0.35 and sent:
+            parent_id, parent_subject, name, address = rng.choice(sent[-200:])
+            msg["From"] = f"{name} <{address}>"
+            msg["Subject"] = f"AW: {parent_subject}"
+            msg["In-Reply-To"] = parent_id
+            msg["References"] = parent_id
+            follow = rng.choice(scenario["follow"]).format(**ctx)
+            msg.set_content(
+                f"{follow}\n\nViele Grüße\n{name}\n\n> {body[:200]}\n> Mit freundlichen Grüßen"
+            )
+        else:
+            name, address = rng.choice(people)
+            subject = scenario["subject"].format(**ctx)
+            msg["From"] = f"{name} <{address}>"
+            msg["Subject"] = subject
+            text = f"Guten Tag,\n\n{body}\n\nMit freundlichen Grüßen\n{name}"
+            msg.set_content(text)
+            if roll < 0.47:
+                paragraphs = "".join(f"<p>{p}</p>" for p in text.split("\n\n"))
+                msg.add_alternative(
+                    f'<html><body style="font-family:Calibri">{paragraphs}</body></html>',
+                    subtype="html",
+                )
+            if rng.random() < 0.08:
+                pdf = demo.tiny_pdf([f"Kaufbeleg {ctx['order']}", name, "Bench-Daten"])
+                msg.add_attachment(
+                    pdf,
+                    maintype="application",
+                    subtype="pdf",
+                    filename=f"Kaufbeleg_{ctx['order']}.pdf",
+                )
+            sent.append((msg["Message-ID"], subject, name, address))
+        out.append(msg.as_bytes())
+    return out
+
+
+def delete_brand_data(brand: BusinessEntity) -> None:
+    """Everything the bench brand accumulated, files of attachments only it used included."""
+    shas = set(
+        Attachment.objects.filter(message__conversation__brand=brand).values_list(
+            "sha256", flat=True
+        )
+    )
+    Conversation.objects.filter(brand=brand).delete()
+    RawEmail.objects.filter(brand=brand).delete()
+    SenderRule.objects.filter(brand=brand).delete()
+    Mailbox.objects.filter(brand=brand).delete()
+    brand.delete()
+    still_used = set(Attachment.objects.filter(sha256__in=shas).values_list("sha256", flat=True))
+    for sha in shas - still_used:
+        default_storage.delete(f"attachments/{sha[:2]}/{sha}")
+
+
+def _maxrss_kib() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+
+
+@benchmark("ingest")
+def ingest_benchmark(options: BenchOptions) -> list[BenchRow]:
+    slug = f"bench-{uuid.uuid4().hex[:8]}"
+    domain = f"{slug}.example"
+    emails = generate_emails(options.messages, seed=options.seed, domain=domain)
+    brand = BusinessEntity.objects.create(
+        name="Benchmark", slug=slug, domains=[domain], support_email=f"support@{domain}"
+    )
+    SenderRule.objects.create(
+        brand=brand,
+        kind=SenderRule.Kind.DOMAIN,
+        pattern=demo.NEWSLETTERS[0][2],
+        classification="newsletter",
+    )
+    try:
+        context = IngestContext()
+        stats = IngestStats()
+        rss_before = _maxrss_kib()
+        started = time.perf_counter()
+        for raw in emails:
+            stats.add(ingest_raw_email(raw, brand=brand, source="bench", context=context))
+        seconds = time.perf_counter() - started
+        rss_growth = _maxrss_kib() - rss_before
+        threaded = stats.threaded
+        conversations = Conversation.objects.filter(brand=brand).count()
+    finally:
+        delete_brand_data(brand)
+    total = len(emails)
+    return [
+        BenchRow("ingest", "messages", total, "Nachrichten"),
+        BenchRow("ingest", "seconds", round(seconds, 2), "s"),
+        BenchRow("ingest", "rate", round(total / seconds, 1), "Nachrichten/s"),
+        BenchRow("ingest", "peak_rss_growth", round(rss_growth / 1024, 1), "MiB (ru_maxrss)"),
+        BenchRow("ingest", "peak_rss", round(_maxrss_kib() / 1024, 1), "MiB (ru_maxrss)"),
+        BenchRow("ingest", "threaded", threaded, "Antworten einsortiert"),
+        BenchRow("ingest", "flagged", stats.flagged, "markiert"),
+        BenchRow("ingest", "conversations", conversations, "Konversationen"),
+    ]

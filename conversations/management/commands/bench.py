@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from django.core.management.base import BaseCommand
+
+from conversations.benchmarks import (
+    BENCHMARKS,
+    BenchOptions,
+    database_label,
+    rows_as_dicts,
+    run_benchmarks,
+)
+
+
+class Command(BaseCommand):
+    help = (
+        "Misst die Leistung (z. B. Einlesen von E-Mails) in der Datenbank aus DATABASE_URL und "
+        "gibt eine Tabelle und eine JSON-Zeile aus. Legt dafür eine Wegwerf-Marke an und löscht "
+        "sie samt allen Daten danach wieder."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--only", action="append", choices=sorted(BENCHMARKS), help="nur diese Messung(en)"
+        )
+        parser.add_argument("--messages", type=int, default=10_000, help="Anzahl E-Mails (10000)")
+        parser.add_argument("--seed", type=int, default=42)
+        parser.add_argument("--json", type=Path, help="Ergebnis zusätzlich als JSON in diese Datei")
+
+    def handle(self, *args, only, messages: int, seed: int, json: Path | None, **options):
+        names = only or sorted(BENCHMARKS)
+        rows = run_benchmarks(names, BenchOptions(messages=messages, seed=seed))
+        database = database_label()
+        width = max(len(r.metric) for r in rows)
+        self.stdout.write(
+            f"{'Messung':<10} {'Kennzahl':<{width}} {'Wert':>12}  Einheit   [{database}]"
+        )
+        for row in rows:
+            value = f"{row.value:,.1f}" if isinstance(row.value, float) else f"{row.value:,}"
+            self.stdout.write(f"{row.benchmark:<10} {row.metric:<{width}} {value:>12}  {row.unit}")
+        payload = {"database": database, "results": rows_as_dicts(rows)}
+        line = _json_dumps(payload)
+        self.stdout.write(line)
+        if json:
+            json.write_text(line + "\n", encoding="utf-8")
+
+
+def _json_dumps(payload: dict) -> str:
+    return json.dumps(payload, ensure_ascii=False)
