@@ -14,10 +14,10 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
+from html import unescape
 from typing import Any
 
 import css_inline
-import nh3
 from django.template import Context, Engine, Template, TemplateSyntaxError
 from django.template.base import FilterExpression, TextNode, Variable, VariableNode
 from django.template.defaulttags import (
@@ -36,7 +36,7 @@ from django.template.defaulttags import (
     WithNode,
 )
 from django.template.loader import get_template
-from django.utils.html import linebreaks, urlize
+from django.utils.html import escape, linebreaks, urlize
 from django.utils.safestring import mark_safe
 
 from templates_app.events import (
@@ -106,7 +106,7 @@ class TemplateNotFound(LookupError):
 
 # --- compiling --------------------------------------------------------------------------
 
-_COMPILED: dict[tuple[int, str], Template] = {}
+_COMPILED: dict[tuple[str, str], Template] = {}
 
 
 def compile_source(source: str, *, html: bool) -> Template:
@@ -124,11 +124,12 @@ def is_html_field(field: str, source: str) -> bool:
 
 
 def compiled(version, field: str) -> Template:
-    """The compiled template of one field of a version; cached per version (they never change)."""
+    """The compiled template of one field of a version; cached (versions never change)."""
     html = is_html_field(field, getattr(version, field))
     if version.pk is None:
         return compile_source(getattr(version, field), html=html)
-    key = (version.pk, field)
+    # Keyed by content hash, not pk: ids can repeat (rolled-back transactions), content cannot.
+    key = (version.content_hash, field)
     template = _COMPILED.get(key)
     if template is None:
         template = _COMPILED[key] = compile_source(getattr(version, field), html=html)
@@ -203,7 +204,7 @@ class _Checker:
     def variable(self, node, var, scope) -> Any:
         if isinstance(var, Variable) and var.lookups:
             name = var.lookups[0]
-            if name not in scope or scope[name] is self.variables.get(name, _ANY):
+            if name not in scope or scope[name] is self.variables.get(name, _Unknown):
                 self.top_level.add(name)
             try:
                 return _lookup(scope, var.lookups)
@@ -362,14 +363,19 @@ _INLINER = css_inline.CSSInliner(keep_style_tags=False, load_remote_stylesheets=
 _BLOCK_END = re.compile(r"</(p|div|h[1-6]|li|tr|table|ul|ol)>|<br\s*/?>", re.I)
 
 
-def html_to_text(html: str) -> str:
-    """A readable text alternative for an HTML body (links as "text (url)")."""
-    html = re.sub(r'<a\s[^>]*href="([^"]+)"[^>]*>(.*?)</a>', r"\2 (\1)", html, flags=re.I | re.S)
-    html = _BLOCK_END.sub("\n", html)
-    text = nh3.clean(html, tags=set())
-    from html import unescape
+_LINK = re.compile(r'<a\s[^>]*href="([^"]+)"[^>]*>(.*?)</a>', re.I | re.S)
+_TAG = re.compile(r"<[^>]*>")
+_SPACES = re.compile(r"[ \t\r\f\v]+")
 
-    lines = [" ".join(unescape(line).split()) for line in text.splitlines()]
+
+def html_to_text(html: str) -> str:
+    """A readable text alternative for an HTML body (links as "text (url)").
+
+    The result is plain text (never shown as HTML), so stripping tags is enough here.
+    """
+    text = _TAG.sub("", _BLOCK_END.sub("\n", _LINK.sub(r"\2 (\1)", html)))
+    text = _SPACES.sub(" ", unescape(text))
+    lines = [line.strip() for line in text.split("\n")]
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
 
@@ -506,6 +512,48 @@ def _letter_reference(ctx) -> list[tuple[str, str]]:
     return [(label, str(dict.get(ctx, key))) for key, label in labels.items() if dict.get(ctx, key)]
 
 
+# Styles for the message body; inlined into the body fragment on its own (css-inline's
+# inline_fragment) so the brand layout around it is rendered and inlined once per brand.
+BODY_CSS = """
+p { margin: 0 0 14px; }
+h1 { font-size: 22px; margin: 0 0 14px; }
+h2 { font-size: 18px; margin: 18px 0 8px; }
+a { color: %(color)s; }
+table { border-collapse: collapse; width: 100%%; }
+td, th { padding: 4px 6px; border-bottom: 1px solid #e3e5e8; text-align: left; }
+.button { display: inline-block; background: %(color)s; color: #ffffff; padding: 10px 18px;
+          border-radius: 4px; text-decoration: none; }
+"""
+_TOKENS = {
+    "body": "KKBODYb7e1",
+    "subject": "KKSUBJECTb7e1",
+    "unsubscribe_link": "KKUNSUBb7e1",
+    "preferences_link": "KKPREFSb7e1",
+}
+_LAYOUTS: dict[tuple, str] = {}
+
+
+def _layout(brand: BrandData, language: str, unsubscribe: bool, preferences: bool) -> str:
+    """The brand layout with CSS inlined and tokens where the message parts go (cached)."""
+    key = (tuple(sorted(brand.items())), language, unsubscribe, preferences)
+    layout = _LAYOUTS.get(key)
+    if layout is None:
+        html = get_template("templates_app/email_layout.html").render(
+            {
+                "body": mark_safe(_TOKENS["body"]),
+                "subject": _TOKENS["subject"],
+                "brand": brand,
+                "language": language,
+                "unsubscribe_link": _TOKENS["unsubscribe_link"] if unsubscribe else "",
+                "preferences_link": _TOKENS["preferences_link"] if preferences else "",
+            }
+        )
+        if len(_LAYOUTS) > 256:
+            _LAYOUTS.clear()
+        layout = _LAYOUTS[key] = _INLINER.inline(html)
+    return layout
+
+
 def email_html(
     *,
     body: str,
@@ -516,18 +564,14 @@ def email_html(
     preferences_link: str,
 ) -> str:
     """The body inside the brand layout, with CSS inlined for mail clients."""
-    layout = get_template("templates_app/email_layout.html")
-    html = layout.render(
-        {
-            "body": mark_safe(body),  # rendered by the autoescaping engine above
-            "subject": subject,
-            "brand": brand,
-            "language": language,
-            "unsubscribe_link": unsubscribe_link,
-            "preferences_link": preferences_link,
-        }
+    layout = _layout(brand, language, bool(unsubscribe_link), bool(preferences_link))
+    body = _INLINER.inline_fragment(body, BODY_CSS % {"color": brand["color"]})
+    return (
+        layout.replace(_TOKENS["subject"], escape(subject))
+        .replace(_TOKENS["unsubscribe_link"], escape(unsubscribe_link))
+        .replace(_TOKENS["preferences_link"], escape(preferences_link))
+        .replace(_TOKENS["body"], body)
     )
-    return _INLINER.inline(html)
 
 
 FOOTER_WORDS = {
