@@ -240,7 +240,12 @@ def create_version(
     Validates first (unknown variables, SMS length) so that nothing invalid becomes active.
     """
     # Lock the variant so two editors saving at once get consecutive numbers.
-    TemplateVariant.objects.select_for_update().filter(pk=variant.pk).first()
+    list(
+        TemplateVariant.objects.select_for_update()
+        .filter(pk=variant.pk)
+        .order_by()
+        .values_list("pk", flat=True)
+    )
     current = variant.active_version
     if current is not None and current.content_hash == content_hash(content):
         return None
