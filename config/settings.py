@@ -208,6 +208,11 @@ else:
 SLA_HOURS = {"urgent": 1, "high": 4, "normal": 24, "low": 48}
 SLA_HOURS_WHATSAPP = 4
 
+# SMS length allowed for a template (checked when it is saved): segments, and characters
+# where the gateway has its own cap (Bitrix24 refuses more than 200; 0 = no cap).
+SMS_MAX_SEGMENTS = env_int("SMS_MAX_SEGMENTS", 3)
+SMS_MAX_CHARS = env_int("SMS_MAX_CHARS", 0)
+
 # Subject-based threading only joins a conversation this recent.
 THREADING_SUBJECT_WINDOW_DAYS = env_int("THREADING_SUBJECT_WINDOW_DAYS", 14)
 
@@ -217,7 +222,11 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        "weasyprint": {"level": "WARNING"},
+        "fontTools": {"level": "WARNING"},
+    },
 }
 
 SESSION_COOKIE_HTTPONLY = True

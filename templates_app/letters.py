@@ -1,0 +1,143 @@
+"""Letters as PDF in DIN 5008 Form B layout (weasyprint), and batches for in-house printing.
+
+Nothing is fetched while rendering: fonts come from fontconfig (Debian's Liberation/DejaVu
+packages) and the URL fetcher only allows file: and data: URLs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import weasyprint
+from django.template.loader import get_template
+from django.utils.safestring import mark_safe
+
+from templates_app.templatetags.kk import datum
+
+_FETCHER = weasyprint.URLFetcher(allowed_protocols={"file", "data"}, timeout=1)
+
+LABELS = {
+    "de": {
+        "customer": "Kundennr.",
+        "date": "Datum",
+        "page": "Seite",
+        "of": "von",
+        "phone": "Telefon",
+        "email": "E-Mail",
+    },
+    "en": {
+        "customer": "Customer no.",
+        "date": "Date",
+        "page": "Page",
+        "of": "of",
+        "phone": "Phone",
+        "email": "Email",
+    },
+    "nl": {
+        "customer": "Klantnr.",
+        "date": "Datum",
+        "page": "Pagina",
+        "of": "van",
+        "phone": "Telefoon",
+        "email": "E-mail",
+    },
+}
+
+COUNTRY_NAMES = {
+    "AT": "ÖSTERREICH",
+    "CH": "SCHWEIZ",
+    "NL": "NIEDERLANDE",
+    "BE": "BELGIEN",
+    "FR": "FRANKREICH",
+    "LU": "LUXEMBURG",
+    "DK": "DÄNEMARK",
+    "PL": "POLEN",
+}
+
+
+@dataclass
+class Letter:
+    brand: dict
+    customer: dict
+    subject: str
+    body_html: str  # already rendered and escaped
+    date: dt.date
+    language: str = "de"
+    reference: list[tuple[str, str]] = field(default_factory=list)
+
+
+def address_lines(customer: dict, sender_country: str = "DE") -> list[str]:
+    """The recipient block: company, name, street, postcode + city, country for foreign mail."""
+    lines = []
+    if customer.get("company"):
+        lines.append(customer["company"])
+    person = " ".join(
+        p
+        for p in (customer.get("title"), customer.get("first_name"), customer.get("last_name"))
+        if p
+    )
+    if person and person != customer.get("company"):
+        lines.append(person)
+    if not lines and customer.get("name"):
+        lines.append(customer["name"])
+    for line in (
+        customer.get("street"),
+        f"{customer.get('postal_code', '')} {customer.get('city', '')}".strip(),
+    ):
+        if line:
+            lines.append(line)
+    country = customer.get("country") or sender_country
+    if country != sender_country:
+        lines.append(COUNTRY_NAMES.get(country, country))
+    return lines
+
+
+def letter_html(letter: Letter) -> str:
+    labels = LABELS.get(letter.language, LABELS["de"])
+    date_style = "" if letter.language == "de" else letter.language
+    info = (
+        [(labels["customer"], letter.customer.get("number", ""))]
+        if letter.customer.get("number")
+        else []
+    )
+    info += letter.reference
+    if letter.brand.get("phone"):
+        info.append((labels["phone"], letter.brand["phone"]))
+    if letter.brand.get("email"):
+        info.append((labels["email"], letter.brand["email"]))
+    info.append((labels["date"], datum(letter.date, date_style)))
+    return get_template("templates_app/letter.html").render(
+        {
+            "letter": letter,
+            "brand": letter.brand,
+            "labels": labels,
+            "address": address_lines(letter.customer, letter.brand.get("country") or "DE"),
+            "info": info,
+            "body": mark_safe(letter.body_html),
+            "language": letter.language,
+        }
+    )
+
+
+def render_letter_document(letter: Letter) -> weasyprint.Document:
+    return weasyprint.HTML(string=letter_html(letter), url_fetcher=_FETCHER, base_url=".").render()
+
+
+def render_letter(letter: Letter, **options) -> bytes:
+    """One letter as PDF bytes (A4, DIN 5008 Form B)."""
+    return render_letter_document(letter).write_pdf(**options)
+
+
+def render_letters_batch(letters: list[Letter], **options) -> bytes:
+    """Many letters as one PDF for in-house printing.
+
+    Each letter is laid out on its own (its page numbers count "Seite 1 von 2" per letter),
+    then all pages are written in one go, which shares fonts across letters: faster and
+    smaller than merging separate PDFs.
+    """
+    documents = [render_letter_document(letter) for letter in letters]
+    if not documents:
+        raise ValueError("no letters")
+    pages = [page for document in documents for page in document.pages]
+    return documents[0].copy(pages).write_pdf(**options)

@@ -1,0 +1,670 @@
+"""Strict rendering of message templates, and their validation when they are saved.
+
+Templates are Django template language on a dedicated Engine: no loaders (no include or
+extends), our filters built in, a short list of allowed tags. Two rules make it strict:
+
+- when saving, every variable a template reads is checked against its event type's
+  declared variables (walking the compiled nodelist), and refused with its line;
+- when rendering, the context raises MissingVariable for any missing key (Django swallows
+  only exceptions marked ``silent_variable_failure``), so nothing is sent with a blank.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from html import unescape
+from typing import Any
+
+import css_inline
+from django.template import Context, Engine, Template, TemplateSyntaxError
+from django.template.base import FilterExpression, TextNode, Variable, VariableNode
+from django.template.defaulttags import (
+    AutoEscapeControlNode,
+    CommentNode,
+    CycleNode,
+    FilterNode,
+    FirstOfNode,
+    ForNode,
+    IfChangedNode,
+    IfNode,
+    NowNode,
+    SpacelessNode,
+    TemplateTagNode,
+    VerbatimNode,
+    WithNode,
+)
+from django.template.loader import get_template
+from django.utils.html import escape, linebreaks, urlize
+from django.utils.safestring import mark_safe
+
+from templates_app.events import (
+    EVENT_TYPES,
+    BrandData,
+    CustomerData,
+    MissingVariable,
+    StrictDict,
+    brand_data,
+    plain,
+)
+from templates_app.sms import SmsInfo, sms_info, sms_limit_error
+
+_ENGINE_OPTIONS = {
+    "dirs": [],
+    "app_dirs": False,
+    "libraries": {},
+    "builtins": ["templates_app.templatetags.kk"],
+    "string_if_invalid": "",
+}
+HTML_ENGINE = Engine(debug=False, autoescape=True, **_ENGINE_OPTIONS)
+TEXT_ENGINE = Engine(debug=False, autoescape=False, **_ENGINE_OPTIONS)
+# Only for validation: the debug engine annotates syntax errors with their line.
+CHECK_ENGINE = Engine(debug=True, autoescape=True, **_ENGINE_OPTIONS)
+
+ALLOWED_NODES = (
+    TextNode,
+    VariableNode,
+    IfNode,
+    ForNode,
+    WithNode,
+    FirstOfNode,
+    CycleNode,
+    SpacelessNode,
+    AutoEscapeControlNode,
+    CommentNode,
+    FilterNode,
+    IfChangedNode,
+    VerbatimNode,
+    TemplateTagNode,
+    NowNode,
+)
+
+TEMPLATE_FIELDS = ("subject", "text", "html", "sms_text", "letter_body")
+FIELD_LABELS = {
+    "subject": "Betreff",
+    "text": "Text",
+    "html": "HTML",
+    "sms_text": "SMS-Text",
+    "letter_body": "Brieftext",
+    "whatsapp_params": "WhatsApp-Parameter",
+    "whatsapp_name": "WhatsApp-Vorlagenname",
+}
+REQUIRED_BY_CHANNEL = {
+    "email": ("subject",),
+    "sms": ("sms_text",),
+    "whatsapp": ("whatsapp_name",),
+    "letter": ("letter_body",),
+    "push": ("text",),
+    "call": ("text",),
+}
+
+
+class TemplateNotFound(LookupError):
+    """No template (or no active variant with a version) for this key and channel."""
+
+
+# --- compiling --------------------------------------------------------------------------
+
+_COMPILED: dict[tuple[str, str], Template] = {}
+
+
+def compile_source(source: str, *, html: bool) -> Template:
+    """Compile once; the template remembers which context names it reads (``required``)."""
+    template = Template(source, engine=HTML_ENGINE if html else TEXT_ENGINE)
+    checker = _Checker({})
+    checker.nodelist(template.nodelist, {})
+    template.required = frozenset(checker.top_level)
+    return template
+
+
+def is_html_field(field: str, source: str) -> bool:
+    """The HTML body is HTML; a letter body is HTML when it has tags, else paragraphs of text."""
+    return field == "html" or (field == "letter_body" and "<" in source)
+
+
+def compiled(version, field: str) -> Template:
+    """The compiled template of one field of a version; cached (versions never change)."""
+    html = is_html_field(field, getattr(version, field))
+    if version.pk is None:
+        return compile_source(getattr(version, field), html=html)
+    # Keyed by content hash, not pk: ids can repeat (rolled-back transactions), content cannot.
+    key = (version.content_hash, field)
+    template = _COMPILED.get(key)
+    if template is None:
+        template = _COMPILED[key] = compile_source(getattr(version, field), html=html)
+    return template
+
+
+class StrictContext(Context):
+    """A Context whose missing names raise MissingVariable instead of KeyError."""
+
+    def __getitem__(self, key):
+        for d in reversed(self.dicts):
+            if key in d:
+                return d[key]
+        raise MissingVariable(key)
+
+
+def render_source(template: Template, context: dict[str, Any], *, autoescape: bool) -> str:
+    # Checked up front too: Django's {% if a == b %} swallows every exception of its operands.
+    for name in template.required:
+        if name not in context:
+            raise MissingVariable(name)
+    return template.render(StrictContext(context, autoescape=autoescape))
+
+
+# --- validation -------------------------------------------------------------------------
+
+_ANY = object()  # a value the checker cannot know (e.g. unpacked loop variables)
+_HANDLEBARS_WITH_SPACES = re.compile(r"\{\{\s*([A-Za-z_]\w*(?:[ \-]+\w+)+)\s*\}\}")
+FORLOOP = {
+    "counter": 1,
+    "counter0": 0,
+    "revcounter": 1,
+    "revcounter0": 0,
+    "first": True,
+    "last": True,
+    "parentloop": _ANY,
+}
+
+
+class _Unknown(Exception):
+    def __init__(self, name: str):
+        self.name = name
+
+
+def _lookup(scope: dict[str, Any], lookups: tuple[str, ...]) -> Any:
+    value = scope.get(lookups[0], KeyError)
+    if value is KeyError:
+        raise _Unknown(lookups[0])
+    for i, bit in enumerate(lookups[1:], start=2):
+        if value is _ANY:
+            return _ANY
+        if isinstance(value, dict) and bit in value:
+            value = value[bit]
+        elif isinstance(value, list) and bit.isdigit():
+            value = value[int(bit)] if int(bit) < len(value) else _ANY
+        else:
+            raise _Unknown(".".join(lookups[:i]))
+    return value
+
+
+class _Checker:
+    def __init__(self, variables: dict[str, Any]):
+        self.variables = variables
+        self.errors: list[str] = []
+        self.top_level: set[str] = set()  # names read from the context (not loop/with locals)
+
+    def error(self, node, message: str) -> None:
+        token = getattr(node, "token", None)
+        line = getattr(token, "lineno", None)
+        self.errors.append(f"Zeile {line}: {message}" if line else message)
+
+    def variable(self, node, var, scope) -> Any:
+        if isinstance(var, Variable) and var.lookups:
+            name = var.lookups[0]
+            if name not in scope or scope[name] is self.variables.get(name, _Unknown):
+                self.top_level.add(name)
+            try:
+                return _lookup(scope, var.lookups)
+            except _Unknown as exc:
+                self.error(node, f"Unbekannte Variable „{exc.name}“.")
+                return _ANY
+        return _ANY
+
+    def expression(self, node, fe: FilterExpression, scope) -> Any:
+        value = self.variable(node, fe.var, scope)
+        for _func, args in fe.filters:
+            for lookup, arg in args:
+                if lookup:
+                    self.variable(node, arg, scope)
+        return value
+
+    def condition(self, node, cond, scope) -> None:
+        if cond is None:
+            return
+        value = getattr(cond, "value", None)
+        if isinstance(value, FilterExpression):
+            self.expression(node, value, scope)
+            return
+        for part in (getattr(cond, "first", None), getattr(cond, "second", None)):
+            if part is not None:
+                self.condition(node, part, scope)
+
+    def nodelist(self, nodelist, scope: dict[str, Any]) -> None:
+        for node in nodelist:
+            self.node(node, scope)
+
+    def node(self, node, scope: dict[str, Any]) -> None:
+        if not isinstance(node, ALLOWED_NODES):
+            name = getattr(getattr(node, "token", None), "contents", type(node).__name__)
+            self.error(node, f"„{{% {name.split()[0]} %}}“ ist in Vorlagen nicht erlaubt.")
+            return
+        if isinstance(node, VariableNode):
+            self.expression(node, node.filter_expression, scope)
+        elif isinstance(node, IfNode):
+            for cond, nodelist in node.conditions_nodelists:
+                self.condition(node, cond, scope)
+                self.nodelist(nodelist, scope)
+        elif isinstance(node, ForNode):
+            sequence = self.expression(node, node.sequence, scope)
+            element = sequence[0] if isinstance(sequence, list) and sequence else _ANY
+            inner = {**scope, "forloop": FORLOOP}
+            if len(node.loopvars) == 1:
+                inner[node.loopvars[0]] = element
+            else:
+                inner.update(dict.fromkeys(node.loopvars, _ANY))
+            self.nodelist(node.nodelist_loop, inner)
+            self.nodelist(node.nodelist_empty, scope)
+        elif isinstance(node, WithNode):
+            inner = dict(scope)
+            for name, fe in node.extra_context.items():
+                inner[name] = self.expression(node, fe, scope)
+            self.nodelist(node.nodelist, inner)
+        elif isinstance(node, FirstOfNode):
+            for fe in node.vars:
+                self.expression(node, fe, scope)
+        elif isinstance(node, CycleNode):
+            for fe in node.cyclevars:
+                self.expression(node, fe, scope)
+        elif isinstance(node, FilterNode):
+            self.expression(node, node.filter_expr, {**scope, "var": _ANY})
+            self.nodelist(node.nodelist, scope)
+        elif isinstance(node, IfChangedNode):
+            for fe in node._varlist:
+                self.expression(node, fe, scope)
+            self.nodelist(node.nodelist_true, scope)
+            self.nodelist(node.nodelist_false, scope)
+        elif isinstance(node, SpacelessNode | AutoEscapeControlNode):
+            self.nodelist(node.nodelist, scope)
+
+
+def check_source(source: str, variables: dict[str, Any]) -> list[str]:
+    """Problems of one template source: syntax, forbidden tags, unknown variables (with lines)."""
+    errors = []
+    for match in _HANDLEBARS_WITH_SPACES.finditer(source):
+        line = source.count("\n", 0, match.start()) + 1
+        suggestion = re.sub(r"[ \-]+", "_", match.group(1))
+        errors.append(
+            f"Zeile {line}: Platzhalter „{match.group(0)}“ darf keine Leerzeichen oder "
+            f"Bindestriche enthalten – bitte {{{{{suggestion}}}}} schreiben."
+        )
+    if errors:
+        return errors
+    try:
+        template = Template(source, engine=CHECK_ENGINE)
+    except TemplateSyntaxError as exc:
+        info = getattr(exc, "template_debug", None)
+        line = f"Zeile {info['line']}: " if info else ""
+        return [f"{line}Syntaxfehler: {exc}"]
+    checker = _Checker(variables)
+    checker.nodelist(template.nodelist, dict(variables))
+    return checker.errors
+
+
+def validate_content(content: dict, *, event_type: str, channel: str) -> dict[str, list[str]]:
+    """Errors per field for a version's content; empty when it may be saved."""
+    event = EVENT_TYPES.get(event_type)
+    if event is None:
+        return {"subject": [f"Unbekannter Ereignistyp „{event_type}“."]}
+    variables = event.variables
+    errors: dict[str, list[str]] = {}
+    for field in TEMPLATE_FIELDS:
+        source = content.get(field) or ""
+        if source:
+            problems = check_source(source, variables)
+            if problems:
+                errors[field] = problems
+    params = content.get("whatsapp_params") or []
+    if not isinstance(params, list) or not all(isinstance(p, str) for p in params):
+        errors["whatsapp_params"] = ["Bitte eine Liste von Texten angeben."]
+    else:
+        for i, param in enumerate(params, start=1):
+            for problem in check_source(param, variables):
+                errors.setdefault("whatsapp_params", []).append(f"{{{{{i}}}}}: {problem}")
+    for field in REQUIRED_BY_CHANNEL.get(channel, ()):
+        if not (content.get(field) or "").strip():
+            errors.setdefault(field, []).append(
+                f"{FIELD_LABELS[field]} ist für diesen Kanal erforderlich."
+            )
+    if channel == "email" and not (content.get("text") or content.get("html")):
+        errors.setdefault("text", []).append("Bitte Text oder HTML angeben.")
+    if channel == "sms" and "sms_text" not in errors and content.get("sms_text"):
+        sample = render_source(
+            compile_source(content["sms_text"], html=False),
+            plain(variables),
+            autoescape=False,
+        )
+        problem = sms_limit_error(sample.strip())
+        if problem:
+            errors["sms_text"] = [f"{problem} (mit den Beispielwerten)"]
+    return errors
+
+
+# --- rendering --------------------------------------------------------------------------
+
+
+@dataclass
+class RenderedMessage:
+    template: Any
+    version: Any
+    variant: Any
+    subject: str
+    text: str
+    html: str
+    sms_text: str
+    sms_segments: SmsInfo | None
+    whatsapp: tuple[str, str, list[str]] | None
+    letter_pdf: bytes | None
+
+
+_INLINER = css_inline.CSSInliner(keep_style_tags=False, load_remote_stylesheets=False)
+_BLOCK_END = re.compile(r"</(p|div|h[1-6]|li|tr|table|ul|ol)>|<br\s*/?>", re.I)
+
+
+_LINK = re.compile(r'<a\s[^>]*href="([^"]+)"[^>]*>(.*?)</a>', re.I | re.S)
+_TAG = re.compile(r"<[^>]*>")
+_SPACES = re.compile(r"[ \t\r\f\v]+")
+
+
+def html_to_text(html: str) -> str:
+    """A readable text alternative for an HTML body (links as "text (url)").
+
+    The result is plain text (never shown as HTML), so stripping tags is enough here.
+    """
+    text = _TAG.sub("", _BLOCK_END.sub("\n", _LINK.sub(r"\2 (\1)", html)))
+    text = _SPACES.sub(" ", unescape(text))
+    lines = [line.strip() for line in text.split("\n")]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+def text_to_html(text: str) -> str:
+    """Paragraphs and links from plain text (escaped)."""
+    return linebreaks(urlize(text, autoescape=True), autoescape=False)
+
+
+def common_context(
+    *,
+    customer: CustomerData | None,
+    brand: BrandData,
+    language: str,
+    links: dict[str, str] | None = None,
+    today=None,
+) -> dict[str, Any]:
+    from django.utils import timezone
+
+    from templates_app.events import SAMPLE_CUSTOMER
+
+    customer = customer or SAMPLE_CUSTOMER
+    links = links or {}
+    sender = {
+        "de": f"Ihr Team von {brand['name']}",
+        "en": f"Your {brand['name']} team",
+        "nl": f"Het team van {brand['name']}",
+    }.get(language, brand["name"])
+    return {
+        "customer": customer,
+        "customer_name": customer["name"],
+        "brand": brand,
+        "business_entity_name": brand["name"],
+        "sender_name": sender,
+        "unsubscribe_link": links.get("unsubscribe", ""),
+        "preferences_link": links.get("preferences", ""),
+        "language": language,
+        "today": today or timezone.localdate(),
+    }
+
+
+def render_version(
+    version,
+    *,
+    channel: str,
+    language: str,
+    context: dict[str, Any],
+    brand: BrandData,
+    with_pdf: bool = True,
+) -> dict[str, Any]:
+    """Render every field the channel needs from one version with a plain, strict context."""
+    ctx = plain(context)
+    if not isinstance(ctx, StrictDict):
+        raise TypeError("context must be a dict")
+    out: dict[str, Any] = {
+        "subject": "",
+        "text": "",
+        "html": "",
+        "sms_text": "",
+        "sms_segments": None,
+        "whatsapp": None,
+        "letter_pdf": None,
+    }
+    if version.subject:
+        out["subject"] = " ".join(
+            render_source(compiled(version, "subject"), ctx, autoescape=False).split()
+        )
+    if version.text:
+        out["text"] = render_source(compiled(version, "text"), ctx, autoescape=False).strip()
+    if channel == "email":
+        if version.html:
+            body = render_source(compiled(version, "html"), ctx, autoescape=True)
+        else:
+            body = text_to_html(out["text"])
+        if not out["text"]:
+            out["text"] = html_to_text(body)
+        out["html"] = email_html(
+            body=body,
+            subject=out["subject"],
+            brand=brand,
+            language=language,
+            unsubscribe_link=ctx["unsubscribe_link"],
+            preferences_link=ctx["preferences_link"],
+        )
+        out["text"] = email_text_footer(out["text"], brand=brand, ctx=ctx, language=language)
+    elif channel == "sms":
+        sms = " ".join(
+            line.strip()
+            for line in render_source(
+                compiled(version, "sms_text"), ctx, autoescape=False
+            ).splitlines()
+            if line.strip()
+        )
+        out["sms_text"] = sms
+        out["sms_segments"] = sms_info(sms)
+    elif channel == "whatsapp":
+        params = [
+            " ".join(render_source(compile_source(p, html=False), ctx, autoescape=False).split())
+            for p in version.whatsapp_params
+        ]
+        out["whatsapp"] = (version.whatsapp_name, language, params)
+    elif channel == "letter":
+        if is_html_field("letter_body", version.letter_body):
+            body = render_source(compiled(version, "letter_body"), ctx, autoescape=True)
+        else:
+            body = text_to_html(
+                render_source(compiled(version, "letter_body"), ctx, autoescape=False).strip()
+            )
+        if not out["text"]:
+            out["text"] = html_to_text(body)
+        if with_pdf:
+            from templates_app.letters import Letter, render_letter
+
+            out["letter_pdf"] = render_letter(
+                Letter(
+                    brand=brand,
+                    customer=ctx["customer"],
+                    subject=out["subject"],
+                    body_html=body,
+                    date=ctx["today"],
+                    language=language,
+                    reference=_letter_reference(ctx),
+                )
+            )
+    return out
+
+
+def _letter_reference(ctx) -> list[tuple[str, str]]:
+    labels = {
+        "invoice_number": "Rechnungsnr.",
+        "order_number": "Auftragsnr.",
+        "quote_number": "Angebotsnr.",
+        "ticket_number": "Vorgang",
+    }
+    return [(label, str(dict.get(ctx, key))) for key, label in labels.items() if dict.get(ctx, key)]
+
+
+# Styles for the message body; inlined into the body fragment on its own (css-inline's
+# inline_fragment) so the brand layout around it is rendered and inlined once per brand.
+BODY_CSS = """
+p { margin: 0 0 14px; }
+h1 { font-size: 22px; margin: 0 0 14px; }
+h2 { font-size: 18px; margin: 18px 0 8px; }
+a { color: %(color)s; }
+table { border-collapse: collapse; width: 100%%; }
+td, th { padding: 4px 6px; border-bottom: 1px solid #e3e5e8; text-align: left; }
+.button { display: inline-block; background: %(color)s; color: #ffffff; padding: 10px 18px;
+          border-radius: 4px; text-decoration: none; }
+"""
+_TOKENS = {
+    "body": "KKBODYb7e1",
+    "subject": "KKSUBJECTb7e1",
+    "unsubscribe_link": "KKUNSUBb7e1",
+    "preferences_link": "KKPREFSb7e1",
+}
+_LAYOUTS: dict[tuple, str] = {}
+
+
+def _layout(brand: BrandData, language: str, unsubscribe: bool, preferences: bool) -> str:
+    """The brand layout with CSS inlined and tokens where the message parts go (cached)."""
+    key = (tuple(sorted(brand.items())), language, unsubscribe, preferences)
+    layout = _LAYOUTS.get(key)
+    if layout is None:
+        html = get_template("templates_app/email_layout.html").render(
+            {
+                "body": mark_safe(_TOKENS["body"]),
+                "subject": _TOKENS["subject"],
+                "brand": brand,
+                "language": language,
+                "unsubscribe_link": _TOKENS["unsubscribe_link"] if unsubscribe else "",
+                "preferences_link": _TOKENS["preferences_link"] if preferences else "",
+            }
+        )
+        if len(_LAYOUTS) > 256:
+            _LAYOUTS.clear()
+        layout = _LAYOUTS[key] = _INLINER.inline(html)
+    return layout
+
+
+def email_html(
+    *,
+    body: str,
+    subject: str,
+    brand: BrandData,
+    language: str,
+    unsubscribe_link: str,
+    preferences_link: str,
+) -> str:
+    """The body inside the brand layout, with CSS inlined for mail clients."""
+    layout = _layout(brand, language, bool(unsubscribe_link), bool(preferences_link))
+    body = _INLINER.inline_fragment(body, BODY_CSS % {"color": brand["color"]})
+    return (
+        layout.replace(_TOKENS["subject"], escape(subject))
+        .replace(_TOKENS["unsubscribe_link"], escape(unsubscribe_link))
+        .replace(_TOKENS["preferences_link"], escape(preferences_link))
+        .replace(_TOKENS["body"], body)
+    )
+
+
+FOOTER_WORDS = {
+    "de": ("Abmelden", "Einstellungen"),
+    "en": ("Unsubscribe", "Preferences"),
+    "nl": ("Afmelden", "Voorkeuren"),
+}
+
+
+def email_text_footer(text: str, *, brand: BrandData, ctx, language: str) -> str:
+    parts = [text, "--", brand["imprint"] or brand["legal_name"]]
+    unsubscribe, preferences = FOOTER_WORDS.get(language, FOOTER_WORDS["de"])
+    if ctx["unsubscribe_link"]:
+        parts.append(f"{unsubscribe}: {ctx['unsubscribe_link']}")
+    if ctx["preferences_link"]:
+        parts.append(f"{preferences}: {ctx['preferences_link']}")
+    return "\n".join(p for p in parts if p)
+
+
+# --- resolution and A/B variants ---------------------------------------------------------
+
+
+def resolve_template(*, key: str, channel: str, brand, language: str):
+    """The template to use, in this order: brand + language, default + language,
+    brand + the brand's default language, default + German."""
+    from templates_app.models import MessageTemplate
+
+    brand_language = brand.default_language if brand is not None else "de"
+    order = [(brand, language), (None, language), (brand, brand_language), (None, "de")]
+    candidates = {
+        (t.brand_id, t.language): t
+        for t in MessageTemplate.objects.for_key(key, channel)
+        .filter(language__in={language, brand_language, "de"})
+        .prefetch_related("variants")
+    }
+    for candidate_brand, candidate_language in order:
+        brand_id = candidate_brand.pk if candidate_brand is not None else None
+        template = candidates.get((brand_id, candidate_language))
+        if template is not None and template.active_variants():
+            return template
+    raise TemplateNotFound(
+        f"Keine Vorlage „{key}“ für Kanal {channel} (Sprache {language}, Marke {brand})."
+    )
+
+
+def choose_variant(variants: list, *, template_id: int, seed: str):
+    """A stable choice: the same (template, customer) always lands on the same variant.
+
+    The hash maps the seed into [0, total weight) and the cumulative weights pick the variant,
+    so each variant gets its share of customers.
+    """
+    total = sum(v.weight for v in variants)
+    digest = hashlib.sha256(f"{template_id}:{seed}".encode()).digest()
+    point = int.from_bytes(digest[:8], "big") % total
+    for variant in variants:
+        if point < variant.weight:
+            return variant
+        point -= variant.weight
+    return variants[-1]
+
+
+def render_message(
+    *,
+    key: str,
+    channel: str,
+    customer: CustomerData | None,
+    brand,
+    language: str,
+    context: dict[str, Any],
+    variant_seed: str | None = None,
+    links: dict[str, str] | None = None,
+) -> RenderedMessage:
+    """Render the template for key/channel for one customer of a brand.
+
+    ``context`` is the event's plain data (see templates_app.events.build_context); customer
+    and brand variables are added here. Raises TemplateNotFound, or MissingVariable naming the
+    variable a template needs and the context lacks: the caller marks the message failed.
+    """
+    template = resolve_template(key=key, channel=channel, brand=brand, language=language)
+    variants = sorted(template.active_variants(), key=lambda v: v.name)
+    seed = variant_seed or (str(customer["id"]) if customer and customer.get("id") else "")
+    variant = choose_variant(variants, template_id=template.pk, seed=seed)
+    version = variant.active_version
+    if version is None:
+        raise TemplateNotFound(f"Variante {variant} hat keine Version.")
+    brand_plain = brand_data(brand)
+    full = {
+        **common_context(
+            customer=customer, brand=brand_plain, language=template.language, links=links
+        ),
+        **context,
+    }
+    out = render_version(
+        version, channel=channel, language=template.language, context=full, brand=brand_plain
+    )
+    return RenderedMessage(template=template, version=version, variant=variant, **out)
