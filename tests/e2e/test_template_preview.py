@@ -41,6 +41,8 @@ def test_the_preview_follows_typing_and_shows_errors_with_their_line(page):
     )
 
     page.fill("#id_text", "Hallo {{ customer_name }}")
+    # let the debounced preview of that input land first, or it replaces the test-send panel
+    page.wait_for_selector("#kk-preview [role=alert]", state="detached")
     page.click("#kk-test-send")
     page.wait_for_selector(".kk-test-send")
     assert "ada.admin@example.org" in page.inner_text(".kk-test-send")
