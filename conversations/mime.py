@@ -11,12 +11,14 @@ attachment. Problems worth an agent's attention are collected in ``problems``.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from email import policy
 from email.header import decode_header, make_header
+from email.headerregistry import HeaderRegistry
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
 from email.utils import getaddresses, parseaddr, parsedate_to_datetime
@@ -176,6 +178,23 @@ def fix_surrogates(value: str) -> str:
     return data.decode("latin-1")
 
 
+class _CachingHeaderRegistry(HeaderRegistry):
+    """Performance: the stdlib parses a header anew on every access (``get_content_type``
+    alone runs several times per part while looking for the body); header objects are
+    immutable, so the same (name, value) is parsed once per process."""
+
+    @functools.lru_cache(maxsize=2048)  # noqa: B019 - one module-level instance, never freed anyway
+    def __call__(self, name, value):
+        return super().__call__(name, value)
+
+
+POLICY = policy.default.clone(header_factory=_CachingHeaderRegistry())
+
+# Headers the default policy parses into structured objects (addresses, dates, MIME
+# parameters): their text form is normalised by the parser, so they always go through it.
+_STRUCTURED_HEADERS = frozenset(policy.default.header_factory.registry) - {"subject"}
+
+
 def _header(msg: Message, name: str) -> str:
     """A header as text; never raises, whatever the header contains."""
     raw = _raw_header(msg, name)
@@ -184,6 +203,11 @@ def _header(msg: Message, name: str) -> str:
     if any("\udc80" <= ch <= "\udcff" for ch in raw):
         # raw 8-bit bytes (UTF-8 or windows-1252) where only ASCII is allowed
         text = fix_surrogates(raw)
+    elif name.lower() not in _STRUCTURED_HEADERS and raw.isascii() and "=?" not in raw:
+        # Performance: unstructured ASCII text without encoded words is what the header
+        # parser would return anyway (unfolded; whitespace is collapsed below); it costs
+        # a large share of the parse time otherwise.
+        text = raw
     else:
         try:
             text = str(msg.get(name))
@@ -297,7 +321,7 @@ def _is_attachment_disposition(part: Message) -> bool:
 
 def parse_email(raw: bytes) -> ParsedEmail:
     """Parse raw bytes. Raises only for input the stdlib cannot read at all."""
-    msg: EmailMessage = BytesParser(policy=policy.default).parsebytes(raw)
+    msg: EmailMessage = BytesParser(policy=POLICY).parsebytes(raw)
     parsed = ParsedEmail()
     problems = parsed.problems
 
