@@ -10,5 +10,6 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("webhooks/", include(anymail_webhook_urls())),
     path("", include("compliance.urls")),
+    path("", include("kommunikation.urls")),
     path("", include("conversations.urls")),
 ]
