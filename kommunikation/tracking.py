@@ -135,6 +135,10 @@ def handle_tracking(sender, event, esp_name: str, **kwargs) -> None:
     hard_bounce = (kind == "bounced" and event.reject_reason in ("invalid", "bounced", None)) or (
         kind == "rejected" and event.reject_reason in ("invalid", "bounced")
     )
+    if isinstance(event.esp_event, dict) and event.esp_event.get("Type") == "SoftBounce":
+        # anymail files Postmark's soft bounces under "bounced" too; a full mailbox
+        # must not end up on the suppression list
+        hard_bounce = False
     if hard_bounce and recipient:
         suppress_address(
                 channel="email", value=recipient, reason=Suppression.Reason.HARD_BOUNCE,
