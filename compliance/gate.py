@@ -52,6 +52,53 @@ def suppression_for(channel: str, address: str) -> Suppression | None:
     return Suppression.objects.filter(channel=channel, value=address).first()
 
 
+class Records:
+    """The gate's reads, one query each: the default for a single decision."""
+
+    def suppression(self, channel: str, address: str) -> Suppression | None:
+        return suppression_for(channel, address)
+
+    def preference(self, customer, channel: str, category: str) -> ChannelPreference | None:
+        return ChannelPreference.objects.filter(
+            customer=customer, channel=channel, category=category
+        ).first()
+
+    def consent(self, customer, purpose: str, channel: str) -> Consent | None:
+        return Consent.objects.current(customer=customer, purpose=purpose, channel=channel)
+
+
+class BatchRecords(Records):
+    """The same reads for a whole dispatch batch in three queries.
+
+    Loaded when the batch is claimed, so a consent withdrawn after that moment
+    counts from the next batch on (seconds later); `decide` logic is unchanged.
+    """
+
+    def __init__(self, *, customer_ids: set[int], addresses: set[tuple[str, str]]):
+        values = {value for _channel, value in addresses}
+        self.suppressions = {
+            (s.channel, s.value): s for s in Suppression.objects.filter(value__in=values)
+        }
+        self.preferences = {
+            (p.customer_id, p.channel, p.category): p
+            for p in ChannelPreference.objects.filter(customer_id__in=customer_ids)
+        }
+        self.consents: dict[tuple[int, str, str], Consent] = {}
+        for consent in Consent.objects.filter(customer_id__in=customer_ids).order_by(
+            "recorded_at", "id"
+        ):
+            self.consents[(consent.customer_id, consent.purpose, consent.channel)] = consent
+
+    def suppression(self, channel, address):
+        return self.suppressions.get((channel, address))
+
+    def preference(self, customer, channel, category):
+        return self.preferences.get((customer.pk, channel, category))
+
+    def consent(self, customer, purpose, channel):
+        return self.consents.get((customer.pk, purpose, channel))
+
+
 def decide(
     *,
     customer,
@@ -61,13 +108,17 @@ def decide(
     template_key: str,
     at: dt.datetime,
     history: SendHistory,
+    records: Records | None = None,
 ) -> Decision:
     """Send, defer until a time, or refuse; each with the reason in plain words.
 
     The order matters: a hard "no" (suppression, missing consent, preference, cap)
     refuses before a quiet-hour deferral could postpone a message that may never go.
+    `records` answers the table reads (default: one query each; the dispatch worker
+    passes BatchRecords loaded for its batch).
     """
-    suppression = suppression_for(channel, address)
+    records = records or Records()
+    suppression = records.suppression(channel, address) if address else None
     if suppression is not None and suppression.blocks(category):
         return Decision(
             REFUSE,
@@ -76,9 +127,7 @@ def decide(
         )
 
     if customer is not None:
-        preference = ChannelPreference.objects.filter(
-            customer=customer, channel=channel, category=category
-        ).first()
+        preference = records.preference(customer, channel, category)
         if preference is not None and not preference.allowed:
             return Decision(
                 REFUSE,
@@ -89,7 +138,7 @@ def decide(
     if needs_consent(category):
         if customer is None:
             return Decision(REFUSE, reason=_("Ohne Kunde gibt es keine Einwilligung."))
-        consent = Consent.objects.current(customer=customer, purpose=category, channel=channel)
+        consent = records.consent(customer, category, channel)
         if consent is None or not consent.is_granted:
             return Decision(
                 REFUSE,

@@ -260,6 +260,9 @@ OUTBOX_RETRY_BASE_SECONDS = env_int("OUTBOX_RETRY_BASE_SECONDS", 60)
 OUTBOX_RETRY_MAX_SECONDS = env_int("OUTBOX_RETRY_MAX_SECONDS", 6 * 3600)
 # a claimed row whose worker died is claimed again after this long
 OUTBOX_LEASE_SECONDS = env_int("OUTBOX_LEASE_SECONDS", 300)
+# sent messages are written back in groups of this size (also the most a killed
+# worker can send twice)
+OUTBOX_WRITE_BACK_EVERY = env_int("OUTBOX_WRITE_BACK_EVERY", 20)
 # messages per minute per provider, shared by all workers (0 = unlimited)
 OUTBOX_PROVIDER_BUDGETS = {
     "email": env_int("BUDGET_EMAIL_PER_MINUTE", 0),

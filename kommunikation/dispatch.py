@@ -26,7 +26,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from compliance.gate import DEFER, REFUSE, decide
+from compliance.gate import DEFER, REFUSE, BatchRecords, decide
 from compliance.models import Suppression, needs_consent
 from compliance.services import Actor, suppress_address, unsubscribe_url
 from compliance.services import preference_url as customer_preference_url
@@ -138,25 +138,86 @@ def _within_budgets(rows: list[tuple[int, str]], now: dt.datetime) -> list[int]:
 
 
 def dispatch_batch(*, limit: int | None = None, now: dt.datetime | None = None) -> BatchResult:
-    """Claim one batch and handle every row of it; one channel connection per batch."""
+    """Claim one batch and handle every row of it; one channel connection per batch.
+
+    The reads the gate needs are loaded once for the batch, and sent messages are
+    written back in small groups (OUTBOX_WRITE_BACK_EVERY): a worker killed
+    between a send and its write-back re-sends at most that many messages, with
+    their original Message-IDs.
+    """
     result = BatchResult()
     ids = claim_batch(limit=limit or settings.OUTBOX_BATCH_SIZE, now=now or timezone.now())
     result.claimed = len(ids)
     if not ids:
         return result
-    rows = (
+    rows = list(
         OutboundMessage.objects.filter(id__in=ids)
         .select_related("brand", "customer", "conversation", "message")
         .order_by("next_attempt_at", "id")
     )
-    adapters = _Adapters()
-    history = OutboxHistory()
+    points = _contact_points({row.customer_id for row in rows if row.customer_id})
+    for row in rows:
+        row.recipient = recipient_for(row, row.channel, points=points)
+    records = BatchRecords(
+        customer_ids={row.customer_id for row in rows if row.customer_id},
+        addresses={(row.channel, row.recipient) for row in rows if row.recipient},
+    )
+    batch = _Batch(adapters=_Adapters(), history=BatchHistory(), records=records, result=result)
     try:
         for row in rows:
-            handle(row, adapters=adapters, history=history, result=result)
+            handle(row, batch=batch)
+            if len(batch.sent) >= settings.OUTBOX_WRITE_BACK_EVERY:
+                batch.flush()
     finally:
-        adapters.close()
+        batch.flush()
+        batch.adapters.close()
     return result
+
+
+def _contact_points(customer_ids: set[int]) -> dict[int, list[ContactPoint]]:
+    by_customer: dict[int, list[ContactPoint]] = {}
+    for point in ContactPoint.objects.filter(customer_id__in=customer_ids, bouncing=False).order_by(
+        "position", "id"
+    ):
+        by_customer.setdefault(point.customer_id, []).append(point)
+    return by_customer
+
+
+class BatchHistory(OutboxHistory):
+    """The outbox's history plus what this batch sent but has not written back yet."""
+
+    def __init__(self):
+        self.pending: list[tuple[int, str, str, str, dt.datetime]] = []
+
+    def count_capped_since(self, *, customer, channel, since):
+        extra = sum(
+            1 for c, ch, _key, category, at in self.pending
+            if c == customer.pk and ch == channel and needs_consent(category) and at >= since
+        )  # fmt: skip
+        return super().count_capped_since(customer=customer, channel=channel, since=since) + extra
+
+    def last_sent(self, *, customer, channel, template_key):
+        times = [
+            at for c, ch, key, _category, at in self.pending
+            if c == customer.pk and ch == channel and key == template_key
+        ]  # fmt: skip
+        stored = super().last_sent(customer=customer, channel=channel, template_key=template_key)
+        return max([t for t in [*times, stored] if t is not None], default=None)
+
+
+@dataclass
+class _Batch:
+    adapters: _Adapters
+    history: BatchHistory
+    records: BatchRecords
+    result: BatchResult
+    sent: list[tuple[OutboundMessage, Rendered]] = field(default_factory=list)
+
+    def flush(self) -> None:
+        if self.sent:
+            write_back_sent(self.sent)
+            self.sent = []
+            self.history.pending = []
 
 
 def dispatch_until_empty(*, max_batches: int = 1000, limit: int | None = None) -> BatchResult:
@@ -208,10 +269,11 @@ class _Adapters:
 # --- one message ----------------------------------------------------------------------
 
 
-def handle(row: OutboundMessage, *, adapters: _Adapters, history, result: BatchResult) -> None:
+def handle(row: OutboundMessage, *, batch: _Batch) -> None:
+    result = batch.result
     now = timezone.now()
     channel = row.channel
-    recipient = recipient_for(row, channel)
+    recipient = row.recipient or recipient_for(row, channel)
     if not recipient:
         reason = _("Keine Adresse für %(channel)s.") % {"channel": channel}
         return _fail_or_fall_back(row, reason, result)
@@ -223,7 +285,8 @@ def handle(row: OutboundMessage, *, adapters: _Adapters, history, result: BatchR
         category=row.category,
         template_key=row.template_key,
         at=now,
-        history=history,
+        history=batch.history,
+        records=batch.records,
     )
     row.recipient = recipient
     row.decision, row.decision_reason, row.decided_at = decision.kind, decision.reason[:500], now
@@ -241,10 +304,10 @@ def handle(row: OutboundMessage, *, adapters: _Adapters, history, result: BatchR
         return _fail_or_fall_back(row, str(exc), result)
 
     try:
-        adapter = adapters.get(channel)
+        adapter = batch.adapters.get(channel)
         outcome = adapter.send(outgoing_for(row, rendered, channel))
     except TransientError as exc:
-        adapters.reset(channel)
+        batch.adapters.reset(channel)
         return _retry(row, exc, result)
     except PermanentError as exc:
         if exc.hard_bounce:
@@ -258,21 +321,19 @@ def handle(row: OutboundMessage, *, adapters: _Adapters, history, result: BatchR
         return _fail_or_fall_back(row, str(exc), result)
 
     result.sent += 1
-    sent_at = timezone.now()
-    with transaction.atomic():
-        row.provider_id = outcome.provider_id[:200]
-        row.sent_at = sent_at
-        row.attempts += 1
-        _write(
-            row,
-            status=OutboundStatus.SENT,
-            last_error="",
-            extra=["provider_id", "sent_at", "attempts", "template_version", "variant"],
+    row.provider_id = outcome.provider_id[:200]
+    row.sent_at = timezone.now()
+    row.attempts += 1
+    batch.sent.append((row, rendered))
+    if row.customer_id:
+        batch.history.pending.append(
+            (row.customer_id, channel, row.template_key, row.category, row.sent_at)
         )
-        append_to_thread(row, rendered, status=Message.State.SENT, at=sent_at)
 
 
-def recipient_for(row: OutboundMessage, channel: str) -> str:
+def recipient_for(
+    row: OutboundMessage, channel: str, *, points: dict[int, list[ContactPoint]] | None = None
+) -> str:
     """The fixed address when it fits the channel, else the customer's first usable one."""
     is_phone_channel = channel in PHONE_CHANNELS
     if row.to_address and ("@" not in row.to_address) == is_phone_channel:
@@ -286,15 +347,13 @@ def recipient_for(row: OutboundMessage, channel: str) -> str:
         return f"{customer.street}, {customer.postal_code} {customer.city}".strip()
     if channel not in PHONE_CHANNELS and channel != "email":
         return ""
-    points = ContactPoint.objects.filter(
-        customer=row.customer, channel="phone" if is_phone_channel else "email", bouncing=False
-    )
+    if points is None:
+        points = _contact_points({row.customer_id})
+    kind = "phone" if is_phone_channel else "email"
+    usable = [p for p in points.get(row.customer_id, []) if p.channel == kind]
     if is_phone_channel:
-        mobile = points.filter(type="mobile").order_by("position", "id").first()
-        if mobile is not None:
-            return mobile.value
-    first = points.order_by("position", "id").first()
-    return first.value if first is not None else ""
+        usable.sort(key=lambda p: p.type != "mobile")  # stable: mobile first, then position
+    return usable[0].value if usable else ""
 
 
 def render(row: OutboundMessage, channel: str) -> Rendered:
@@ -435,80 +494,127 @@ def _add_status(message: Message, status: str, detail: str, at) -> None:
     StatusChange.objects.create(message=message, status=status, at=at, detail=detail[:500])
 
 
-def append_to_thread(row: OutboundMessage, rendered: Rendered, *, status: str, at) -> Message:
-    """The sent message in the customer's conversation: the reply's own entry, or a new one."""
-    html = sanitize_html(rendered.html)[0] if rendered.html else ""
-    channel = row.channel if row.channel in Channel.values else Channel.EMAIL
-    sender = row.brand.sender_address(row.purpose)
-    if row.message is not None:
-        message = row.message
-        message.message_id = row.header_message_id
-        message.provider_id = row.provider_id
-        message.sent_at = at
-        message.save(update_fields=["message_id", "provider_id", "sent_at"])
-        _add_status(message, status, "", at)
-        return message
-    conversation = row.conversation or _conversation_for(row, rendered, at)
-    message = Message.objects.create(
-        conversation=conversation,
-        channel=channel,
-        direction=Direction.OUTBOUND,
-        sender_name=row.brand.name,
-        sender_address=sender,
-        to=[row.recipient],
-        reply_to=row.reply_to,
-        subject=rendered.subject[:500],
-        text=rendered.text,
-        html=html,
-        message_id=row.header_message_id,
-        in_reply_to=row.in_reply_to,
-        references=row.references,
-        provider_id=row.provider_id,
-        status=status,
-        sent_at=at,
-        created_at=row.created_at,
-    )
-    StatusChange.objects.bulk_create(
-        [
-            StatusChange(message=message, status=Message.State.QUEUED, at=row.created_at),
-            StatusChange(message=message, status=status, at=at),
-        ]
-    )
-    OutboundMessage.objects.filter(pk=row.pk).update(message=message, conversation=conversation)
-    Conversation.objects.filter(pk=conversation.pk).update(
-        message_count=F("message_count") + 1, last_message_at=at
-    )
-    return message
+def write_back_sent(sent: list[tuple[OutboundMessage, Rendered]]) -> None:
+    """Mark a group of sent rows and put them in their threads, in one short transaction.
 
-
-def _conversation_for(row: OutboundMessage, rendered: Rendered, at) -> Conversation:
-    """Automated messages join the customer's thread with the same subject, else start one.
-
-    A new thread starts closed: a routine message is no task for the inbox until
-    the customer answers (ingestion reopens it then).
+    Inbox replies update their own thread entry; automated messages join the
+    customer's conversation with the same subject or start a new one, which
+    starts closed: a routine message is no task for the inbox until the customer
+    answers (ingestion reopens it then, threading on our Message-ID).
     """
-    subject_key = normalize_subject(rendered.subject) if rendered.subject else row.template_key
-    existing = (
-        Conversation.objects.filter(
-            brand=row.brand, customer=row.customer, channel=row.channel, subject_key=subject_key
+    with transaction.atomic():
+        timeline: list[StatusChange] = []
+        automated = []
+        for row, rendered in sent:
+            if row.message is None:
+                automated.append((row, rendered))
+                continue
+            message = row.message
+            message.message_id = row.header_message_id
+            message.provider_id = row.provider_id
+            message.sent_at = row.sent_at
+            message.status = Message.State.SENT
+            message.save(update_fields=["message_id", "provider_id", "sent_at", "status"])
+            timeline.append(
+                StatusChange(message=message, status=Message.State.SENT, at=row.sent_at)
+            )
+        if automated:
+            timeline += _thread_automated(automated)
+        StatusChange.objects.bulk_create(timeline)
+        # one plain UPDATE per row: cheaper than bulk_update's CASE per field
+        for row, _rendered in sent:
+            OutboundMessage.objects.filter(pk=row.pk).update(
+                status=OutboundStatus.SENT, last_error="", lease_until=None,
+                recipient=row.recipient, decision=row.decision,
+                decision_reason=row.decision_reason, decided_at=row.decided_at,
+                channel=row.channel, channel_index=row.channel_index,
+                provider_id=row.provider_id, sent_at=row.sent_at, attempts=row.attempts,
+                template_version=row.template_version, variant=row.variant,
+                message=row.message, conversation=row.conversation,
+            )  # fmt: skip
+
+
+def _subject_key(row: OutboundMessage, rendered: Rendered) -> str:
+    return (normalize_subject(rendered.subject) if rendered.subject else row.template_key)[:200]
+
+
+def _thread_automated(sent: list[tuple[OutboundMessage, Rendered]]) -> list[StatusChange]:
+    keys = {
+        (row.brand_id, row.customer_id, row.channel, _subject_key(row, rendered))
+        for row, rendered in sent
+        if row.conversation_id is None and row.customer_id is not None
+    }
+    found: dict[tuple, Conversation] = {}
+    if keys:
+        candidates = Conversation.objects.filter(
+            brand_id__in={k[0] for k in keys},
+            customer_id__in={k[1] for k in keys},
+            subject_key__in={k[3] for k in keys},
+        ).order_by("last_message_at", "id")
+        for conv in candidates:  # the newest wins
+            found[(conv.brand_id, conv.customer_id, conv.channel, conv.subject_key)] = conv
+    new: list[Conversation] = []
+    for row, rendered in sent:
+        if row.conversation_id is not None:
+            continue
+        key = (row.brand_id, row.customer_id, row.channel, _subject_key(row, rendered))
+        conv = found.get(key) if row.customer_id is not None else None
+        if conv is None:
+            conv = Conversation(
+                brand=row.brand,
+                customer=row.customer,
+                subject=rendered.subject[:500],
+                subject_key=key[3],
+                counterpart=row.recipient,
+                counterpart_name=str(row.customer or "")[:200],
+                channel=row.channel if row.channel in Channel.values else Channel.EMAIL,
+                classification=Classification.CUSTOMER if row.customer else "",
+                status=Status.CLOSED,
+                unread=False,
+                message_count=0,
+                snippet=(rendered.text or rendered.subject)[:200],
+                last_message_at=row.sent_at,
+            )
+            new.append(conv)
+            if row.customer_id is not None:
+                found[key] = conv
+        row.conversation = conv
+    Conversation.objects.bulk_create(new)
+
+    messages = [
+        Message(
+            conversation=row.conversation,
+            channel=row.channel if row.channel in Channel.values else Channel.EMAIL,
+            direction=Direction.OUTBOUND,
+            sender_name=row.brand.name,
+            sender_address=row.brand.sender_address(row.purpose),
+            to=[row.recipient],
+            reply_to=row.reply_to,
+            subject=rendered.subject[:500],
+            text=rendered.text,
+            html=sanitize_html(rendered.html)[0] if rendered.html else "",
+            message_id=row.header_message_id,
+            in_reply_to=row.in_reply_to,
+            references=row.references,
+            provider_id=row.provider_id,
+            status=Message.State.SENT,
+            sent_at=row.sent_at,
+            created_at=row.created_at,
         )
-        .order_by("-last_message_at", "-id")
-        .first()
-    )
-    if existing is not None:
-        return existing
-    return Conversation.objects.create(
-        brand=row.brand,
-        customer=row.customer,
-        subject=rendered.subject[:500],
-        subject_key=subject_key[:200],
-        counterpart=row.recipient,
-        counterpart_name=str(row.customer or "")[:200],
-        channel=row.channel if row.channel in Channel.values else Channel.EMAIL,
-        classification=Classification.CUSTOMER if row.customer else "",
-        status=Status.CLOSED,
-        unread=False,
-        message_count=0,
-        snippet=(rendered.text or rendered.subject)[:200],
-        last_message_at=at,
-    )
+        for row, rendered in sent
+    ]
+    Message.objects.bulk_create(messages)
+    timeline = []
+    per_conversation: dict[int, list] = {}
+    for (row, _rendered), message in zip(sent, messages, strict=True):
+        row.message = message
+        timeline.append(
+            StatusChange(message=message, status=Message.State.QUEUED, at=row.created_at)
+        )
+        timeline.append(StatusChange(message=message, status=Message.State.SENT, at=row.sent_at))
+        per_conversation.setdefault(row.conversation.pk, []).append(row.sent_at)
+    for pk, times in per_conversation.items():
+        Conversation.objects.filter(pk=pk).update(
+            message_count=F("message_count") + len(times), last_message_at=max(times)
+        )
+    return timeline
