@@ -15,6 +15,17 @@ class ConsentAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return False  # a consent is evidence; changes are new records
 
+    def save_model(self, request, obj, form, change):
+        obj.recorded_by = request.user
+        super().save_model(request, obj, form, change)
+        audit(
+            actor=Actor.staff(request.user),
+            action=f"consent.{obj.state}",
+            obj=obj,
+            customer_id=obj.customer_id,
+            changes={"purpose": obj.purpose, "channel": obj.channel, "source": obj.source},
+        )
+
 
 @admin.register(Suppression)
 class SuppressionAdmin(admin.ModelAdmin):

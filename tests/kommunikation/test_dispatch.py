@@ -236,3 +236,18 @@ def test_status_timeline_has_queued_and_sent(smtp_sink, customer):
     enqueue(customer)
     dispatch_batch()
     assert list(StatusChange.objects.values_list("status", flat=True)) == ["queued", "sent"]
+
+
+def test_sent_rows_count_for_the_caps_after_write_back(smtp_sink, customer):
+    from kommunikation.outbox import OutboxHistory
+
+    grant(customer)
+    for n in range(4):
+        enqueue(customer, category="marketing", idempotency_key=f"news:{n}", subject=f"News {n}")
+    result = dispatch_batch()
+    assert (result.sent, result.refused) == (3, 1)  # the fourth in the same batch hits the cap
+    since = timezone.now() - dt.timedelta(days=7)
+    history = OutboxHistory()
+    assert history.count_capped_since(customer=customer, channel="email", since=since) == 3
+    row = OutboundMessage.objects.filter(status=OutboundStatus.SENT).first()
+    assert timezone.now() - row.sent_at < dt.timedelta(minutes=1)
