@@ -600,6 +600,9 @@ def _thread_automated(sent: list[tuple[OutboundMessage, Rendered]]) -> list[Stat
             new.append(conv)
             if row.customer_id is not None:
                 found[key] = conv
+        if conv.pk is None:
+            conv.message_count += 1
+            conv.last_message_at = max(conv.last_message_at, row.sent_at)
         row.conversation = conv
     Conversation.objects.bulk_create(new)
 
@@ -627,15 +630,18 @@ def _thread_automated(sent: list[tuple[OutboundMessage, Rendered]]) -> list[Stat
     ]
     Message.objects.bulk_create(messages)
     timeline = []
-    per_conversation: dict[int, list] = {}
+    # new threads got their count when created; only existing ones need an UPDATE
+    created = {conv.pk for conv in new}
+    existing_threads: dict[int, list] = {}
     for (row, _rendered), message in zip(sent, messages, strict=True):
         row.message = message
         timeline.append(
             StatusChange(message=message, status=Message.State.QUEUED, at=row.created_at)
         )
         timeline.append(StatusChange(message=message, status=Message.State.SENT, at=row.sent_at))
-        per_conversation.setdefault(row.conversation.pk, []).append(row.sent_at)
-    for pk, times in per_conversation.items():
+        if row.conversation.pk not in created:
+            existing_threads.setdefault(row.conversation.pk, []).append(row.sent_at)
+    for pk, times in existing_threads.items():
         Conversation.objects.filter(pk=pk).update(
             message_count=F("message_count") + len(times), last_message_at=max(times)
         )
