@@ -45,11 +45,13 @@ class CountingSink:
     def __init__(self):
         self.lock = threading.Lock()
         self.message_ids: list[bytes] = []
+        self.arrivals: list[float] = []
 
     async def handle_DATA(self, server, session, envelope):
         match = MESSAGE_ID.search(envelope.original_content or envelope.content)
         with self.lock:
             self.message_ids.append(match.group(1) if match else b"")
+            self.arrivals.append(time.perf_counter())
         return "250 OK"
 
     @property
@@ -184,7 +186,15 @@ def _cleanup(brand: BusinessEntity) -> None:
     brand.delete()
 
 
-def email_end_to_end(n: int = 10_000, worker_counts: tuple[int, ...] = (1, 2)) -> list[dict]:
+def email_end_to_end(
+    n: int = 10_000, worker_counts: tuple[int, ...] = (1, 2), **worker_settings
+) -> list[dict]:
+    """Rows: e2e with each worker count, the ceiling, and the ratio of best e2e to ceiling.
+
+    `seconds` runs from starting the worker processes to their exit (Django start-up
+    included); `steady_per_second` is first to last arrival at the sink, which is
+    what a long-running worker achieves.
+    """
     sink, controller, port = start_sink()
     rows: list[dict] = []
     postgres = connection.vendor == "postgresql"
@@ -199,12 +209,14 @@ def email_end_to_end(n: int = 10_000, worker_counts: tuple[int, ...] = (1, 2)) -
             )  # fmt: skip
             seed_outbox(n, brand=brand)
             before = sink.count
-            env = worker_env(port)
+            env = worker_env(port, **worker_settings)
             started = time.perf_counter()
             peak = wait_all([start_worker(env) for _ in range(workers)])
             seconds = time.perf_counter() - started
             received = sink.count - before
             ids = sink.message_ids[before:]
+            arrivals = sink.arrivals[before:]
+            steady = (len(arrivals) - 1) / (arrivals[-1] - arrivals[0]) if len(arrivals) > 1 else 0
             rows.append(
                 {
                     "name": f"outbox e2e, {workers} worker{'s' if workers > 1 else ''}",
@@ -212,6 +224,7 @@ def email_end_to_end(n: int = 10_000, worker_counts: tuple[int, ...] = (1, 2)) -
                     "duplicates": len(ids) - len(set(ids)),
                     "seconds": round(seconds, 2),
                     "per_second": round(received / seconds, 1),
+                    "steady_per_second": round(steady, 1),
                     "peak_rss_mb": round(peak, 1),
                 }
             )
@@ -219,9 +232,16 @@ def email_end_to_end(n: int = 10_000, worker_counts: tuple[int, ...] = (1, 2)) -
         rows.append(smtp_ceiling(n, port, sink))
     finally:
         controller.stop()
-    best = max((r.get("per_second", 0) for r in rows[:-1]), default=0)
     ceiling = rows[-1]["per_second"]
-    rows.append({"name": "ratio best e2e / ceiling", "ratio": round(best / ceiling, 2)})
+    best = max((r.get("per_second", 0) for r in rows[:-1]), default=0)
+    steady = max((r.get("steady_per_second", 0) for r in rows[:-1]), default=0)
+    rows.append(
+        {
+            "name": "ratio best e2e / ceiling",
+            "ratio": round(best / ceiling, 2),
+            "ratio_steady": round(steady / ceiling, 2),
+        }
+    )
     return rows
 
 
