@@ -313,6 +313,30 @@ def unsubscribe_target(token: str) -> UnsubscribeTarget:
         raise signing.BadSignature("unknown customer") from None
 
 
+MAILTO_SUBJECT_PREFIX = "abbestellen "
+
+
+def unsubscribe_mailto(*, mailbox: str, **target) -> str:
+    """The mailto: form of List-Unsubscribe; the subject carries the signed token."""
+    return (
+        f"mailto:{mailbox}?subject={MAILTO_SUBJECT_PREFIX.strip()}%20{unsubscribe_token(**target)}"
+    )
+
+
+def unsubscribe_by_mail(subject: str) -> bool:
+    """For inbound mail to the unsubscribe address: act on a valid token in the subject.
+
+    False when the subject has no valid token (then a person reads the mail).
+    """
+    token = subject.strip().removeprefix(MAILTO_SUBJECT_PREFIX).strip()
+    try:
+        target = unsubscribe_target(token)
+    except signing.BadSignature:
+        return False
+    unsubscribe(target, actor=Actor(label="Kunde (Abmelde-E-Mail)"))
+    return True
+
+
 @transaction.atomic
 def unsubscribe(target: UnsubscribeTarget, *, actor: Actor) -> bool:
     """RFC 8058 one-click: stop this category on this channel. Idempotent; True if it changed."""

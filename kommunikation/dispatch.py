@@ -28,7 +28,7 @@ from django.utils.translation import gettext as _
 
 from compliance.gate import DEFER, REFUSE, BatchRecords, decide
 from compliance.models import Suppression, needs_consent
-from compliance.services import Actor, suppress_address, unsubscribe_url
+from compliance.services import Actor, suppress_address, unsubscribe_mailto, unsubscribe_url
 from compliance.services import preference_url as customer_preference_url
 from conversations.models import (
     Channel,
@@ -412,7 +412,10 @@ def outgoing_for(row: OutboundMessage, rendered: Rendered, channel: str) -> Outg
         )
         noreply = brand.sender_address("noreply")
         if noreply:
-            out.unsubscribe_mailto = f"mailto:{noreply}?subject=unsubscribe"
+            out.unsubscribe_mailto = unsubscribe_mailto(
+                mailbox=noreply, customer=row.customer, channel=channel,
+                category=row.category, address=row.recipient,
+            )  # fmt: skip
         out.preference_url = customer_preference_url(row.customer)
         # plain SMTP gets our own pixel and click redirect; only promotional mail with
         # consent (the gate checked it) is tracked, never an invoice

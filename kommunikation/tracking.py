@@ -75,6 +75,20 @@ def record_status(row: OutboundMessage, status: str, *, detail: str = "", at=Non
     return True
 
 
+def note_on_timeline(row: OutboundMessage, detail: str, *, at=None) -> None:
+    """A complaint or unsubscribe has no status of its own: a timeline note under the
+    current status (once)."""
+    message = row.message
+    if message is None:
+        return
+    with transaction.atomic():
+        message = Message.objects.select_for_update().get(pk=message.pk)
+        if not StatusChange.objects.filter(message=message, detail=detail).exists():
+            StatusChange.objects.create(
+                message=message, status=message.status, at=at or timezone.now(), detail=detail
+            )
+
+
 def _tracked_row(token: str) -> tuple[OutboundMessage, dict] | None:
     try:
         data = signing.loads(token, salt=TRACKING_SALT)
@@ -152,10 +166,15 @@ def handle_tracking(sender, event, esp_name: str, **kwargs) -> None:
     if row is None:
         log.info("tracking %s from %s for an unknown message %s", kind, esp_name, event.message_id)
         return
-    if kind == "unsubscribed" and row.customer is not None:
-        unsubscribe(
-            UnsubscribeTarget(row.customer, "email", row.category, recipient), actor=WEBHOOK_ACTOR
-        )
+    if kind == "complained":
+        note_on_timeline(row, "Spam-Beschwerde", at=at)
+    if kind == "unsubscribed":
+        note_on_timeline(row, "abgemeldet", at=at)
+        if row.customer is not None:
+            unsubscribe(
+                UnsubscribeTarget(row.customer, "email", row.category, recipient),
+                actor=WEBHOOK_ACTOR,
+            )
     status = {
         "delivered": "delivered",
         "opened": "opened",

@@ -67,7 +67,7 @@ def test_a_marketing_email_carries_one_click_unsubscribe_that_works(smtp_sink, c
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     https_link, mailto = [v.strip().strip("<>") for v in message["List-Unsubscribe"].split(",")]
     assert https_link.startswith("http") and "/abbestellen/" in https_link
-    assert mailto.startswith("mailto:noreply@laderthuis.nl")
+    assert mailto.startswith("mailto:noreply@laderthuis.nl?subject=abbestellen%20")
     text = message.get_body(("plain",)).get_content()
     assert https_link in text  # the visible link does the same
     # the mailbox provider's POST, without cookies or CSRF token
@@ -111,3 +111,19 @@ def test_anymail_gets_tags_and_metadata_with_the_outbound_id(settings, customer)
     assert params["tags"] == ["transactional"]
     row.refresh_from_db()
     assert row.provider_id  # anymail_status.message_id is stored for tracking
+
+
+def test_the_mailto_unsubscribe_works_with_the_subject_it_names(smtp_sink, customer):
+    from urllib.parse import parse_qs, unquote
+
+    from compliance.services import unsubscribe_by_mail
+
+    grant(customer)
+    enqueue(customer, category="marketing", idempotency_key="news:1")
+    dispatch_batch()
+    mailto = sent_mail(smtp_sink)["List-Unsubscribe"].split(",")[1].strip().strip("<>")
+    subject = unquote(parse_qs(urlsplit(mailto).query)["subject"][0])
+    assert unsubscribe_by_mail("Re: kaputt") is False
+    assert unsubscribe_by_mail(subject) is True
+    current = Consent.objects.current(customer=customer, purpose="marketing", channel="email")
+    assert current.state == Consent.State.WITHDRAWN

@@ -104,6 +104,8 @@ def test_a_complaint_suppresses_the_address(client, sent):
     }  # fmt: skip
     assert post(client, payload).status_code == 200
     assert Suppression.objects.get().reason == Suppression.Reason.COMPLAINT
+    note = StatusChange.objects.filter(message=sent.message).last()
+    assert note.detail == "Spam-Beschwerde"
 
 
 def test_an_esp_unsubscribe_withdraws_consent(client, sent, customer):
@@ -115,6 +117,7 @@ def test_an_esp_unsubscribe_withdraws_consent(client, sent, customer):
     assert post(client, payload).status_code == 200
     current = Consent.objects.current(customer=customer, purpose="marketing", channel="email")
     assert current.state == Consent.State.WITHDRAWN
+    assert StatusChange.objects.filter(message=sent.message, detail="abgemeldet").count() == 1
 
 
 def test_a_wrong_secret_is_rejected_and_changes_nothing(client, sent):
