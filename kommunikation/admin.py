@@ -68,12 +68,12 @@ class OutboundMessageAdmin(admin.ModelAdmin):
     def reason(self, obj):
         return obj.last_error or obj.decision_reason
 
-    @admin.action(description=_("Fehlgeschlagene erneut senden"))
+    @admin.action(description=_("Fehlgeschlagene erneut senden"), permissions=["change"])
     def retry(self, request, queryset):
         count = retry_outbound(queryset)
         self.message_user(request, _("%(n)s Nachrichten erneut eingereiht.") % {"n": count})
 
-    @admin.action(description=_("Wartende stornieren"))
+    @admin.action(description=_("Wartende stornieren"), permissions=["change"])
     def cancel(self, request, queryset):
         count = cancel_outbound(queryset)
         self.message_user(

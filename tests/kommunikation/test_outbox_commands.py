@@ -74,3 +74,19 @@ def test_admin_lists_the_outbox_and_cancels_waiting_messages(client, customer):
     assert response.status_code == 302
     row.refresh_from_db()
     assert row.status == OutboundStatus.CANCELLED
+
+
+def test_staff_who_may_only_view_the_outbox_cannot_cancel(client, customer):
+    from django.contrib.auth.models import Permission
+
+    viewer = UserFactory(username="leser")
+    viewer.user_permissions.add(Permission.objects.get(codename="view_outboundmessage"))
+    client.force_login(viewer)
+    row = enqueue(customer)
+    assert client.get("/admin/kommunikation/outboundmessage/").status_code == 200
+    client.post(
+        "/admin/kommunikation/outboundmessage/",
+        {"action": "cancel", "_selected_action": [row.pk]},
+    )
+    row.refresh_from_db()
+    assert row.status == OutboundStatus.QUEUED
