@@ -26,6 +26,12 @@ class Sink:
     def __init__(self):
         self.envelopes: list[tuple[str, list[str], bytes]] = []
         self.refuse: set[str] = set()
+        self.connections = 0
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        self.connections += 1
+        session.host_name = hostname
+        return responses
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address.lower() in self.refuse:

@@ -251,3 +251,11 @@ def test_sent_rows_count_for_the_caps_after_write_back(smtp_sink, customer):
     assert history.count_capped_since(customer=customer, channel="email", since=since) == 3
     row = OutboundMessage.objects.filter(status=OutboundStatus.SENT).first()
     assert timezone.now() - row.sent_at < dt.timedelta(minutes=1)
+
+
+def test_a_batch_reuses_one_smtp_connection(smtp_sink, customer):
+    for n in range(5):
+        enqueue(customer, idempotency_key=f"k{n}")
+    assert dispatch_batch().sent == 5
+    assert len(smtp_sink.envelopes) == 5
+    assert smtp_sink.connections == 1
