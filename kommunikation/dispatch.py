@@ -140,12 +140,14 @@ def _within_budgets(rows: list[tuple[int, str]], now: dt.datetime) -> list[int]:
 def dispatch_batch(*, limit: int | None = None, now: dt.datetime | None = None) -> BatchResult:
     """Claim one batch and handle every row of it; one channel connection per batch.
 
-    The reads the gate needs are loaded once for the batch, and sent messages are
-    written back in small groups (OUTBOX_WRITE_BACK_EVERY): a worker killed
-    between a send and its write-back re-sends at most that many messages, with
-    their original Message-IDs.
+    The reads the gate needs are loaded once for the batch. Each accepted message
+    is marked "sent" at once with one small UPDATE (a worker killed right after a
+    send re-sends at most that one message, with its original Message-ID); the
+    heavier thread entries are written in groups (OUTBOX_WRITE_BACK_EVERY), and
+    rows a killed worker left without their thread entry are completed here.
     """
     result = BatchResult()
+    complete_unthreaded(now=now or timezone.now())
     ids = claim_batch(limit=limit or settings.OUTBOX_BATCH_SIZE, now=now or timezone.now())
     result.claimed = len(ids)
     if not ids:
@@ -162,7 +164,7 @@ def dispatch_batch(*, limit: int | None = None, now: dt.datetime | None = None) 
         customer_ids={row.customer_id for row in rows if row.customer_id},
         addresses={(row.channel, row.recipient) for row in rows if row.recipient},
     )
-    batch = _Batch(adapters=_Adapters(), history=BatchHistory(), records=records, result=result)
+    batch = _Batch(adapters=_Adapters(), history=OutboxHistory(), records=records, result=result)
     try:
         for row in rows:
             handle(row, batch=batch)
@@ -183,32 +185,10 @@ def _contact_points(customer_ids: set[int]) -> dict[int, list[ContactPoint]]:
     return by_customer
 
 
-class BatchHistory(OutboxHistory):
-    """The outbox's history plus what this batch sent but has not written back yet."""
-
-    def __init__(self):
-        self.pending: list[tuple[int, str, str, str, dt.datetime]] = []
-
-    def count_capped_since(self, *, customer, channel, since):
-        extra = sum(
-            1 for c, ch, _key, category, at in self.pending
-            if c == customer.pk and ch == channel and needs_consent(category) and at >= since
-        )  # fmt: skip
-        return super().count_capped_since(customer=customer, channel=channel, since=since) + extra
-
-    def last_sent(self, *, customer, channel, template_key):
-        times = [
-            at for c, ch, key, _category, at in self.pending
-            if c == customer.pk and ch == channel and key == template_key
-        ]  # fmt: skip
-        stored = super().last_sent(customer=customer, channel=channel, template_key=template_key)
-        return max([t for t in [*times, stored] if t is not None], default=None)
-
-
 @dataclass
 class _Batch:
     adapters: _Adapters
-    history: BatchHistory
+    history: OutboxHistory
     records: BatchRecords
     result: BatchResult
     sent: list[tuple[OutboundMessage, Rendered]] = field(default_factory=list)
@@ -217,7 +197,6 @@ class _Batch:
         if self.sent:
             write_back_sent(self.sent)
             self.sent = []
-            self.history.pending = []
 
 
 def dispatch_until_empty(*, max_batches: int = 1000, limit: int | None = None) -> BatchResult:
@@ -324,11 +303,9 @@ def handle(row: OutboundMessage, *, batch: _Batch) -> None:
     row.provider_id = outcome.provider_id[:200]
     row.sent_at = timezone.now()
     row.attempts += 1
+    _mark_sent(row, rendered)
+    # already in the history the gate reads: the next message of this batch sees it
     batch.sent.append((row, rendered))
-    if row.customer_id:
-        batch.history.pending.append(
-            (row.customer_id, channel, row.template_key, row.category, row.sent_at)
-        )
 
 
 def recipient_for(
@@ -524,39 +501,60 @@ def write_back_sent(sent: list[tuple[OutboundMessage, Rendered]]) -> None:
         if automated:
             timeline += _thread_automated(automated)
         StatusChange.objects.bulk_create(timeline)
-        _mark_sent(sent)
+        for row, _rendered in sent:
+            OutboundMessage.objects.filter(pk=row.pk).update(
+                message=row.message, conversation=row.conversation
+            )
 
 
 _SENT_COLUMNS = [
     "recipient", "decision", "decision_reason", "decided_at", "channel", "channel_index",
-    "provider_id", "sent_at", "attempts", "template_version", "variant", "message_id",
-    "conversation_id",
+    "provider_id", "sent_at", "attempts", "template_version", "variant", "subject", "text",
+    "html",
 ]  # fmt: skip
 
 
-def _mark_sent(sent: list[tuple[OutboundMessage, Rendered]]) -> None:
-    """One UPDATE per row sent as a single executemany (psycopg pipelines it).
+def _mark_sent(row: OutboundMessage, rendered: Rendered) -> None:
+    """Right after the provider accepted it: status "sent", and the rendered content,
+    so the thread entry can be written later even if this worker dies first.
 
-    The ORM's bulk_update builds a CASE per field and row, which cost more than
-    the sending itself in the bench; this is the same statement without that.
+    A plain UPDATE in autocommit; the ORM's update() builds more than it sends here.
     """
-    table = OutboundMessage._meta.db_table
+    row.subject, row.text, row.html = rendered.subject[:500], rendered.text, rendered.html
+    table = connection.ops.quote_name(OutboundMessage._meta.db_table)
     assignments = ", ".join(f"{connection.ops.quote_name(c)} = %s" for c in _SENT_COLUMNS)
-    sql = (
-        f"UPDATE {connection.ops.quote_name(table)} SET {assignments}, "
-        "status = %s, last_error = '', lease_until = NULL WHERE id = %s"
-    )
     adapt = connection.ops.adapt_datetimefield_value  # as the ORM stores it (SQLite: UTC text)
-    params = []
-    for row, _rendered in sent:
-        values = [
-            row.recipient, row.decision, row.decision_reason, adapt(row.decided_at), row.channel,
-            row.channel_index, row.provider_id, adapt(row.sent_at), row.attempts, row.template_version,
-            row.variant, row.message.pk, row.conversation.pk if row.conversation else None,
-        ]  # fmt: skip
-        params.append([*values, OutboundStatus.SENT, row.pk])
+    values = [
+        row.recipient, row.decision, row.decision_reason, adapt(row.decided_at), row.channel,
+        row.channel_index, row.provider_id, adapt(row.sent_at), row.attempts,
+        row.template_version, row.variant, row.subject, row.text, row.html,
+    ]  # fmt: skip
     with connection.cursor() as cursor:
-        cursor.executemany(sql, params)
+        cursor.execute(
+            f"UPDATE {table} SET {assignments}, status = %s, last_error = '', lease_until = NULL "
+            "WHERE id = %s",
+            [*values, OutboundStatus.SENT, row.pk],
+        )
+    row.status, row.last_error, row.lease_until = OutboundStatus.SENT, "", None
+
+
+def complete_unthreaded(*, now: dt.datetime) -> int:
+    """Sent rows whose worker died before writing their thread entry get it now.
+
+    Only rows older than the lease (a live worker writes within seconds), locked
+    with SKIP LOCKED so two workers never complete the same row.
+    """
+    cutoff = now - dt.timedelta(seconds=settings.OUTBOX_LEASE_SECONDS)
+    with transaction.atomic():
+        orphans = OutboundMessage.objects.filter(
+            status=OutboundStatus.SENT, message__isnull=True, sent_at__lt=cutoff
+        ).select_related("brand", "customer", "conversation")
+        if connection.features.has_select_for_update_skip_locked:
+            orphans = orphans.select_for_update(skip_locked=True, of=("self",))
+        rows = list(orphans[:500])
+        if rows:
+            write_back_sent([(row, Rendered(row.subject, row.text, row.html)) for row in rows])
+    return len(rows)
 
 
 def _subject_key(row: OutboundMessage, rendered: Rendered) -> str:

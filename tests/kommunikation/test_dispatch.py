@@ -259,3 +259,20 @@ def test_a_batch_reuses_one_smtp_connection(smtp_sink, customer):
     assert dispatch_batch().sent == 5
     assert len(smtp_sink.envelopes) == 5
     assert smtp_sink.connections == 1
+
+
+def test_a_sent_row_whose_worker_died_before_threading_gets_its_entry(
+    smtp_sink, customer, settings
+):
+    row = enqueue(customer)
+    # what a worker killed between the "sent" mark and the thread write leaves behind
+    OutboundMessage.objects.filter(pk=row.pk).update(
+        status=OutboundStatus.SENT, recipient="anna@kunde.example",
+        sent_at=timezone.now() - dt.timedelta(seconds=settings.OUTBOX_LEASE_SECONDS + 1),
+    )  # fmt: skip
+    dispatch_batch()
+    row.refresh_from_db()
+    assert row.message is not None
+    assert row.message.message_id == row.header_message_id
+    assert row.message.subject == "Ihre Rechnung RE-1001"
+    assert smtp_sink.envelopes == []  # completed, not sent again
