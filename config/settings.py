@@ -242,3 +242,41 @@ if not DEBUG:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# --- sending: compliance gate and outbox (issue 5) ------------------------------------
+# Send windows per channel, local time Europe/Berlin ("HH:MM-HH:MM", end exclusive);
+# a channel without a window (email, letter) may be used at any time.
+COMPLIANCE_SEND_WINDOWS = {
+    "sms": env("SEND_WINDOW_SMS", "08:00-20:00"),
+    "whatsapp": env("SEND_WINDOW_WHATSAPP", "08:00-22:00"),
+    "call": env("SEND_WINDOW_CALL", "09:00-17:00"),
+}
+COMPLIANCE_NO_MARKETING_ON_REST_DAYS = env_bool("NO_MARKETING_ON_REST_DAYS", False)
+COMPLIANCE_HOLIDAY_STATE = env("HOLIDAY_STATE", "")  # e.g. "BY" adds Bavaria's holidays
+# Seed 002: promotional messages per customer and channel per COMPLIANCE_CAP_DAYS days
+COMPLIANCE_WEEKLY_CAPS = {
+    "email": env_int("CAP_EMAIL_PER_WEEK", 3),
+    "sms": env_int("CAP_SMS_PER_WEEK", 2),
+}
+COMPLIANCE_CAP_DAYS = 7
+COMPLIANCE_DUPLICATE_HOURS = env_int("DUPLICATE_WINDOW_HOURS", 24)
+COMPLIANCE_LINK_DAYS = env_int("PREFERENCE_LINK_DAYS", 365)  # preference and unsubscribe links
+COMPLIANCE_DOUBLE_OPT_IN_DAYS = env_int("DOUBLE_OPT_IN_DAYS", 7)
+
+OUTBOX_BATCH_SIZE = env_int("OUTBOX_BATCH_SIZE", 200)
+OUTBOX_MAX_ATTEMPTS = env_int("OUTBOX_MAX_ATTEMPTS", 8)
+OUTBOX_RETRY_BASE_SECONDS = env_int("OUTBOX_RETRY_BASE_SECONDS", 60)
+OUTBOX_RETRY_MAX_SECONDS = env_int("OUTBOX_RETRY_MAX_SECONDS", 6 * 3600)
+# a claimed row whose worker died is claimed again after this long
+OUTBOX_LEASE_SECONDS = env_int("OUTBOX_LEASE_SECONDS", 300)
+# sent messages are written back in groups of this size (also the most a killed
+# worker can send twice)
+OUTBOX_WRITE_BACK_EVERY = env_int("OUTBOX_WRITE_BACK_EVERY", 20)
+# messages per minute per provider, shared by all workers (0 = unlimited)
+OUTBOX_PROVIDER_BUDGETS = {
+    "email": env_int("BUDGET_EMAIL_PER_MINUTE", 0),
+    "sms": env_int("BUDGET_SMS_PER_MINUTE", 600),
+    "whatsapp": env_int("BUDGET_WHATSAPP_PER_MINUTE", 600),
+}
+# open pixel and click redirect for plain SMTP (ESPs track themselves)
+OUTBOX_TRACK_SMTP = env_bool("OUTBOX_TRACK_SMTP", True)

@@ -40,3 +40,46 @@ class ContactPointAdmin(BrandScopedAdmin):
     search_fields = ["value", "customer__last_name", "customer__company_name"]
     list_select_related = ["customer"]
     raw_id_fields = ["customer"]
+
+
+# --- the outbox ------------------------------------------------------------------------
+
+from django.contrib import messages  # noqa: E402
+from django.utils.translation import gettext_lazy as _  # noqa: E402
+
+from kommunikation.models import OutboundMessage  # noqa: E402
+from kommunikation.outbox import cancel_outbound, retry_outbound  # noqa: E402
+
+
+@admin.register(OutboundMessage)
+class OutboundMessageAdmin(admin.ModelAdmin):
+    list_display = [
+        "id", "status", "channel", "recipient", "category", "template_key", "subject",
+        "next_attempt_at", "attempts", "reason",
+    ]  # fmt: skip
+    list_filter = ["status", "channel", "category", "source", "brand", "decision"]
+    search_fields = ["recipient", "to_address", "idempotency_key", "header_message_id", "subject"]
+    list_select_related = ["brand"]
+    raw_id_fields = ["customer", "conversation", "message", "created_by"]
+    date_hierarchy = "created_at"
+    actions = ["retry", "cancel"]
+    readonly_fields = [
+        "status", "attempts", "lease_until", "claimed_by", "decision", "decision_reason",
+        "decided_at", "last_error", "provider_id", "header_message_id", "sent_at",
+    ]  # fmt: skip
+
+    @admin.display(description=_("Grund"))
+    def reason(self, obj):
+        return obj.last_error or obj.decision_reason
+
+    @admin.action(description=_("Fehlgeschlagene erneut senden"), permissions=["change"])
+    def retry(self, request, queryset):
+        count = retry_outbound(queryset)
+        self.message_user(request, _("%(n)s Nachrichten erneut eingereiht.") % {"n": count})
+
+    @admin.action(description=_("Wartende stornieren"), permissions=["change"])
+    def cancel(self, request, queryset):
+        count = cancel_outbound(queryset)
+        self.message_user(
+            request, _("%(n)s Nachrichten storniert.") % {"n": count}, messages.SUCCESS
+        )

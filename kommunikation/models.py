@@ -258,3 +258,151 @@ def normalize_contact(channel: str, value: str) -> str:
     if channel == ContactChannel.EMAIL:
         return normalize_email(value)
     return normalize_phone(value)
+
+
+# --- the outbox (issue 5): the one way a message leaves the system ----------------------
+
+from django.utils import timezone  # noqa: E402  (kept with the outbox section for merging)
+
+
+class OutboundStatus(models.TextChoices):
+    QUEUED = "queued", _("wartet")
+    SENDING = "sending", _("wird gesendet")
+    SENT = "sent", _("gesendet")
+    FAILED = "failed", _("fehlgeschlagen")
+    REFUSED = "refused", _("abgelehnt (Datenschutz)")
+    CANCELLED = "cancelled", _("storniert")
+
+
+class OutboundSource(models.TextChoices):
+    RULE = "rule", _("Regel")
+    REPLY = "reply", _("Antwort")
+    BULK = "bulk", _("Sammelversand")
+    SYSTEM = "system", _("System")
+
+
+class OutboundMessageQuerySet(models.QuerySet):
+    def due(self, now) -> OutboundMessageQuerySet:
+        """Waiting rows whose time has come, and claimed rows whose worker died (lease over)."""
+        return self.filter(
+            Q(status=OutboundStatus.QUEUED, next_attempt_at__lte=now)
+            | Q(status=OutboundStatus.SENDING, lease_until__lt=now)
+        )
+
+
+class OutboundMessage(models.Model):
+    """A message to send: claimed by the dispatch worker, checked, rendered, sent, threaded."""
+
+    brand = models.ForeignKey(
+        BusinessEntity, on_delete=models.PROTECT, related_name="+", verbose_name=_("Marke")
+    )
+    customer = models.ForeignKey(
+        Customer,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="outbound_messages",
+        verbose_name=_("Kunde"),
+    )
+    conversation = models.ForeignKey(
+        "conversations.Conversation",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("Konversation"),
+    )
+    message = models.ForeignKey(
+        "conversations.Message",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="outbound",
+        verbose_name=_("Nachricht im Verlauf"),
+    )
+    channels = models.JSONField(_("Kanäle (mit Ausweichkanal)"), default=list)
+    channel_index = models.PositiveSmallIntegerField(default=0)
+    channel = models.CharField(_("Kanal"), max_length=10)
+    to_address = models.CharField(
+        _("Empfänger (fest)"), max_length=254, blank=True, help_text=_("Leer: aus dem Kunden.")
+    )
+    recipient = models.CharField(_("Empfänger"), max_length=254, blank=True)
+    category = models.CharField(_("Art"), max_length=14)
+    template_key = models.CharField(_("Vorlage"), max_length=100, blank=True)
+    language = models.CharField(_("Sprache"), max_length=2, blank=True)
+    subject = models.CharField(_("Betreff"), max_length=500, blank=True)
+    text = models.TextField(_("Text"), blank=True)
+    html = models.TextField(_("HTML"), blank=True)
+    context = models.JSONField(_("Daten für die Vorlage"), default=dict, blank=True)
+    attachments = models.JSONField(
+        _("Anhänge"), default=list, blank=True, help_text='[{"path", "filename", "content_type"}]'
+    )
+    purpose = models.CharField(_("Absender"), max_length=10, default="support")
+    reply_to = models.CharField(_("Antwort an"), max_length=254, blank=True)
+    header_message_id = models.CharField(_("Message-ID"), max_length=998, blank=True)
+    in_reply_to = models.CharField(_("In-Reply-To"), max_length=998, blank=True)
+    references = models.TextField(_("References"), blank=True)
+    idempotency_key = models.CharField(_("Idempotenzschlüssel"), max_length=200, unique=True)
+    source = models.CharField(_("Herkunft"), max_length=10, choices=OutboundSource.choices)
+    source_ref = models.CharField(_("Herkunft (Bezug)"), max_length=200, blank=True)
+    status = models.CharField(
+        _("Status"), max_length=10, choices=OutboundStatus.choices, default=OutboundStatus.QUEUED
+    )
+    not_before = models.DateTimeField(_("frühestens"), default=timezone.now)
+    next_attempt_at = models.DateTimeField(_("nächster Versuch"), default=timezone.now)
+    attempts = models.PositiveSmallIntegerField(_("Versuche"), default=0)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    claimed_by = models.CharField(max_length=100, blank=True)
+    decision = models.CharField(_("Prüfung"), max_length=6, blank=True)
+    decision_reason = models.CharField(_("Prüfergebnis"), max_length=500, blank=True)
+    decided_at = models.DateTimeField(_("geprüft"), null=True, blank=True)
+    last_error = models.TextField(_("Grund"), blank=True)
+    provider_id = models.CharField(_("Anbieter-ID"), max_length=200, blank=True)
+    template_version = models.CharField(max_length=40, blank=True)
+    variant = models.CharField(max_length=40, blank=True)
+    sent_at = models.DateTimeField(_("gesendet"), null=True, blank=True)
+    created_at = models.DateTimeField(_("angelegt"), default=timezone.now)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    objects = OutboundMessageQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("Ausgang")
+        verbose_name_plural = _("Ausgang")
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            # the dispatch claim: queued rows by due time, expired leases
+            models.Index(fields=["status", "next_attempt_at"], name="outbox_due"),
+            models.Index(fields=["status", "lease_until"], name="outbox_lease"),
+            # the gate's history: sends per customer and channel (caps, duplicate window)
+            models.Index(fields=["customer", "channel", "sent_at"], name="outbox_history"),
+            # tracking events find the row by our Message-ID or the provider's id
+            models.Index(fields=["header_message_id"], name="outbox_msgid"),
+            models.Index(fields=["provider_id"], name="outbox_provider_id"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.channel} → {self.recipient or self.to_address or self.customer}"
+
+    @property
+    def next_channel(self) -> str | None:
+        """The fallback after the current channel, if the sender named one."""
+        following = self.channels[self.channel_index + 1 :]
+        return following[0] if following else None
+
+
+class ProviderBudget(models.Model):
+    """Messages per minute per provider, counted in one row that all workers lock."""
+
+    provider = models.CharField(max_length=40, primary_key=True)
+    window_start = models.DateTimeField(default=timezone.now)
+    used = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("Anbieter-Kontingent")
+        verbose_name_plural = _("Anbieter-Kontingente")
+
+    def __str__(self) -> str:
+        return f"{self.provider}: {self.used}"

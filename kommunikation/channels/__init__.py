@@ -1,0 +1,10 @@
+"""Channel adapters: one module per kind, one small interface, one registry."""
+
+from __future__ import annotations
+
+from kommunikation.channels.base import ChannelAdapter
+from kommunikation.channels.email import EmailChannel
+
+CHANNELS: dict[str, type[ChannelAdapter]] = {
+    "email": EmailChannel,
+}

@@ -1,0 +1,155 @@
+"""Email through Django's email backend: SMTP by default, any ESP through anymail.
+
+One connection per batch. Our own Message-ID (generated at enqueue, on the
+brand's domain) goes out in the header, so replies thread back and a message
+re-sent after a crash carries the same id.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import smtplib
+from email.utils import formataddr
+
+from anymail.exceptions import AnymailAPIError, AnymailRecipientsRefused
+from django.core.files.storage import default_storage
+from django.core.mail import EmailMultiAlternatives, get_connection
+
+from kommunikation.channels.base import (
+    ChannelAdapter,
+    Outgoing,
+    PermanentError,
+    SendResult,
+    TransientError,
+)
+from kommunikation.tracking import add_tracking
+
+
+def _is_hard_bounce(code: int, text: str) -> bool:
+    """5xx for the recipient: "no such user" (550/551/553, enhanced 5.1.x) is hard."""
+    return code in (550, 551, 553) or text.lstrip().startswith("5.1.")
+
+
+def _decode(raw) -> str:
+    return raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+
+
+class EmailChannel(ChannelAdapter):
+    name = "email"
+
+    def __init__(self):
+        self.connection = None
+
+    def open(self) -> None:
+        self.connection = get_connection(fail_silently=False)
+        try:
+            self.connection.open()
+        except (OSError, smtplib.SMTPException) as exc:
+            self.close()
+            raise TransientError(f"SMTP-Server nicht erreichbar: {exc}") from exc
+
+    def close(self) -> None:
+        if self.connection is not None:
+            with contextlib.suppress(OSError, smtplib.SMTPException):
+                self.connection.close()
+        self.connection = None
+
+    def build(self, out: Outgoing) -> EmailMultiAlternatives:
+        brand = out.brand
+        headers = {"Message-ID": out.message_id}
+        if out.in_reply_to:
+            headers["In-Reply-To"] = out.in_reply_to
+        if out.references:
+            headers["References"] = out.references
+        text, html = out.text, out.html
+        if out.unsubscribe_url:
+            # RFC 8058: an https link and a mailto; mailbox providers POST to the link
+            links = [f"<{out.unsubscribe_url}>"]
+            if out.unsubscribe_mailto:
+                links.append(f"<{out.unsubscribe_mailto}>")
+            headers["List-Unsubscribe"] = ", ".join(links)
+            headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+            text, html = _with_footer(out, text, html)
+        if html and out.track:
+            html = add_tracking(html, outbound_id=out.outbound_id)
+        message = EmailMultiAlternatives(
+            subject=out.subject,
+            body=text,
+            from_email=formataddr((brand.name, out.from_email)),
+            to=[out.recipient],
+            reply_to=[out.reply_to] if out.reply_to else None,
+            headers=headers,
+            connection=self.connection,
+        )
+        if html:
+            message.attach_alternative(html, "text/html")
+        for item in out.attachments:
+            with default_storage.open(item["path"], "rb") as handle:
+                message.attach(item["filename"], handle.read(), item.get("content_type"))
+        # anymail reads these; plain SMTP ignores them
+        message.tags = [t for t in (out.category, out.template_key) if t]
+        message.metadata = {"outbound_id": str(out.outbound_id), "brand": brand.slug}
+        message.track_opens = message.track_clicks = out.track
+        return message
+
+    def send(self, out: Outgoing) -> SendResult:
+        if self.connection is None:
+            self.open()
+        message = self.build(out)
+        try:
+            message.send()
+        except smtplib.SMTPRecipientsRefused as exc:
+            code, raw = next(iter(exc.recipients.values()))
+            text = _decode(raw)
+            if 400 <= code < 500:
+                raise TransientError(f"Empfänger vorübergehend abgelehnt: {code} {text}") from exc
+            raise PermanentError(
+                f"Empfänger abgelehnt: {code} {text}", hard_bounce=_is_hard_bounce(code, text)
+            ) from exc
+        except smtplib.SMTPResponseException as exc:
+            text = _decode(exc.smtp_error)
+            if 400 <= exc.smtp_code < 500:
+                self.close()
+                raise TransientError(f"SMTP {exc.smtp_code} {text}") from exc
+            raise PermanentError(f"SMTP {exc.smtp_code} {text}") from exc
+        except (smtplib.SMTPException, OSError) as exc:
+            # disconnected, refused, timed out: the connection is gone, open a new one next time
+            self.close()
+            raise TransientError(f"SMTP-Verbindung unterbrochen: {exc}") from exc
+        except AnymailRecipientsRefused as exc:
+            raise PermanentError(f"Empfänger abgelehnt: {exc}", hard_bounce=True) from exc
+        except AnymailAPIError as exc:
+            status = exc.status_code or 0
+            if status == 429 or status >= 500 or status == 0:
+                retry_after = None
+                if exc.response is not None:
+                    try:
+                        retry_after = float(exc.response.headers.get("Retry-After", ""))
+                    except ValueError:
+                        retry_after = None
+                raise TransientError(f"Anbieter: {exc}", retry_after=retry_after) from exc
+            raise PermanentError(f"Anbieter: {exc}") from exc
+        status = getattr(message, "anymail_status", None)
+        provider_id = getattr(status, "message_id", None)
+        return SendResult(provider_id="" if provider_id is None else str(provider_id))
+
+
+def _with_footer(out: Outgoing, text: str, html: str) -> tuple[str, str]:
+    """The visible unsubscribe link beside the header (Gmail/Yahoo want both)."""
+    from django.utils.html import escape
+    from django.utils.translation import gettext as _
+
+    line = _("Keine solchen Nachrichten mehr? Abbestellen: %(url)s") % {"url": out.unsubscribe_url}
+    text = f"{text.rstrip()}\n\n-- \n{line}\n"
+    if out.preference_url:
+        text += _("Alle Einstellungen: %(url)s") % {"url": out.preference_url} + "\n"
+    if html:
+        footer = (
+            f'<p style="font-size:12px;color:#666"><a href="{escape(out.unsubscribe_url)}">'
+            f"{escape(_('Abbestellen'))}</a>"
+        )
+        if out.preference_url:
+            footer += f' · <a href="{escape(out.preference_url)}">{escape(_("Einstellungen"))}</a>'
+        footer += "</p>"
+        html = html.replace("</body>", footer + "</body>") if "</body>" in html else html + footer
+    return text, html

@@ -1,0 +1,213 @@
+"""Putting messages into the outbox, and what the outbox knows about past sends."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from email.utils import make_msgid
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from compliance.models import CONSENT_CATEGORIES, Category
+from compliance.services import request_double_opt_in
+from kommunikation.contact import email_domain
+from kommunikation.models import (
+    BusinessEntity,
+    Customer,
+    OutboundMessage,
+    OutboundSource,
+    OutboundStatus,
+)
+
+
+def brand_mail_domain(brand: BusinessEntity) -> str:
+    """The domain our Message-IDs live on: the brand's first own domain, else its address's."""
+    if brand.domains:
+        return brand.domains[0]
+    return email_domain(brand.sender_address("support")) or "localhost"
+
+
+def enqueue_outbound(
+    *,
+    brand: BusinessEntity,
+    channels: str | Sequence[str],
+    category: str,
+    idempotency_key: str,
+    source: str,
+    customer: Customer | None = None,
+    template_key: str = "",
+    subject: str = "",
+    text: str = "",
+    html: str = "",
+    context: dict | None = None,
+    language: str = "",
+    to_address: str = "",
+    purpose: str = "support",
+    reply_to: str = "",
+    in_reply_to: str = "",
+    references: str = "",
+    attachments: list[dict] | None = None,
+    not_before: dt.datetime | None = None,
+    source_ref: str = "",
+    conversation=None,
+    message=None,
+    created_by=None,
+    trigger: bool = True,
+) -> OutboundMessage:
+    """Queue one message; the same idempotency key twice returns the first row.
+
+    Either `template_key` (+ `context`, plain data) or agent-written content
+    (`subject`/`text`/`html`). `channels` is one channel or an ordered list whose
+    later entries are fallbacks. `message` is an existing thread entry (an inbox
+    reply) that the dispatch worker updates instead of creating one. With
+    `trigger`, an immediate message starts a dispatch task after the commit.
+    """
+    channel_list = [channels] if isinstance(channels, str) else list(channels)
+    if not channel_list:
+        raise ValueError("at least one channel")
+    if category not in Category.values:
+        raise ValueError(f"unknown category {category!r}")
+    if not template_key and not (text or html):
+        raise ValueError("a template key or content")
+    now = timezone.now()
+    when = not_before or now
+    row = OutboundMessage(
+        brand=brand,
+        customer=customer,
+        conversation=conversation or (message.conversation if message is not None else None),
+        message=message,
+        channels=channel_list,
+        channel=channel_list[0],
+        to_address=to_address,
+        category=category,
+        template_key=template_key,
+        language=language or (customer.language if customer else brand.default_language),
+        subject=subject,
+        text=text,
+        html=html,
+        context=context or {},
+        attachments=attachments or [],
+        purpose=purpose,
+        reply_to=reply_to,
+        header_message_id=make_msgid(domain=brand_mail_domain(brand)),
+        in_reply_to=in_reply_to,
+        references=references,
+        idempotency_key=idempotency_key,
+        source=source,
+        source_ref=source_ref,
+        not_before=when,
+        next_attempt_at=when,
+        created_by=created_by,
+    )
+    try:
+        # the unique constraint decides, not a check-then-insert: two callers racing
+        # with the same key get one row
+        with transaction.atomic():
+            row.save()
+    except IntegrityError:
+        return OutboundMessage.objects.get(idempotency_key=idempotency_key)
+    if trigger and when <= now:
+        transaction.on_commit(trigger_dispatch)
+    return row
+
+
+def trigger_dispatch() -> None:
+    """Run a dispatch batch now (django-q2 task) instead of waiting for the minute schedule."""
+    from django_q.tasks import async_task
+
+    async_task("kommunikation.tasks.dispatch_outbox", q_options={"task_name": "dispatch_outbox"})
+
+
+def send_double_opt_in(
+    *,
+    customer: Customer,
+    purpose: str,
+    address: str,
+    wording: str,
+    wording_version: str,
+    ip_address: str | None,
+) -> OutboundMessage:
+    """Record a pending consent and mail the confirmation link through the outbox."""
+    consent, url = request_double_opt_in(
+        customer=customer,
+        purpose=purpose,
+        address=address,
+        wording=wording,
+        wording_version=wording_version,
+        ip_address=ip_address,
+    )
+    text = _(
+        "Guten Tag,\n\nbitte bestätigen Sie Ihre Anmeldung mit einem Klick auf diesen Link:\n"
+        "%(url)s\n\nSie haben zugestimmt: „%(wording)s“\n\n"
+        "Wenn Sie das nicht waren, ignorieren Sie diese E-Mail einfach.\n"
+    ) % {"url": url, "wording": wording}
+    return enqueue_outbound(
+        brand=customer.brand,
+        customer=customer,
+        channels="email",
+        # the confirmation itself is part of the consent process, not promotion
+        category=Category.TRANSACTIONAL,
+        idempotency_key=f"double-opt-in:{consent.pk}",
+        source=OutboundSource.SYSTEM,
+        subject=_("Bitte bestätigen Sie Ihre Anmeldung"),
+        text=text,
+        to_address=address,
+        purpose="noreply",
+    )
+
+
+class OutboxHistory:
+    """compliance.gate.SendHistory over the sent rows of the outbox."""
+
+    def count_capped_since(self, *, customer, channel: str, since: dt.datetime) -> int:
+        return OutboundMessage.objects.filter(
+            customer=customer,
+            channel=channel,
+            status=OutboundStatus.SENT,
+            category__in=CONSENT_CATEGORIES,
+            sent_at__gte=since,
+        ).count()
+
+    def last_sent(self, *, customer, channel: str, template_key: str) -> dt.datetime | None:
+        return OutboundMessage.objects.filter(
+            customer=customer,
+            channel=channel,
+            status=OutboundStatus.SENT,
+            template_key=template_key,
+        ).aggregate(last=Max("sent_at"))["last"]
+
+
+def retry_delay(attempts: int, *, jitter: float) -> dt.timedelta:
+    """Exponential backoff: base * 2^(attempts-1), capped, with jitter in [0.5, 1.0) of it.
+
+    `jitter` is a random number in [0, 1); random jitter spreads the retries of a
+    batch that failed together (SMTP down) so they do not return as one wave.
+    """
+    base = settings.OUTBOX_RETRY_BASE_SECONDS * 2 ** max(attempts - 1, 0)
+    seconds = min(base, settings.OUTBOX_RETRY_MAX_SECONDS) * (0.5 + jitter / 2)
+    return dt.timedelta(seconds=seconds)
+
+
+def retry_outbound(rows, *, since: dt.datetime | None = None) -> int:
+    """Queue failed messages again, now, with a fresh attempt count. Refused ones stay
+    refused: the gate said no, and it will be asked again only by a new message."""
+    rows = rows.filter(status=OutboundStatus.FAILED)
+    if since is not None:
+        rows = rows.filter(created_at__gte=since)
+    return rows.update(
+        status=OutboundStatus.QUEUED,
+        attempts=0,
+        next_attempt_at=timezone.now(),
+        last_error=_("Erneut eingereiht."),
+    )
+
+
+def cancel_outbound(rows) -> int:
+    """Cancel waiting messages; one already being sent cannot be called back."""
+    return rows.filter(status=OutboundStatus.QUEUED).update(
+        status=OutboundStatus.CANCELLED, last_error=_("Storniert.")
+    )

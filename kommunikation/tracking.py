@@ -1,0 +1,189 @@
+"""Delivery status back onto the message: anymail's tracking webhook, and for plain
+SMTP our own open pixel and click redirect (signed URLs, promotional mail only)."""
+
+from __future__ import annotations
+
+import base64
+import logging
+import re
+
+from anymail.signals import tracking
+from django.conf import settings
+from django.core import signing
+from django.db import transaction
+from django.dispatch import receiver
+from django.http import HttpResponse, HttpResponseBadRequest, HttpResponseRedirect
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import escape
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from compliance.models import Suppression
+from compliance.services import Actor, UnsubscribeTarget, suppress_address, unsubscribe
+from conversations.models import Message, StatusChange
+from kommunikation.models import OutboundMessage
+
+log = logging.getLogger(__name__)
+
+TRACKING_SALT = "kommunikation.tracking"
+PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
+WEBHOOK_ACTOR = Actor(label="Zustellstatus (Webhook)")
+
+# later states never go back to earlier ones (an "opened" after "clicked" stays clicked)
+_RANK = {"sent": 1, "delivered": 2, "opened": 3, "clicked": 4, "bounced": 5, "failed": 5}
+
+# href="http..." in an <a> tag; our own links (unsubscribe, preferences) stay as they are
+_LINK = re.compile(r'(<a\b[^>]*?\bhref=)(["\'])(https?://[^"\'\s>]+)\2', re.IGNORECASE)
+
+
+def _sign(data: dict) -> str:
+    return signing.dumps(data, salt=TRACKING_SALT, compress=True)
+
+
+def add_tracking(html: str, *, outbound_id: int) -> str:
+    """Route external links through the click redirect and add the open pixel."""
+
+    def rewrite(match: re.Match) -> str:
+        url = match.group(3).replace("&amp;", "&")
+        if url.startswith(settings.SITE_URL):
+            return match.group(0)
+        token = _sign({"o": outbound_id, "u": url})
+        tracked = settings.SITE_URL + reverse("kommunikation:click", args=[token])
+        return f"{match.group(1)}{match.group(2)}{escape(tracked)}{match.group(2)}"
+
+    html = _LINK.sub(rewrite, html)
+    pixel_url = settings.SITE_URL + reverse("kommunikation:open", args=[_sign({"o": outbound_id})])
+    pixel = f'<img src="{escape(pixel_url)}" width="1" height="1" alt="" style="border:0">'
+    return html.replace("</body>", pixel + "</body>") if "</body>" in html else html + pixel
+
+
+def record_status(row: OutboundMessage, status: str, *, detail: str = "", at=None) -> bool:
+    """Put a status on the message's timeline once; True if it was new."""
+    message = row.message
+    if message is None:
+        return False
+    at = at or timezone.now()
+    with transaction.atomic():
+        message = Message.objects.select_for_update().get(pk=message.pk)
+        if StatusChange.objects.filter(message=message, status=status).exists():
+            return False
+        StatusChange.objects.create(message=message, status=status, at=at, detail=detail[:500])
+        if _RANK.get(status, 0) >= _RANK.get(message.status, 0):
+            message.status = status
+            message.save(update_fields=["status"])
+    return True
+
+
+def note_on_timeline(row: OutboundMessage, detail: str, *, at=None) -> None:
+    """A complaint or unsubscribe has no status of its own: a timeline note under the
+    current status (once)."""
+    message = row.message
+    if message is None:
+        return
+    with transaction.atomic():
+        message = Message.objects.select_for_update().get(pk=message.pk)
+        if not StatusChange.objects.filter(message=message, detail=detail).exists():
+            StatusChange.objects.create(
+                message=message, status=message.status, at=at or timezone.now(), detail=detail
+            )
+
+
+def _tracked_row(token: str) -> tuple[OutboundMessage, dict] | None:
+    try:
+        data = signing.loads(token, salt=TRACKING_SALT)
+        row = OutboundMessage.objects.select_related("message").get(pk=data["o"])
+    except (signing.BadSignature, OutboundMessage.DoesNotExist, KeyError, TypeError):
+        return None
+    return row, data
+
+
+@never_cache
+@require_GET
+def open_pixel(request, token: str):
+    found = _tracked_row(token)
+    if found is None:
+        return HttpResponseBadRequest("Ungültiger Link.")
+    record_status(found[0], "opened", detail="Zählpixel")
+    return HttpResponse(PIXEL, content_type="image/gif")
+
+
+@never_cache
+@require_GET
+def click(request, token: str):
+    found = _tracked_row(token)
+    if found is None or "u" not in found[1]:
+        return HttpResponseBadRequest("Ungültiger Link.")
+    row, data = found
+    record_status(row, "clicked", detail=data["u"])
+    # the target is inside the signature: no open redirect
+    return HttpResponseRedirect(data["u"])
+
+
+# --- anymail's tracking webhook -------------------------------------------------------
+
+
+def _row_for_event(event) -> OutboundMessage | None:
+    outbound_id = (event.metadata or {}).get("outbound_id")
+    rows = OutboundMessage.objects.select_related("message", "customer")
+    if outbound_id and str(outbound_id).isdigit():
+        row = rows.filter(pk=int(outbound_id)).first()
+        if row is not None:
+            return row
+    if event.message_id:
+        return rows.filter(provider_id=event.message_id).first()
+    return None
+
+
+@receiver(tracking, dispatch_uid="kommunikation.tracking")
+def handle_tracking(sender, event, esp_name: str, **kwargs) -> None:
+    """Map an ESP event onto the message; hard bounces and complaints are suppressed.
+
+    Repeated deliveries of the same event (ESPs retry) change nothing the second time.
+    """
+    row = _row_for_event(event)
+    recipient = (event.recipient or (row.recipient if row else "")).lower()
+    at = event.timestamp or timezone.now()
+    kind = event.event_type
+    detail = event.description or event.mta_response or event.reject_reason or ""
+    hard_bounce = (kind == "bounced" and event.reject_reason in ("invalid", "bounced", None)) or (
+        kind == "rejected" and event.reject_reason in ("invalid", "bounced")
+    )
+    if isinstance(event.esp_event, dict) and event.esp_event.get("Type") == "SoftBounce":
+        # anymail files Postmark's soft bounces under "bounced" too; a full mailbox
+        # must not end up on the suppression list
+        hard_bounce = False
+    if hard_bounce and recipient:
+        suppress_address(
+                channel="email", value=recipient, reason=Suppression.Reason.HARD_BOUNCE,
+                actor=WEBHOOK_ACTOR, detail=f"{esp_name}: {detail}",
+            )  # fmt: skip
+    if kind == "complained" and recipient:
+        suppress_address(
+            channel="email", value=recipient, reason=Suppression.Reason.COMPLAINT,
+            actor=WEBHOOK_ACTOR, detail=esp_name,
+        )  # fmt: skip
+    if row is None:
+        log.info("tracking %s from %s for an unknown message %s", kind, esp_name, event.message_id)
+        return
+    if kind == "complained":
+        note_on_timeline(row, "Spam-Beschwerde", at=at)
+    if kind == "unsubscribed":
+        note_on_timeline(row, "abgemeldet", at=at)
+        if row.customer is not None:
+            unsubscribe(
+                UnsubscribeTarget(row.customer, "email", row.category, recipient),
+                actor=WEBHOOK_ACTOR,
+            )
+    status = {
+        "delivered": "delivered",
+        "opened": "opened",
+        "clicked": "clicked",
+        "bounced": "bounced",
+        "rejected": "failed",
+        "failed": "failed",
+    }.get(kind)
+    if status == "clicked":
+        detail = event.click_url or detail
+    if status:
+        record_status(row, status, detail=detail, at=at)
