@@ -12,4 +12,10 @@ SCHEDULES: list[tuple[str, str, str, str]] = [
         "*/2 * * * *",
         "Neue E-Mails aus den IMAP-Postfächern holen; zwei Minuten halten die Antwortzeit kurz.",
     ),
+    (
+        "dispatch-outbox",
+        "kommunikation.tasks.dispatch_outbox",
+        "* * * * *",
+        "Fällige Nachrichten aus dem Ausgang senden; neue sofortige Nachrichten lösen ihn zusätzlich direkt aus.",
+    ),
 ]

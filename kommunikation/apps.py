@@ -7,4 +7,14 @@ class KommunikationConfig(AppConfig):
     verbose_name = _("Kommunikation")
 
     def ready(self) -> None:
+        from django.db.models.signals import post_migrate
+
+        from kommunikation.roles import sync_roles_after_migrate
+
+        post_migrate.connect(sync_roles_after_migrate, sender=self)
+
+        from kommunikation.outbox import queue_template_test_send
+        from templates_app.signals import test_send_requested
+
+        test_send_requested.connect(queue_template_test_send, dispatch_uid="kk-template-test")
         from kommunikation import tracking  # noqa: F401  (connects the anymail tracking receiver)

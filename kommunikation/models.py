@@ -279,6 +279,7 @@ class OutboundSource(models.TextChoices):
     REPLY = "reply", _("Antwort")
     BULK = "bulk", _("Sammelversand")
     SYSTEM = "system", _("System")
+    TEST = "test", _("Testversand")
 
 
 class OutboundMessageQuerySet(models.QuerySet):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Sequence
 from email.utils import make_msgid
 
@@ -210,4 +211,23 @@ def cancel_outbound(rows) -> int:
     """Cancel waiting messages; one already being sent cannot be called back."""
     return rows.filter(status=OutboundStatus.QUEUED).update(
         status=OutboundStatus.CANCELLED, last_error=_("Storniert.")
+    )
+
+
+def queue_template_test_send(sender, *, user, brand, subject: str, text: str, html: str, **kwargs):
+    """Receiver of templates_app's test_send_requested: the rendered email to the staff member."""
+    brand = brand or BusinessEntity.objects.for_user(user).order_by("pk").first()
+    if brand is None:
+        return None
+    return enqueue_outbound(
+        brand=brand,
+        channels="email",
+        category="transactional",
+        idempotency_key=f"template-test:{uuid.uuid4()}",
+        source="test",
+        to_address=user.email,
+        subject=f"[Test] {subject}",
+        text=text,
+        html=html,
+        created_by=user,
     )

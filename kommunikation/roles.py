@@ -32,6 +32,12 @@ _AGENT = [
     "templates_app.view_messagetemplate",
     "templates_app.view_templatevariant",
     "templates_app.view_templateversion",
+    "compliance.view_consent",
+    "compliance.add_consent",
+    "compliance.view_channelpreference",
+    "compliance.change_channelpreference",
+    "compliance.view_suppression",
+    "kommunikation.view_outboundmessage",
 ]
 _TEAM_LEAD = _AGENT + [
     "conversations.reassign_conversation",
@@ -39,6 +45,9 @@ _TEAM_LEAD = _AGENT + [
     "conversations.change_senderrule",
     "conversations.delete_senderrule",
     "kommunikation.add_customer",
+    "compliance.add_suppression",
+    "compliance.change_suppression",
+    "kommunikation.change_outboundmessage",
 ]
 _ADMIN = _TEAM_LEAD + [
     "kommunikation.add_businessentity",
@@ -52,10 +61,15 @@ _ADMIN = _TEAM_LEAD + [
     "templates_app.change_messagetemplate",
     "templates_app.add_templatevariant",
     "templates_app.change_templatevariant",
+    "compliance.delete_suppression",
+    "compliance.view_auditentry",
+    "kommunikation.view_providerbudget",
+    "kommunikation.change_providerbudget",
 ]
 _MANAGEMENT = _TEAM_LEAD + [
     "conversations.view_mailbox",
     "conversations.view_rawemail",
+    "compliance.view_auditentry",
 ]
 
 ROLES: dict[str, list[str]] = {
@@ -66,15 +80,24 @@ ROLES: dict[str, list[str]] = {
 }
 
 
+def sync_roles_after_migrate(sender, **kwargs) -> None:
+    """post_migrate: keeps the groups complete after every migrate, and after the database
+    flush of transactional tests (which empties tables filled by data migrations)."""
+    from django.apps import apps as global_apps
+
+    sync_roles(global_apps)
+
+
 def sync_roles(apps, schema_editor=None) -> None:
     """Create the groups and give each exactly its permissions (idempotent)."""
     from django.contrib.auth.management import create_permissions
 
     # Permissions are normally created after all migrations ran; make sure they exist now.
     for app_config in apps.get_app_configs():
-        app_config.models_module = True
+        models_module = getattr(app_config, "models_module", None)
+        app_config.models_module = models_module or True  # historical app configs have none
         create_permissions(app_config, verbosity=0, apps=apps)
-        app_config.models_module = None
+        app_config.models_module = models_module
 
     Group = apps.get_model("auth", "Group")
     Permission = apps.get_model("auth", "Permission")

@@ -19,6 +19,7 @@ from kommunikation.models import BusinessEntity, Customer
 from templates_app.events import EVENT_TYPES, MissingVariable, brand_data, customer_data
 from templates_app.models import CONTENT_FIELDS, MessageTemplate, TemplateVersion, restore_version
 from templates_app.rendering import FIELD_LABELS, common_context, render_version, validate_content
+from templates_app.signals import test_send_requested
 
 
 def access_template(user, pk: int, *, write: bool = False) -> MessageTemplate:
@@ -140,6 +141,18 @@ def preview(request: HttpRequest) -> HttpResponse:
             errors["text"] = [_("Variable fehlt: %(name)s") % {"name": exc.name}]
     if result and result["letter_pdf"]:
         result["letter_pdf_b64"] = base64.b64encode(result["letter_pdf"]).decode()
+    test_send = request.POST.get("test_send") == "1"
+    queued = False
+    if test_send and result and channel == "email" and request.user.email:
+        responses = test_send_requested.send(
+            sender=MessageTemplate,
+            user=request.user,
+            brand=brand,
+            subject=result["subject"],
+            text=result["text"],
+            html=result["html"],
+        )
+        queued = any(response for _receiver, response in responses)
     return render(
         request,
         "templates_app/_preview.html",
@@ -147,7 +160,8 @@ def preview(request: HttpRequest) -> HttpResponse:
             "errors": {FIELD_LABELS.get(k, k): v for k, v in errors.items()},
             "result": result,
             "channel": channel,
-            "test_send": request.POST.get("test_send") == "1",
+            "test_send": test_send,
+            "test_send_queued": queued,
             "recipient": request.user.email,
         },
     )
