@@ -156,7 +156,7 @@ class _FastVariableNode(VariableNode):
             for lookup, arg in args:
                 if lookup:
                     prepared.append((True, arg))
-                elif type(arg) in (str, int, float):
+                elif type(arg) in (str, SafeString, int, float):
                     prepared.append((False, mark_safe(arg)))  # what resolve() does each time
                 else:
                     plain_var = False  # e.g. a lazy translation: keep Django's path
