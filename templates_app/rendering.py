@@ -460,7 +460,9 @@ _BLOCK_END = re.compile(r"</(p|div|h[1-6]|li|tr|table|ul|ol)>|<br\s*/?>", re.I)
 
 _LINK = re.compile(r'<a\s[^>]*href="([^"]+)"[^>]*>(.*?)</a>', re.I | re.S)
 _TAG = re.compile(r"<[^>]*>")
-_SPACES = re.compile(r"[ \t\r\f\v]+")
+# Runs of blanks become one space; a lone space is left alone (matching it is most of the cost).
+_SPACES = re.compile(r"(?: [ \t\r\f\v]|[\t\r\f\v])[ \t\r\f\v]*")
+_BLANK_LINES = re.compile(r"\n{3,}")
 
 
 def html_to_text(html: str) -> str:
@@ -471,7 +473,7 @@ def html_to_text(html: str) -> str:
     text = _TAG.sub("", _BLOCK_END.sub("\n", _LINK.sub(r"\2 (\1)", html)))
     text = _SPACES.sub(" ", unescape(text))
     lines = [line.strip() for line in text.split("\n")]
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+    return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
 
 
 def text_to_html(text: str) -> str:

@@ -87,3 +87,15 @@ def test_missing_variables_raise_the_same_error():
     for source in ("{{ nope }}", "{{ customer.nope }}", "{{ order_total|money:nope }}"):
         fast, django = both(source, variables, html=True)
         assert fast == django and fast[0] == "missing"
+
+
+def test_the_text_alternative_collapses_blanks_and_blank_lines():
+    from templates_app.rendering import html_to_text
+
+    html = (
+        "<p>Hallo \t Anna,</p>\n\n\n<p>a b\r\nc&nbsp;d &amp; e</p><br><br><br>"
+        '<p><a class="button" href="https://x.example/o/1">Bestellung  ansehen</a></p>'
+    )
+    assert html_to_text(html) == (
+        "Hallo Anna,\n\na b\nc\xa0d & e\n\nBestellung ansehen (https://x.example/o/1)"
+    )
