@@ -43,7 +43,15 @@ def _letter(i: int) -> Letter:
 
 def bench_emails(n: int = EMAILS) -> float:
     """Emails per second: subject, HTML in the brand layout with inlined CSS, text."""
-    rate = 0.0
+    return measure_emails(n)[0]
+
+
+def measure_emails(n: int = EMAILS) -> tuple[float, float]:
+    """(emails per second of wall-clock time, emails per second of this process's CPU time).
+
+    The CPU figure stays meaningful when other processes load the machine.
+    """
+    rate = cpu_rate = 0.0
     try:
         with transaction.atomic():
             template = MessageTemplate.objects.create(
@@ -65,7 +73,7 @@ def bench_emails(n: int = EMAILS) -> float:
             version = create_version(variant=variant, content=entry["content"]["de"])
             event = EVENT_TYPES["order.created"]
             payload = dict(event.example)
-            start = time.perf_counter()
+            start, cpu_start = time.perf_counter(), time.process_time()
             for i in range(n):
                 customer = {**SAMPLE_CUSTOMER, "id": i, "last_name": f"Müller{i}"}
                 context = {
@@ -82,10 +90,11 @@ def bench_emails(n: int = EMAILS) -> float:
                     version, channel="email", language="de", context=context, brand=SAMPLE_BRAND
                 )
             rate = n / (time.perf_counter() - start)
+            cpu_rate = n / (time.process_time() - cpu_start)
             raise _Rollback
     except _Rollback:
         pass
-    return rate
+    return rate, cpu_rate
 
 
 def bench_letter(**options) -> float:
@@ -113,9 +122,14 @@ def bench_letter_fonttools() -> float:
 
 
 def bench_batch(n: int = LETTERS) -> float:
-    start = time.perf_counter()
+    return measure_batch(n)[0]
+
+
+def measure_batch(n: int = LETTERS) -> tuple[float, float]:
+    """(seconds of wall-clock time, seconds of CPU time) for one PDF of n letters."""
+    start, cpu_start = time.perf_counter(), time.process_time()
     render_letters_batch([_letter(i) for i in range(n)])
-    return time.perf_counter() - start
+    return time.perf_counter() - start, time.process_time() - cpu_start
 
 
 def bench_batch_pypdf(n: int = LETTERS) -> float:
@@ -141,12 +155,19 @@ def benchmark_rows() -> list[tuple[str, float, str, str]]:
         if fonts.harfbuzz_subset is not None
         else "fontTools (libharfbuzz-subset0 fehlt)"
     )
+    emails, emails_cpu = measure_emails()
     rows = [
         (
             f"templates: {EMAILS} E-Mails rendern (HTML+CSS inline+Text)",
-            round(bench_emails(), 0),
+            round(emails, 0),
             "E-Mails/s",
             ">= 2000",
+        ),
+        (
+            "templates: dieselben E-Mails je Sekunde CPU-Zeit dieses Prozesses",
+            round(emails_cpu, 0),
+            "E-Mails/s",
+            "Vergleich",
         ),
         (f"templates: 1 Brief-PDF ({hb})", round(bench_letter(), 3), "s", "< 0.15"),
         (
@@ -161,7 +182,11 @@ def benchmark_rows() -> list[tuple[str, float, str, str]]:
             "s",
             "Vergleich",
         ),
-        (f"templates: {LETTERS} Briefe als ein PDF", round(bench_batch(), 2), "s", "< 10"),
+    ]
+    batch, batch_cpu = measure_batch()
+    rows += [
+        (f"templates: {LETTERS} Briefe als ein PDF", round(batch, 2), "s", "< 10"),
+        (f"templates: {LETTERS} Briefe, CPU-Zeit", round(batch_cpu, 2), "s", "Vergleich"),
     ]
     with contextlib.suppress(ImportError):  # pypdf is a dev dependency
         rows.append(

@@ -35,6 +35,7 @@ class NotPlainData(TypeError):
 # --- plain data -----------------------------------------------------------------------
 
 PLAIN_SCALARS = (str, int, float, Decimal, bool, dt.date, dt.datetime, dt.time, type(None))
+_EXACT_SCALARS = frozenset(PLAIN_SCALARS)
 
 
 class StrictDict(dict):
@@ -59,6 +60,21 @@ def plain(value: Any, path: str = "") -> Any:
     Model instances, functions and other objects are refused, so templates can only read
     values, never call methods.
     """
+    # Fast path for the common shapes (exact built-in types; subclasses take the general
+    # path below): a scalar, or a dict whose keys are str and whose values are scalars.
+    cls = type(value)
+    if cls in _EXACT_SCALARS:
+        return value
+    if cls is dict or cls is StrictDict:
+        for key, item in value.items():
+            if type(key) is not str or type(item) not in _EXACT_SCALARS:
+                break
+        else:
+            return StrictDict(value, path)
+    return _plain(value, path)
+
+
+def _plain(value: Any, path: str) -> Any:
     if isinstance(value, PLAIN_SCALARS):
         return value
     if isinstance(value, Mapping):
@@ -66,7 +82,10 @@ def plain(value: Any, path: str = "") -> Any:
         for key, item in value.items():
             if not isinstance(key, str):
                 raise NotPlainData(f"{path or 'context'}: keys must be strings, not {key!r}")
-            dict.__setitem__(result, key, plain(item, f"{path}.{key}" if path else key))
+            if type(item) in _EXACT_SCALARS:
+                dict.__setitem__(result, key, item)
+            else:
+                dict.__setitem__(result, key, plain(item, f"{path}.{key}" if path else key))
         return result
     if isinstance(value, list | tuple):
         return [plain(item, f"{path}.{i}") for i, item in enumerate(value)]

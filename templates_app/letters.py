@@ -7,11 +7,13 @@ packages) and the URL fetcher only allows file: and data: URLs.
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from dataclasses import dataclass, field
 
 import weasyprint
 from django.template.loader import get_template
 from django.utils.safestring import mark_safe
+from weasyprint.text.fonts import FontConfiguration
 
 from templates_app.templatetags.kk import datum
 
@@ -93,7 +95,7 @@ def address_lines(customer: dict, sender_country: str = "DE") -> list[str]:
     return lines
 
 
-def letter_html(letter: Letter) -> str:
+def _letter_context(letter: Letter) -> dict:
     labels = LABELS.get(letter.language, LABELS["de"])
     date_style = "" if letter.language == "de" else letter.language
     info = (
@@ -107,21 +109,61 @@ def letter_html(letter: Letter) -> str:
     if letter.brand.get("email"):
         info.append((labels["email"], letter.brand["email"]))
     info.append((labels["date"], datum(letter.date, date_style)))
-    return get_template("templates_app/letter.html").render(
-        {
-            "letter": letter,
-            "brand": letter.brand,
-            "labels": labels,
-            "address": address_lines(letter.customer, letter.brand.get("country") or "DE"),
-            "info": info,
-            "body": mark_safe(letter.body_html),
-            "language": letter.language,
-        }
-    )
+    return {
+        "letter": letter,
+        "brand": letter.brand,
+        "labels": labels,
+        "address": address_lines(letter.customer, letter.brand.get("country") or "DE"),
+        "info": info,
+        "body": mark_safe(letter.body_html),
+        "language": letter.language,
+    }
+
+
+def letter_html(letter: Letter, *, with_css: bool = True) -> str:
+    """The letter as an HTML document (with its stylesheet inline unless with_css=False)."""
+    context = {**_letter_context(letter), "with_css": with_css}
+    return get_template("templates_app/letter.html").render(context)
+
+
+def letter_css(letter: Letter) -> str:
+    """The letter's stylesheet (it depends on the brand colour and the language's labels)."""
+    return get_template("templates_app/letter.css").render(_letter_context(letter))
+
+
+class _Weasy(threading.local):
+    """Per thread: one font configuration and the parsed stylesheets, reused across letters.
+
+    Loading fonts and parsing the stylesheet for every letter cost about a third of the
+    time of a letter; neither changes between letters of a brand and language.
+    """
+
+    def __init__(self):
+        self.font_config: FontConfiguration | None = None
+        self.stylesheets: dict[str, weasyprint.CSS] = {}
+
+    def stylesheet(self, css: str) -> tuple[weasyprint.CSS, FontConfiguration]:
+        if self.font_config is None:
+            self.font_config = FontConfiguration()
+        sheet = self.stylesheets.get(css)
+        if sheet is None:
+            if len(self.stylesheets) > 64:
+                self.stylesheets.clear()
+            sheet = self.stylesheets[css] = weasyprint.CSS(
+                string=css, font_config=self.font_config, url_fetcher=_FETCHER, base_url="."
+            )
+        return sheet, self.font_config
+
+
+_WEASY = _Weasy()
 
 
 def render_letter_document(letter: Letter) -> weasyprint.Document:
-    return weasyprint.HTML(string=letter_html(letter), url_fetcher=_FETCHER, base_url=".").render()
+    stylesheet, font_config = _WEASY.stylesheet(letter_css(letter))
+    html = weasyprint.HTML(
+        string=letter_html(letter, with_css=False), url_fetcher=_FETCHER, base_url="."
+    )
+    return html.render(font_config=font_config, stylesheets=[stylesheet])
 
 
 def render_letter(letter: Letter, **options) -> bytes:

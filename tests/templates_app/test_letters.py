@@ -6,7 +6,13 @@ import io
 from pypdf import PdfReader
 
 from templates_app.events import SAMPLE_BRAND, SAMPLE_CUSTOMER
-from templates_app.letters import Letter, render_letter, render_letters_batch
+from templates_app.letters import (
+    Letter,
+    letter_css,
+    letter_html,
+    render_letter,
+    render_letters_batch,
+)
 
 MM = 72 / 25.4
 
@@ -87,3 +93,21 @@ def test_remote_resources_are_never_fetched(httpserver):
     httpserver.expect_request("/logo.png").respond_with_data(b"x")
     render_letter(letter(body_html=f'<p><img src="{httpserver.url_for("/logo.png")}"></p>'))
     assert httpserver.log == []
+
+
+def test_a_batch_of_brands_and_languages_keeps_each_letters_own_style_and_labels():
+    english = letter()
+    english.language = "en"
+    other_brand = letter()
+    other_brand.brand = {**SAMPLE_BRAND, "name": "LaderThuis", "color": "#ff6600"}
+    pdf = render_letters_batch([letter(), english, other_brand, letter()])
+    reader = PdfReader(io.BytesIO(pdf))
+    texts = [page.extract_text() for page in reader.pages]
+    assert ["Seite 1 von 1" in t for t in texts] == [True, False, True, True]
+    assert "Page 1 of 1" in texts[1] and "Date" in texts[1]
+    assert "LaderThuis" in texts[2] and "LaderThuis" not in texts[3]
+    assert letter_css(other_brand) != letter_css(letter())
+    assert "#ff6600" in letter_css(other_brand)
+    assert "<style>" in letter_html(letter()) and "<style>" not in letter_html(
+        letter(), with_css=False
+    )

@@ -174,6 +174,29 @@ def test_templates_cannot_call_methods_because_the_context_is_plain_data(templat
         )
 
 
+def test_plain_data_refuses_objects_at_any_depth_and_names_the_path():
+    from templates_app.events import StrictDict, plain
+
+    class Tricky(str):
+        pass
+
+    data = plain({"customer": {"name": "Anna", "since": dt.date(2020, 1, 1)}, "n": 3})
+    assert isinstance(data, StrictDict) and isinstance(data["customer"], StrictDict)
+    assert data["customer"]["since"] == dt.date(2020, 1, 1)
+    with pytest.raises(MissingVariable, match="customer.email"):
+        data["customer"]["email"]
+    assert plain({"label": Tricky("x")})["label"] == "x"  # str subclasses are still text
+    for bad, path in [
+        ({"customer": {"name": "Anna", "save": print}}, "customer.save"),
+        ({"items": [{"price": object()}]}, "items.0.price"),
+        ({"flat": "x", "set": {1, 2}}, "set"),
+    ]:
+        with pytest.raises(NotPlainData, match=path):
+            plain(bad)
+    with pytest.raises(NotPlainData, match="keys must be strings"):
+        plain({"customer": {1: "x"}})
+
+
 def test_builders_refuse_a_payload_without_a_declared_field():
     payload = dict(EVENT_TYPES["invoice.overdue"].example)
     del payload["due_date"]
