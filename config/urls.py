@@ -9,5 +9,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("webhooks/", include(anymail_webhook_urls())),
+    path("", include("kommunikation.urls")),
     path("", include("conversations.urls")),
 ]

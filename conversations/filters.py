@@ -95,7 +95,7 @@ def filtered_conversations(user, params) -> QuerySet[Conversation]:
     if "absender" in f:
         qs = qs.filter(counterpart=f["absender"].strip().lower())
     if "zeitraum" in f:
-        qs = _period(qs, f, now)
+        qs = filter_period(qs, f, now)
     if "aelter" in f:
         qs = qs.filter(status__in=OPEN_STATUSES).older_than(f["aelter"])
     if "kanal" in f:
@@ -117,7 +117,7 @@ def _local_midnight(day: dt.date) -> dt.datetime:
     return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
 
 
-def _period(qs, f, now):
+def filter_period(qs, f, now):
     today = timezone.localdate(now)
     period = f["zeitraum"]
     if period == "heute":

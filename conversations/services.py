@@ -198,9 +198,12 @@ def undo_classification_batch(*, batch: uuid.UUID, actor, brands) -> int:
 
 def check_can_assign(*, actor, assignee) -> None:
     """Agents take conversations themselves; giving one to someone else is the Team-Lead's."""
-    if assignee is not None and assignee != actor:
-        if not actor.has_perm("conversations.reassign_conversation"):
-            raise PermissionDenied(_("Nur Team-Leads dürfen anderen zuweisen."))
+    if (
+        assignee is not None
+        and assignee != actor
+        and not actor.has_perm("conversations.reassign_conversation")
+    ):
+        raise PermissionDenied(_("Nur Team-Leads dürfen anderen zuweisen."))
 
 
 def assign(*, conversation: Conversation, assignee, actor) -> None:
