@@ -137,12 +137,18 @@ def _detail_context(request, conversation: Conversation) -> dict:
 @vary_on_headers("HX-Request")
 def conversation_detail(request, pk: int):
     conversation = access_conversation(request.user, pk)
-    services.mark_read(conversation=conversation)
-    context = _detail_context(request, conversation)
     if request.htmx and request.htmx.target == "detail":
+        services.mark_read(conversation=conversation)
+        context = _detail_context(request, conversation)
         response = render(request, "conversations/inbox.html#detail", context)
         return trigger_client_event(response, "inbox:opened", {"id": conversation.pk})
-    context.update(_inbox_context(request, conversation))
+    # the list as it was before opening: with "Ungelesen" the open one stays in it
+    context = _inbox_context(request, conversation)
+    services.mark_read(conversation=conversation)
+    for row in context["rows"]:
+        if row.pk == conversation.pk:
+            row.unread = False
+    context.update(_detail_context(request, conversation))
     return render(request, "conversations/inbox.html", context)
 
 

@@ -61,7 +61,6 @@ def customer_detail(request, pk: int):
     if "klasse" in values:
         conversations = conversations.filter(classification=values["klasse"])
     if "zeitraum" in values:
-
         conversations = filter_period(conversations, values, timezone.now())
     timeline = (
         Message.objects.filter(conversation__customer=customer)

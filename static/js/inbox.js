@@ -10,9 +10,11 @@
   const $$ = (sel, root) => Array.from((root || document).querySelectorAll(sel));
   const rows = () => $$("#rows > li.row");
   const rowById = (id) => document.getElementById("row-" + id);
-  let texts = {};
   // German texts come from the page (translated on the server): {"key": "text with %(n)s"}
-  const t = (key, n) => (texts[key] || key).replace("%(n)s", n);
+  function t(key, n) {
+    const texts = JSON.parse(document.getElementById("inbox-i18n")?.textContent || "{}");
+    return (texts[key] || key).replace("%(n)s", n);
+  }
 
   function typing(el) {
     return el && (el.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(el.tagName));
@@ -45,7 +47,10 @@
     const link = $(".row-link", row);
     row.scrollIntoView({ block: "nearest" });
     if (link) link.focus({ preventScroll: true });
-    if (open && link) link.click();
+    if (open && link) {
+      htmx.process(link); // a key pressed before htmx's own start-up must not navigate away
+      link.click();
+    }
   }
 
   function focusedRow() {
@@ -209,7 +214,12 @@
   function onDialogKey(event) {
     const target = event.target;
     const inSearch = target.id === "customer-search";
-    if (event.key === "Escape") return; // the dialog's own cancel: nothing was sent
+    if (event.key === "Escape") {
+      // also from the search field (which would only clear itself): cancel, nothing is sent
+      event.preventDefault();
+      dialog().close();
+      return;
+    }
     if (!inSearch && /^[1-5]$/.test(event.key)) {
       const radio = $('#classify-form input[data-key="' + event.key + '"]');
       if (radio) {
@@ -246,6 +256,11 @@
   }
 
   function onKey(event) {
+    // delegated from the document: hx-boost replaces the dialog element with the page
+    if (event.target.closest && event.target.closest("#classify-dialog")) {
+      onDialogKey(event);
+      return;
+    }
     if (document.querySelector("dialog[open]")) return;
     if (event.key === "Escape" && typing(event.target)) {
       event.target.blur();
@@ -370,7 +385,6 @@
 
   function init() {
     if (!document.body.classList.contains("page-inbox")) return;
-    texts = JSON.parse($("#inbox-i18n")?.textContent || "{}");
     // 422 carries the dialog's validation errors and is swapped like a success
     htmx.config.responseHandling = [
       { code: "204", swap: false },
@@ -384,7 +398,6 @@
 
     document.addEventListener("keydown", onKey);
     document.addEventListener("click", onClick);
-    dialog().addEventListener("keydown", onDialogKey);
     document.addEventListener("change", (event) => {
       if (event.target.matches('#classify-form input[name="classification"]')) {
         chooseType(event.target);
@@ -419,6 +432,7 @@
     });
     document.body.addEventListener("inbox:opened", (event) => {
       state.focusedId = String(event.detail.id);
+      rowById(state.focusedId)?.classList.remove("is-unread"); // opening marked it read
       sync();
     });
     document.body.addEventListener("inbox:classified", (event) => {
@@ -435,6 +449,15 @@
       else if (focusedRow()) focusRow(focusedRow());
     });
     document.body.addEventListener("inbox:reload", reloadList);
+    // a notice goes away by itself; one offering "Rückgängig" stays longer
+    let noticeTimer = null;
+    document.body.addEventListener("htmx:afterSettle", () => {
+      const notice = $("#notice");
+      if (!notice || !notice.textContent.trim()) return;
+      clearTimeout(noticeTimer);
+      const undo = $('[data-action="undo"]', notice);
+      noticeTimer = setTimeout(() => (notice.innerHTML = ""), undo ? 30000 : 6000);
+    });
   }
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
