@@ -11,7 +11,7 @@ substring match, fine for a small installation.
 from __future__ import annotations
 
 from django.db import connection
-from django.db.models import BooleanField, Q, QuerySet
+from django.db.models import BooleanField, Exists, OuterRef, Q, QuerySet
 from django.db.models.expressions import RawSQL
 
 from conversations.models import Conversation, Message
@@ -47,6 +47,11 @@ def _matches(vector: str, config: str, term: str) -> RawSQL:
     )
 
 
+# Above this many matching messages a term is "common": walking the newest
+# conversations and testing each finds a page of hits sooner than collecting them all.
+COMMON_TERM_MESSAGES = 2000
+
+
 def search_conversations(qs: QuerySet[Conversation], term: str) -> QuerySet[Conversation]:
     if connection.vendor == "postgresql":
         return qs.filter(_postgres_condition(term))
@@ -61,16 +66,34 @@ def search_conversations(qs: QuerySet[Conversation], term: str) -> QuerySet[Conv
     )
 
 
+def _is_common(term: str) -> bool:
+    """A capped count on the GIN index: cheap, and decides the plan below."""
+    hits = Message.objects.filter(_matches(MESSAGE_TSVECTOR, "german", term)).values("id")
+    return len(hits[:COMMON_TERM_MESSAGES]) >= COMMON_TERM_MESSAGES
+
+
 def _postgres_condition(term: str) -> Q:
-    by_message = Message.objects.filter(_matches(MESSAGE_TSVECTOR, "german", term)).values(
-        "conversation_id"
-    )
-    by_customer = Customer.objects.filter(_matches(CUSTOMER_TSVECTOR, "simple", term)).values("id")
-    condition = (
-        Q(_matches(CONVERSATION_TSVECTOR, "german", term))
-        | Q(id__in=by_message)
-        | Q(customer_id__in=by_customer)
-    )
+    conversation_match = _matches(CONVERSATION_TSVECTOR, "german", term)
+    message_match = _matches(MESSAGE_TSVECTOR, "german", term)
+    customer_match = _matches(CUSTOMER_TSVECTOR, "simple", term)
+    if _is_common(term):
+        # many hits: test the newest conversations one by one until a page is full
+        condition = (
+            Q(conversation_match)
+            | Q(
+                Exists(Message.objects.filter(conversation_id=OuterRef("pk")).filter(message_match))
+            )
+            | Q(Exists(Customer.objects.filter(pk=OuterRef("customer_id")).filter(customer_match)))
+        )
+    else:
+        # few hits: one set of ids from the three GIN indexes (a UNION PostgreSQL hashes
+        # once), then the newest-first walk of the list index keeps what is in it
+        by_conversation = Conversation.objects.filter(conversation_match).values("id")
+        by_message = Message.objects.filter(message_match).values("conversation_id")
+        by_customer = Conversation.objects.filter(
+            customer_id__in=Customer.objects.filter(customer_match).values("id")
+        ).values("id")
+        condition = Q(id__in=by_conversation.union(by_message, by_customer))
     if "@" in term or ("." in term and " " not in term):
         condition |= Q(counterpart__icontains=term)
     return condition

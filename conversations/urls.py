@@ -7,6 +7,7 @@ urlpatterns = [
     path("anmelden/", views.login, name="login"),
     path("abmelden/", auth_views.LogoutView.as_view(), name="logout"),
     path("", views.inbox, name="inbox"),
+    path("zaehler/", views.inbox_counts, name="inbox_counts"),
     path("konversationen/<int:pk>/", views.conversation_detail, name="conversation"),
     path("konversationen/<int:pk>/zuweisen/", views.assign, name="conversation_assign"),
     path("konversationen/<int:pk>/status/", views.set_status, name="conversation_status"),

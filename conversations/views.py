@@ -53,7 +53,8 @@ def _list_query(request) -> str:
 def _inbox_context(request, conversation: Conversation | None = None) -> dict:
     qs = filtered_conversations(request.user, request.GET)
     page = list_page(qs, request.GET.get("nach", ""))
-    counts, brands = view_counts(request.user)
+    # the counts of the left pane arrive by their own request (inbox_counts)
+    brands = [(brand, None) for brand in BusinessEntity.objects.for_user(request.user)]
     filters = InboxFilterForm(request.GET)
     return {
         "page": page,
@@ -61,7 +62,7 @@ def _inbox_context(request, conversation: Conversation | None = None) -> dict:
         "query": _list_query(request),
         "filters": filters,
         "active": filters.values(),
-        "counts": counts,
+        "counts": None,
         "brands": brands,
         "conversation": conversation,
         "classifications": Classification.choices,
@@ -99,6 +100,19 @@ def inbox(request):
     if request.htmx and request.htmx.target in ("list-pane", "list-body"):
         return render(request, f"conversations/inbox.html#{request.htmx.target}", context)
     return render(request, "conversations/inbox.html", context)
+
+
+@require_GET
+@staff_required
+def inbox_counts(request):
+    """The left pane with live counts: loaded after the page, refreshed every minute."""
+    counts, brands = view_counts(request.user)
+    context = {
+        "counts": counts,
+        "brands": brands,
+        "active": InboxFilterForm(request.GET).values(),
+    }
+    return render(request, "conversations/inbox.html#nav", context)
 
 
 def _detail_context(request, conversation: Conversation) -> dict:
