@@ -9,7 +9,22 @@ from django import template
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
+from conversations.models import Channel, Classification, Priority, Status
+
 register = template.Library()
+
+_CHOICES = {
+    "channel": Channel,
+    "classification": Classification,
+    "priority": Priority,
+    "status": Status,
+}
+
+
+@register.filter
+def label(value: str, kind: str) -> str:
+    """The German label of a choice; cheaper than get_FOO_display() in a 50-row list."""
+    return str(_CHOICES[kind](value).label) if value else ""
 
 
 @register.filter
