@@ -4,7 +4,25 @@ from django.urls import path
 from conversations import views
 
 urlpatterns = [
-    path("anmelden/", auth_views.LoginView.as_view(), name="login"),
+    path("anmelden/", views.login, name="login"),
     path("abmelden/", auth_views.LogoutView.as_view(), name="logout"),
     path("", views.inbox, name="inbox"),
+    path("zaehler/", views.inbox_counts, name="inbox_counts"),
+    path("konversationen/<int:pk>/", views.conversation_detail, name="conversation"),
+    path("konversationen/<int:pk>/zuweisen/", views.assign, name="conversation_assign"),
+    path("konversationen/<int:pk>/status/", views.set_status, name="conversation_status"),
+    path("konversationen/<int:pk>/prioritaet/", views.set_priority, name="conversation_priority"),
+    path("konversationen/<int:pk>/ungelesen/", views.mark_unread, name="conversation_unread"),
+    path("konversationen/<int:pk>/notiz/", views.add_note, name="conversation_note"),
+    path("konversationen/<int:pk>/antwort/", views.reply, name="conversation_reply"),
+    path("konversationen/klassifizieren/", views.classify, name="classify"),
+    path("konversationen/klassifizieren/anzahl/", views.classify_count, name="classify_count"),
+    path(
+        "klassifizierung/<uuid:batch>/rueckgaengig/",
+        views.undo_classification,
+        name="classification_undo",
+    ),
+    path("nachrichten/<int:pk>/html/", views.message_html, name="message_html"),
+    path("anhaenge/<int:pk>/", views.attachment_download, name="attachment"),
+    path("anhaenge/bild/<str:token>/", views.attachment_inline, name="attachment_inline"),
 ]

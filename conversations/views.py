@@ -1,16 +1,457 @@
+"""The inbox: three panes, every view and filter a URL; HTMX swaps the panes."""
+
 from __future__ import annotations
 
+import re
+import uuid
+
 from django.contrib.admin.views.decorators import staff_member_required
-from django.shortcuts import render
+from django.contrib.auth import get_user_model
+from django.contrib.auth import views as auth_views
+from django.core import signing
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import FileResponse, Http404, HttpResponse, HttpResponseBadRequest
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+from django.views.decorators.clickjacking import xframe_options_sameorigin
+from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.vary import vary_on_headers
+from django_htmx.http import trigger_client_event
 
-from conversations.models import Conversation
+from conversations import services
+from conversations.access import access_attachment, access_conversation, access_message
+from conversations.filters import InboxFilterForm, filtered_conversations, list_page, view_counts
+from conversations.forms import (
+    AssignForm,
+    ClassifyForm,
+    NoteForm,
+    PriorityForm,
+    RateLimitedAuthenticationForm,
+    ReplyForm,
+    StatusForm,
+)
+from conversations.models import Attachment, Classification, Conversation
+from conversations.sanitize import with_remote_images
+from kommunikation.models import BusinessEntity
+
+staff_required = staff_member_required(login_url="login")
+
+login = auth_views.LoginView.as_view(authentication_form=RateLimitedAuthenticationForm)
+
+INLINE_LINK_MAX_AGE = 60 * 60  # signed cid: image links in a shown message
 
 
-@staff_member_required(login_url="login")
+def _list_query(request) -> str:
+    """The filter part of the query string (no cursor), carried into every link."""
+    params = request.GET.copy()
+    params.pop("nach", None)
+    return params.urlencode()
+
+
+def _inbox_context(request, conversation: Conversation | None = None) -> dict:
+    qs = filtered_conversations(request.user, request.GET)
+    page = list_page(qs, request.GET.get("nach", ""))
+    # the counts of the left pane arrive by their own request (inbox_counts)
+    brands = [(brand, None) for brand in BusinessEntity.objects.for_user(request.user)]
+    filters = InboxFilterForm(request.GET)
+    return {
+        "page": page,
+        "rows": page.rows,
+        "query": _list_query(request),
+        "filters": filters,
+        "active": filters.values(),
+        "counts": None,
+        "brands": brands,
+        "conversation": conversation,
+        "classifications": Classification.choices,
+        "js_texts": js_texts(),
+    }
+
+
+def js_texts() -> dict[str, str]:
+    """The German texts inbox.js shows, translated here ("%(n)s" is the number)."""
+    return {
+        "none_selected": _("Keine Auswahl"),
+        "one_selected": _("1 ausgewählt"),
+        "selected": _("%(n)s ausgewählt"),
+        "will_change_one": _("1 Konversation wird geändert."),
+        "will_change": _("%(n)s Konversationen werden geändert."),
+        "will_change_sender": _("%(n)s Konversationen von diesem Absender werden geändert."),
+        "will_change_filter": _(
+            "%(n)s Konversationen mit diesem Filter (alle Seiten) werden geändert."
+        ),
+        "find_customer": _("Kunde suchen (Name, Nummer, E-Mail, Domain)"),
+        "find_supplier": _("Lieferant suchen (Name, Nummer, E-Mail, Domain)"),
+    }
+
+
+@require_GET
+@staff_required
+@vary_on_headers("HX-Request")
 def inbox(request):
-    conversations = (
-        Conversation.objects.for_user(request.user)
-        .select_related("brand", "customer")
-        .order_by("-last_message_at", "-id")[:50]
+    if request.htmx and request.GET.get("nach"):
+        qs = filtered_conversations(request.user, request.GET)
+        page = list_page(qs, request.GET["nach"])
+        context = {"page": page, "rows": page.rows, "query": _list_query(request)}
+        return render(request, "conversations/inbox.html#rows", context)
+    context = _inbox_context(request)
+    if request.htmx and request.htmx.target in ("list-pane", "list-body"):
+        return render(request, f"conversations/inbox.html#{request.htmx.target}", context)
+    return render(request, "conversations/inbox.html", context)
+
+
+@require_GET
+@staff_required
+def inbox_counts(request):
+    """The left pane with live counts: loaded after the page, refreshed every minute."""
+    counts, brands = view_counts(request.user)
+    context = {
+        "counts": counts,
+        "brands": brands,
+        "active": InboxFilterForm(request.GET).values(),
+    }
+    return render(request, "conversations/inbox.html#nav", context)
+
+
+def _detail_context(request, conversation: Conversation) -> dict:
+    messages = list(
+        conversation.messages.select_related("author")
+        .prefetch_related("attachments")
+        .order_by("created_at", "id")
     )
-    return render(request, "conversations/inbox.html", {"conversations": conversations})
+    customer = conversation.customer
+    context = {
+        "conversation": conversation,
+        "messages": messages,
+        "query": _list_query(request),
+        "reply_templates": services.reply_templates(conversation),
+        "can_reassign": request.user.has_perm("conversations.reassign_conversation"),
+        "statuses": Conversation._meta.get_field("status").choices,
+        "priorities": Conversation._meta.get_field("priority").choices,
+        "classifications": Classification.choices,
+    }
+    if customer:
+        context["contact_points"] = list(customer.contact_points.all())
+        context["customer_conversations"] = list(
+            customer.conversations.exclude(pk=conversation.pk).order_by("-last_message_at")[:5]
+        )
+    if context["can_reassign"]:
+        context["staff"] = list(
+            get_user_model()
+            .objects.filter(brands=conversation.brand_id, is_active=True)
+            .order_by("first_name", "username")
+        )
+    return context
+
+
+@require_GET
+@staff_required
+@vary_on_headers("HX-Request")
+def conversation_detail(request, pk: int):
+    conversation = access_conversation(request.user, pk)
+    if request.htmx and request.htmx.target == "detail":
+        services.mark_read(conversation=conversation)
+        context = _detail_context(request, conversation)
+        response = render(request, "conversations/inbox.html#detail", context)
+        return trigger_client_event(response, "inbox:opened", {"id": conversation.pk})
+    # the list as it was before opening: with "Ungelesen" the open one stays in it
+    context = _inbox_context(request, conversation)
+    services.mark_read(conversation=conversation)
+    for row in context["rows"]:
+        if row.pk == conversation.pk:
+            row.unread = False
+    context.update(_detail_context(request, conversation))
+    return render(request, "conversations/inbox.html", context)
+
+
+def _after_change(request, conversation: Conversation, notice: str = ""):
+    """HTMX: the refreshed detail pane and, out of band, its list row; else back to the page."""
+    if not request.htmx:
+        url = reverse("conversation", args=[conversation.pk])
+        query = _list_query(request)
+        return redirect(f"{url}?{query}" if query else url)
+    conversation = access_conversation(request.user, conversation.pk)
+    context = _detail_context(request, conversation)
+    context.update({"c": conversation, "oob": True, "notice": notice})
+    return render(request, "conversations/_detail_update.html", context)
+
+
+@require_POST
+@staff_required
+def assign(request, pk: int):
+    conversation = access_conversation(request.user, pk, write=True)
+    data = request.POST.copy()
+    if data.get("assignee") == "ich":
+        data["assignee"] = str(request.user.pk)
+    form = AssignForm(data, conversation=conversation)
+    if not form.is_valid():
+        return HttpResponseBadRequest(form.errors.as_text())
+    try:
+        services.assign(
+            conversation=conversation, assignee=form.cleaned_data["assignee"], actor=request.user
+        )
+    except PermissionDenied:
+        return HttpResponse(_("Nur Team-Leads dürfen anderen zuweisen."), status=403)
+    return _after_change(request, conversation, _("Zuweisung gespeichert."))
+
+
+@require_POST
+@staff_required
+def set_status(request, pk: int):
+    conversation = access_conversation(request.user, pk, write=True)
+    form = StatusForm(request.POST)
+    if not form.is_valid():
+        return HttpResponseBadRequest(form.errors.as_text())
+    services.set_status(conversation=conversation, status=form.cleaned_data["status"])
+    return _after_change(
+        request,
+        conversation,
+        _("Status: %(status)s") % {"status": conversation.get_status_display()},
+    )
+
+
+@require_POST
+@staff_required
+def set_priority(request, pk: int):
+    conversation = access_conversation(request.user, pk, write=True)
+    form = PriorityForm(request.POST)
+    if not form.is_valid():
+        return HttpResponseBadRequest(form.errors.as_text())
+    services.set_priority(conversation=conversation, priority=form.cleaned_data["priority"])
+    return _after_change(request, conversation, _("Priorität gespeichert."))
+
+
+@require_POST
+@staff_required
+def mark_unread(request, pk: int):
+    conversation = access_conversation(request.user, pk, write=True)
+    services.mark_unread(conversations=Conversation.objects.filter(pk=conversation.pk))
+    conversation.unread = True
+    if not request.htmx:
+        return redirect("inbox")
+    context = {"c": conversation, "oob": True, "query": _list_query(request)}
+    response = render(request, "conversations/_row_update.html", context)
+    return response
+
+
+@require_POST
+@staff_required
+def add_note(request, pk: int):
+    conversation = access_conversation(request.user, pk, write=True)
+    if not request.user.has_perm("conversations.reply_conversation"):
+        raise PermissionDenied
+    form = NoteForm(request.POST)
+    if not form.is_valid():
+        return HttpResponseBadRequest(form.errors.as_text())
+    services.add_internal_note(
+        conversation=conversation, text=form.cleaned_data["text"], author=request.user
+    )
+    return _after_change(request, conversation, _("Notiz gespeichert."))
+
+
+@require_POST
+@staff_required
+def reply(request, pk: int):
+    conversation = access_conversation(request.user, pk, write=True)
+    if not request.user.has_perm("conversations.reply_conversation"):
+        raise PermissionDenied
+    form = ReplyForm(request.POST)
+    if not form.is_valid():
+        return HttpResponseBadRequest(form.errors.as_text())
+    try:
+        services.queue_reply(
+            conversation=conversation,
+            text=form.cleaned_data["text"],
+            subject=form.cleaned_data["subject"],
+            author=request.user,
+        )
+    except ValidationError as exc:
+        return HttpResponseBadRequest(" ".join(exc.messages))
+    return _after_change(request, conversation, _("Antwort in Warteschlange."))
+
+
+@require_POST
+@staff_required
+def classify(request):
+    if not request.user.has_perm("conversations.classify_conversation"):
+        raise PermissionDenied
+    form = ClassifyForm(request.POST, user=request.user)
+    if not form.is_valid():
+        return _classify_error(request, form.errors.get("__all__") or form.errors.as_text())
+    conversations = form.conversations()
+    try:
+        batch = services.record_classification(
+            conversations=conversations,
+            classification=form.cleaned_data["classification"],
+            customer=form.cleaned_data["customer_obj"],
+            actor=request.user,
+            remember_sender=form.cleaned_data["remember_sender"] or None,
+        )
+    except ValidationError as exc:
+        return _classify_error(request, exc.messages)
+    label = Classification(batch.classification).label
+    notice = ngettext(
+        "%(count)d Konversation als %(label)s klassifiziert.",
+        "%(count)d Konversationen als %(label)s klassifiziert.",
+        batch.changed,
+    ) % {"count": batch.changed, "label": label}
+    if batch.rules_created:
+        notice += " " + ngettext(
+            "%(count)d Absenderregel gespeichert.",
+            "%(count)d Absenderregeln gespeichert.",
+            batch.rules_created,
+        ) % {"count": batch.rules_created}
+    if not request.htmx:
+        return redirect("inbox")
+    counts, brands = view_counts(request.user)
+    shown = form.cleaned_data["ids"][:200] if form.cleaned_data["scope"] == "auswahl" else []
+    rows = list(
+        Conversation.objects.for_user(request.user)
+        .filter(pk__in=shown)
+        .select_related("customer", "brand", "assignee")
+    )
+    context = {
+        "notice": notice,
+        "batch": batch,
+        "rows": rows,
+        "oob": True,
+        "counts": counts,
+        "brands": brands,
+        "active": {},
+        "query": request.POST.get("query", ""),
+    }
+    response = render(request, "conversations/_classified.html", context)
+    return trigger_client_event(
+        response,
+        "inbox:classified",
+        {"ids": [r.pk for r in rows], "reload": form.cleaned_data["scope"] != "auswahl"},
+        after="settle",
+    )
+
+
+def _classify_error(request, errors):
+    messages = [str(e) for e in errors] if isinstance(errors, list) else [str(errors)]
+    response = render(
+        request, "conversations/inbox.html#dialog-errors", {"errors": messages}, status=422
+    )
+    response["HX-Retarget"] = "#classify-errors"
+    response["HX-Reswap"] = "innerHTML"
+    return response
+
+
+@require_GET
+@staff_required
+def classify_count(request):
+    """How many conversations a bulk classification would touch (shown in the dialog)."""
+    form = ClassifyForm(
+        {**request.GET.dict(), "classification": Classification.NEWSLETTER}, user=request.user
+    )
+    if not form.is_valid():
+        return HttpResponse("0")
+    return HttpResponse(str(form.conversations().count()))
+
+
+@require_POST
+@staff_required
+def undo_classification(request, batch: uuid.UUID):
+    if not request.user.has_perm("conversations.classify_conversation"):
+        raise PermissionDenied
+    restored = services.undo_classification_batch(
+        batch=batch, actor=request.user, brands=BusinessEntity.objects.for_user(request.user)
+    )
+    if not restored:
+        raise Http404
+    notice = ngettext(
+        "%(count)d Klassifizierung wiederhergestellt.",
+        "%(count)d Klassifizierungen wiederhergestellt.",
+        restored,
+    ) % {"count": restored}
+    if not request.htmx:
+        return redirect("inbox")
+    response = render(request, "conversations/inbox.html#notice", {"notice": notice})
+    return trigger_client_event(response, "inbox:reload", after="settle")
+
+
+# --- message content ------------------------------------------------------------------
+
+_CID = re.compile(r'src="cid:([^"]+)"', re.IGNORECASE)
+
+
+def _inline_url(request, attachment_id: int) -> str:
+    token = signing.TimestampSigner(salt="inline-attachment").sign(str(attachment_id))
+    return request.build_absolute_uri(reverse("attachment_inline", args=[token]))
+
+
+@require_GET
+@staff_required
+@xframe_options_sameorigin
+def message_html(request, pk: int):
+    """The sanitised HTML of one message, for an ``<iframe sandbox>``, under a strict CSP.
+
+    ``cid:`` images point at signed links to the message's own attachments (the
+    sandboxed frame has an opaque origin and sends no session cookie); remote
+    images stay disarmed unless ``?bilder=1``.
+    """
+    message = access_message(request.user, pk)
+    html = message.html
+    show_images = request.GET.get("bilder") == "1"
+    if show_images:
+        html = with_remote_images(html)
+    by_cid = {a.content_id.strip("<>"): a.pk for a in message.attachments.exclude(content_id="")}
+
+    def replace(match):
+        pk = by_cid.get(match.group(1).strip("<>"))
+        return f'src="{_inline_url(request, pk)}"' if pk else 'src=""'
+
+    html = _CID.sub(replace, html)
+    inline_prefix = request.build_absolute_uri(reverse("attachment_inline", args=["x"]))[:-2]
+    img_src = f"data: {inline_prefix}" + (" https:" if show_images else "")
+    document = (
+        '<!DOCTYPE html><html><head><meta charset="utf-8">'
+        '<base target="_blank">'
+        "<style>body{font-family:system-ui,sans-serif;font-size:14px;color:#1d2733;"
+        "margin:0;padding:8px;word-wrap:break-word}img{max-width:100%;height:auto}</style>"
+        f"</head><body>{html}</body></html>"
+    )
+    response = HttpResponse(document, content_type="text/html; charset=utf-8")
+    response["Content-Security-Policy"] = (
+        f"default-src 'none'; img-src {img_src}; style-src 'unsafe-inline'; "
+        "base-uri 'none'; form-action 'none'"
+    )
+    response["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+def _file_response(attachment, *, inline: bool):
+    response = FileResponse(
+        attachment.file.open("rb"),
+        as_attachment=not inline,
+        filename=attachment.filename,
+        content_type=attachment.content_type or "application/octet-stream",
+    )
+    # whatever the sender claimed the type to be, nothing in it runs on our origin
+    response["Content-Security-Policy"] = "sandbox; default-src 'none'"
+    return response
+
+
+@require_GET
+@staff_required
+def attachment_download(request, pk: int):
+    return _file_response(access_attachment(request.user, pk), inline=False)
+
+
+@require_GET
+def attachment_inline(request, token: str):
+    """An inline image of a message the user was shown; the signed link is the permission."""
+    try:
+        pk = signing.TimestampSigner(salt="inline-attachment").unsign(
+            token, max_age=INLINE_LINK_MAX_AGE
+        )
+    except signing.BadSignature:
+        raise Http404 from None
+    attachment = Attachment.objects.filter(pk=pk, content_type__startswith="image/").first()
+    if attachment is None:
+        raise Http404
+    return _file_response(attachment, inline=True)

@@ -49,11 +49,11 @@ def add_tracking(html: str, *, outbound_id: int) -> str:
         if url.startswith(settings.SITE_URL):
             return match.group(0)
         token = _sign({"o": outbound_id, "u": url})
-        tracked = settings.SITE_URL + reverse("kommunikation:click", args=[token])
+        tracked = settings.SITE_URL + reverse("tracking_click", args=[token])
         return f"{match.group(1)}{match.group(2)}{escape(tracked)}{match.group(2)}"
 
     html = _LINK.sub(rewrite, html)
-    pixel_url = settings.SITE_URL + reverse("kommunikation:open", args=[_sign({"o": outbound_id})])
+    pixel_url = settings.SITE_URL + reverse("tracking_open", args=[_sign({"o": outbound_id})])
     pixel = f'<img src="{escape(pixel_url)}" width="1" height="1" alt="" style="border:0">'
     return html.replace("</body>", pixel + "</body>") if "</body>" in html else html + pixel
 

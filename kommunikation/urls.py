@@ -1,10 +1,10 @@
 from django.urls import path
 
-from kommunikation import tracking
-
-app_name = "kommunikation"
+from kommunikation import tracking, views
 
 urlpatterns = [
-    path("t/o/<str:token>/", tracking.open_pixel, name="open"),
-    path("t/c/<str:token>/", tracking.click, name="click"),
+    path("kunden/suche/", views.customer_search, name="customer_search"),
+    path("kunden/<int:pk>/", views.customer_detail, name="customer"),
+    path("t/o/<str:token>/", tracking.open_pixel, name="tracking_open"),
+    path("t/c/<str:token>/", tracking.click, name="tracking_click"),
 ]

@@ -1,0 +1,49 @@
+"""Every suite `manage.py bench` knows, registered into the one registry.
+
+The ingest benchmark registers itself in conversations/benchmarks.py; the others
+live beside the code they measure and are adapted to BenchRow rows here.
+"""
+
+from __future__ import annotations
+
+from conversations.benchmarks import BenchOptions, BenchRow, benchmark
+
+
+@benchmark("inbox")
+def inbox(options: BenchOptions) -> list[BenchRow]:
+    """List, filtered list, search, open: median and p95 server time; bulk classification."""
+    from conversations.inbox_benchmarks import inbox_benchmarks
+
+    rows = []
+    for name, median, p95, n in inbox_benchmarks():
+        if n == 1:
+            rows.append(BenchRow("inbox", f"{name} (n={n})", median, "ms"))
+        else:
+            rows.append(BenchRow("inbox", f"{name} median (n={n})", median, "ms"))
+            rows.append(BenchRow("inbox", f"{name} p95 (n={n})", p95, "ms"))
+    return rows
+
+
+@benchmark("render")
+def render(options: BenchOptions) -> list[BenchRow]:
+    """Emails rendered per second, one letter PDF, a 100-letter batch."""
+    from templates_app.benchmarks import benchmark_rows
+
+    return [
+        BenchRow("render", f"{name} [Ziel {goal}]", value, unit)
+        for name, value, unit, goal in benchmark_rows()
+    ]
+
+
+@benchmark("email")
+def email(options: BenchOptions) -> list[BenchRow]:
+    """Enqueued emails end to end to a local SMTP sink with 1 and 2 workers, and the ceiling."""
+    from kommunikation.benchmarks import email_end_to_end
+
+    rows = []
+    for row in email_end_to_end(n=options.messages):
+        name = row["name"]
+        for key, value in row.items():
+            if key != "name":
+                rows.append(BenchRow("email", f"{name}: {key}", value, ""))
+    return rows

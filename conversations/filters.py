@@ -1,0 +1,212 @@
+"""The inbox's filters: parsed from the query string, turned into one QuerySet.
+
+Every filter is a URL parameter (German names, they are visible in shared links),
+so reload, the back button and a link sent to a colleague show the same list.
+Paging is by keyset on (last_message_at, id), never OFFSET: page 400 costs what
+page 1 costs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django import forms
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext_lazy as _
+
+from conversations.models import Channel, Classification, Conversation, Priority, Status
+from conversations.search import search_conversations
+from kommunikation.models import BusinessEntity
+
+PAGE_SIZE = 50
+OPEN_STATUSES = [Status.OPEN, Status.PENDING]
+
+
+class InboxFilterForm(forms.Form):
+    """Invalid values are ignored (a hand-edited URL still shows a list), valid ones combine."""
+
+    PERIODS = [
+        ("heute", _("Heute")),
+        ("7", _("Letzte 7 Tage")),
+        ("30", _("Letzte 30 Tage")),
+        ("eigener", _("Eigener Zeitraum")),
+    ]
+    STATUSES = [("", _("offen und wartend")), ("alle", _("alle")), *Status.choices]
+    ASSIGNEES = [("", _("alle")), ("ich", _("mir")), ("niemand", _("niemandem"))]
+
+    q = forms.CharField(label=_("Suche"), required=False, max_length=200)
+    ungelesen = forms.BooleanField(label=_("Ungelesen"), required=False)
+    ohne = forms.BooleanField(label=_("Ohne Klassifizierung"), required=False)
+    klasse = forms.ChoiceField(
+        label=_("Klassifizierung"),
+        required=False,
+        choices=[("", _("alle")), *Classification.choices],
+    )
+    kunde = forms.IntegerField(label=_("Kunde"), required=False, min_value=1)
+    lieferant = forms.IntegerField(label=_("Lieferant"), required=False, min_value=1)
+    absender = forms.CharField(label=_("Absender"), required=False, max_length=254)
+    zeitraum = forms.ChoiceField(
+        label=_("Zeitraum"), required=False, choices=[("", _("jederzeit")), *PERIODS]
+    )
+    von = forms.DateField(label=_("von"), required=False)
+    bis = forms.DateField(label=_("bis"), required=False)
+    aelter = forms.IntegerField(
+        label=_("Offen und älter als (Tage)"), required=False, min_value=1, max_value=3650
+    )
+    kanal = forms.ChoiceField(
+        label=_("Kanal"), required=False, choices=[("", _("alle")), *Channel.choices]
+    )
+    marke = forms.SlugField(label=_("Marke"), required=False)
+    zugewiesen = forms.ChoiceField(label=_("Zugewiesen"), required=False, choices=ASSIGNEES)
+    status = forms.ChoiceField(label=_("Status"), required=False, choices=STATUSES)
+    prio = forms.ChoiceField(
+        label=_("Priorität"), required=False, choices=[("", _("alle")), *Priority.choices]
+    )
+
+    def values(self) -> dict:
+        self.is_valid()
+        return {k: v for k, v in self.cleaned_data.items() if v not in (None, "", False)}
+
+
+def filtered_conversations(user, params) -> QuerySet[Conversation]:
+    """The user's conversations matching the filters in ``params`` (a QueryDict), unordered."""
+    f = InboxFilterForm(params).values()
+    qs = Conversation.objects.for_user(user)
+    now = timezone.now()
+
+    status = f.get("status", "")
+    if status == "":
+        qs = qs.filter(status__in=OPEN_STATUSES)
+    elif status != "alle":
+        qs = qs.filter(status=status)
+    if f.get("ungelesen"):
+        qs = qs.filter(unread=True)
+    if f.get("ohne"):
+        qs = qs.unclassified()
+    if "klasse" in f:
+        qs = qs.filter(classification=f["klasse"])
+    if "kunde" in f:
+        qs = qs.filter(customer_id=f["kunde"], customer__kind="customer")
+    if "lieferant" in f:
+        qs = qs.filter(customer_id=f["lieferant"], customer__kind="supplier")
+    if "absender" in f:
+        qs = qs.filter(counterpart=f["absender"].strip().lower())
+    if "zeitraum" in f:
+        qs = filter_period(qs, f, now)
+    if "aelter" in f:
+        qs = qs.filter(status__in=OPEN_STATUSES).older_than(f["aelter"])
+    if "kanal" in f:
+        qs = qs.filter(channel=f["kanal"])
+    if "marke" in f:
+        qs = qs.filter(brand__slug=f["marke"])
+    if f.get("zugewiesen") == "ich":
+        qs = qs.filter(assignee=user)
+    elif f.get("zugewiesen") == "niemand":
+        qs = qs.filter(assignee__isnull=True)
+    if "prio" in f:
+        qs = qs.filter(priority=f["prio"])
+    if f.get("q", "").strip():
+        qs = search_conversations(qs, f["q"].strip())
+    return qs
+
+
+def _local_midnight(day: dt.date) -> dt.datetime:
+    return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
+
+
+def filter_period(qs, f, now):
+    today = timezone.localdate(now)
+    period = f["zeitraum"]
+    if period == "heute":
+        return qs.filter(last_message_at__gte=_local_midnight(today))
+    if period in ("7", "30"):
+        return qs.filter(last_message_at__gte=now - dt.timedelta(days=int(period)))
+    if "von" in f:
+        qs = qs.filter(last_message_at__gte=_local_midnight(f["von"]))
+    if "bis" in f:
+        qs = qs.filter(last_message_at__lt=_local_midnight(f["bis"] + dt.timedelta(days=1)))
+    return qs
+
+
+# --- keyset pagination ------------------------------------------------------------------
+
+
+def encode_cursor(conversation: Conversation) -> str:
+    return f"{conversation.last_message_at.isoformat()}~{conversation.pk}"
+
+
+def decode_cursor(value: str) -> tuple[dt.datetime, int] | None:
+    at, sep, pk = (value or "").partition("~")
+    if not sep or not pk.isdigit():
+        return None
+    try:
+        when = parse_datetime(at)
+    except ValueError:
+        return None
+    return (when, int(pk)) if when else None
+
+
+@dataclass
+class Page:
+    rows: list[Conversation]
+    next_cursor: str
+
+
+def list_page(qs: QuerySet[Conversation], cursor: str = "", size: int = PAGE_SIZE) -> Page:
+    """One page of the list, newest first, after ``cursor``; rows carry what a row shows."""
+    qs = qs.select_related("customer", "brand", "assignee").order_by("-last_message_at", "-id")
+    after = decode_cursor(cursor)
+    if after:
+        at, pk = after
+        qs = qs.filter(Q(last_message_at__lt=at) | Q(last_message_at=at, id__lt=pk))
+    rows = list(qs[: size + 1])
+    more = len(rows) > size
+    rows = rows[:size]
+    return Page(rows, encode_cursor(rows[-1]) if more else "")
+
+
+# --- the saved views in the left pane -----------------------------------------------------
+
+
+@dataclass
+class ViewCounts:
+    unread: int = 0
+    unclassified: int = 0
+    older: int = 0
+    mine: int = 0
+    whatsapp: int = 0
+    open: int = 0
+
+
+OLDER_THAN_DAYS = 7
+
+
+def view_counts(user) -> tuple[ViewCounts, list[tuple[BusinessEntity, int]]]:
+    """Live counts of the saved views, in total and open conversations per brand: one query."""
+    open_q = Q(status__in=OPEN_STATUSES)
+    older = timezone.now() - dt.timedelta(days=OLDER_THAN_DAYS)
+    rows = (
+        Conversation.objects.for_user(user)
+        .filter(open_q)
+        .order_by()
+        .values("brand_id")
+        .annotate(
+            open=Count("id"),
+            unread=Count("id", filter=Q(unread=True)),
+            unclassified=Count("id", filter=Q(classification="")),
+            older=Count("id", filter=Q(last_message_at__lt=older)),
+            mine=Count("id", filter=Q(assignee=user)),
+            whatsapp=Count("id", filter=Q(channel=Channel.WHATSAPP)),
+        )
+    )
+    total = ViewCounts()
+    per_brand: dict[int, int] = {}
+    for row in rows:
+        for field in ("open", "unread", "unclassified", "older", "mine", "whatsapp"):
+            setattr(total, field, getattr(total, field) + row[field])
+        per_brand[row["brand_id"]] = row["open"]
+    brands = [(b, per_brand.get(b.pk, 0)) for b in BusinessEntity.objects.for_user(user)]
+    return total, brands

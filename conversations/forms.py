@@ -1,0 +1,161 @@
+"""Forms of the inbox: validation at the edge, 4xx on bad input."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib.auth import get_user_model
+from django.contrib.auth.forms import AuthenticationForm
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.http import QueryDict
+from django.utils.translation import gettext_lazy as _
+
+from conversations.filters import filtered_conversations
+from conversations.models import Classification, Conversation, Priority, Status
+from conversations.services import CLASSIFICATIONS_WITH_CUSTOMER, REMEMBER_ADDRESS, REMEMBER_DOMAIN
+from kommunikation.models import BusinessEntity, Customer
+
+LOGIN_ATTEMPTS = 5
+LOGIN_WINDOW_SECONDS = 15 * 60
+
+
+def client_ip(request) -> str:
+    # REMOTE_ADDR only: X-Forwarded-For is set by clients and would let anyone pick a key.
+    return request.META.get("REMOTE_ADDR", "") if request else ""
+
+
+class RateLimitedAuthenticationForm(AuthenticationForm):
+    """Django's login form, refusing after 5 failures per username and IP in 15 minutes."""
+
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "invalid_login": _("Benutzername oder Passwort ist falsch."),
+        "rate_limited": _(
+            "Zu viele fehlgeschlagene Anmeldeversuche. Bitte versuchen Sie es in 15 Minuten erneut."
+        ),
+    }
+
+    def _key(self) -> str:
+        username = (self.data.get("username") or "").strip().casefold()
+        return f"login-failures:{username}:{client_ip(self.request)}"
+
+    def clean(self):
+        key = self._key()
+        if cache.get(key, 0) >= LOGIN_ATTEMPTS:
+            raise ValidationError(self.error_messages["rate_limited"], code="rate_limited")
+        try:
+            return super().clean()
+        except ValidationError:
+            if cache.add(key, 1, LOGIN_WINDOW_SECONDS) is False:
+                try:
+                    cache.incr(key)
+                except ValueError:  # expired between add and incr
+                    cache.set(key, 1, LOGIN_WINDOW_SECONDS)
+            raise
+
+
+class ClassifyForm(forms.Form):
+    """Which conversations (the selection, every match of a filter, or one sender's) become what."""
+
+    SCOPES = [
+        ("auswahl", _("Auswahl")),
+        ("treffer", _("alle Treffer")),
+        ("absender", _("Absender")),
+    ]
+    REMEMBER = [
+        ("", _("nicht merken")),
+        (REMEMBER_ADDRESS, _("Absenderadresse merken")),
+        (REMEMBER_DOMAIN, _("Absender-Domain merken")),
+    ]
+
+    classification = forms.ChoiceField(label=_("Klassifizierung"), choices=Classification.choices)
+    customer = forms.IntegerField(label=_("Kunde / Lieferant"), required=False)
+    remember_sender = forms.ChoiceField(
+        label=_("Absender merken"), choices=REMEMBER, required=False
+    )
+    scope = forms.ChoiceField(choices=SCOPES, initial="auswahl")
+    ids = forms.CharField(required=False)
+    query = forms.CharField(required=False, max_length=2000)
+    sender = forms.CharField(required=False, max_length=254)
+
+    def __init__(self, *args, user, **kwargs):
+        self.user = user
+        super().__init__(*args, **kwargs)
+
+    def clean_ids(self) -> list[int]:
+        raw = self.cleaned_data["ids"]
+        try:
+            return [int(v) for v in raw.split(",") if v.strip()]
+        except ValueError:
+            raise ValidationError(_("Ungültige Auswahl.")) from None
+
+    def clean(self):
+        data = super().clean()
+        classification = data.get("classification")
+        customer_id = data.get("customer")
+        kind = CLASSIFICATIONS_WITH_CUSTOMER.get(classification)
+        data["customer_obj"] = None
+        if kind is not None:
+            if not customer_id:
+                raise ValidationError(_("Bitte einen Kunden oder Lieferanten auswählen."))
+            customer = (
+                Customer.objects.for_brands(BusinessEntity.objects.for_user(self.user))
+                .filter(pk=customer_id, kind=kind)
+                .first()
+            )
+            if customer is None:
+                raise ValidationError(_("Diesen Kontakt gibt es nicht (mehr)."))
+            data["customer_obj"] = customer
+        if data.get("scope") == "auswahl" and not data.get("ids"):
+            raise ValidationError(_("Keine Konversation ausgewählt."))
+        if data.get("scope") == "absender" and not data.get("sender"):
+            raise ValidationError(_("Kein Absender angegeben."))
+        return data
+
+    def conversations(self):
+        """The chosen conversations, always within the user's brands."""
+        data = self.cleaned_data
+        if data["scope"] == "treffer":
+            return filtered_conversations(self.user, QueryDict(data.get("query", "")))
+        qs = Conversation.objects.for_user(self.user)
+        if data["scope"] == "absender":
+            return qs.filter(counterpart=data["sender"].strip().lower())
+        return qs.filter(pk__in=data["ids"])
+
+
+class AssignForm(forms.Form):
+    assignee = forms.CharField(label=_("Zuweisen an"), required=False)
+
+    def __init__(self, *args, conversation, **kwargs):
+        self.conversation = conversation
+        super().__init__(*args, **kwargs)
+
+    def clean_assignee(self):
+        value = self.cleaned_data["assignee"]
+        if not value:
+            return None
+        user = (
+            get_user_model()
+            .objects.filter(pk=value if value.isdigit() else None, brands=self.conversation.brand)
+            .first()
+        )
+        if user is None:
+            raise ValidationError(_("Diese Person gibt es für diese Marke nicht."))
+        return user
+
+
+class StatusForm(forms.Form):
+    status = forms.ChoiceField(label=_("Status"), choices=Status.choices)
+
+
+class PriorityForm(forms.Form):
+    priority = forms.ChoiceField(label=_("Priorität"), choices=Priority.choices)
+
+
+class NoteForm(forms.Form):
+    text = forms.CharField(label=_("Interne Notiz"), widget=forms.Textarea, max_length=10_000)
+
+
+class ReplyForm(forms.Form):
+    subject = forms.CharField(label=_("Betreff"), required=False, max_length=500)
+    text = forms.CharField(label=_("Antwort"), widget=forms.Textarea, max_length=100_000)

@@ -1,0 +1,340 @@
+"""State changes of conversations made by staff, each named by its effect.
+
+Views, admin actions and commands call these; every function does its whole
+change atomically and takes keyword-only arguments. Ingestion (the way mail
+enters) lives in ``conversations.ingest``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from email.utils import make_msgid
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection, transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from conversations.models import (
+    Channel,
+    Classification,
+    ClassificationChange,
+    Conversation,
+    Direction,
+    Message,
+    Priority,
+    SenderRule,
+    Status,
+    StatusChange,
+)
+from kommunikation.contact import email_domain
+from kommunikation.models import Customer, CustomerKind
+
+# Kunde and Lieferant name whom; the other three stand on their own.
+CLASSIFICATIONS_WITH_CUSTOMER = {
+    Classification.CUSTOMER: CustomerKind.CUSTOMER,
+    Classification.SUPPLIER: CustomerKind.SUPPLIER,
+}
+REMEMBER_ADDRESS = "address"
+REMEMBER_DOMAIN = "domain"
+_CHUNK = 1000
+
+
+@dataclass(frozen=True)
+class ClassificationBatch:
+    """What one classification request changed; ``id`` undoes it."""
+
+    id: uuid.UUID
+    changed: int
+    classification: str
+    rules_created: int = 0
+
+
+@transaction.atomic
+def record_classification(
+    *,
+    conversations: QuerySet[Conversation],
+    classification: str,
+    customer: Customer | None = None,
+    actor,
+    remember_sender: str | None = None,
+) -> ClassificationBatch:
+    """Classify every given conversation, keep the history, optionally learn the sender.
+
+    Conversations that already carry exactly this classification and customer are
+    left alone (and not counted). All history rows of one call share a batch id,
+    which ``undo_classification_batch`` takes. With ``remember_sender`` ("address"
+    or "domain") a SenderRule per distinct sender is created or updated, so future
+    mail from it is classified on arrival.
+    """
+    if classification not in Classification.values:
+        raise ValidationError(_("Unbekannte Klassifizierung."))
+    wanted_kind = CLASSIFICATIONS_WITH_CUSTOMER.get(classification)
+    if wanted_kind is None:
+        customer = None
+    elif customer is not None and customer.kind != wanted_kind:
+        raise ValidationError(_("Der gewählte Kontakt passt nicht zur Klassifizierung."))
+    if customer is not None and conversations.exclude(brand_id=customer.brand_id).exists():
+        raise ValidationError(_("Der Kontakt gehört zu einer anderen Marke."))
+
+    now = timezone.now()
+    batch = uuid.uuid4()
+    customer_id = customer.pk if customer else None
+    rows = list(
+        conversations.order_by()
+        .exclude(classification=classification, customer_id=customer_id)
+        .values_list("id", "classification", "customer_id")
+    )
+    ClassificationChange.objects.bulk_create(
+        [
+            ClassificationChange(
+                conversation_id=pk,
+                from_classification=old,
+                to_classification=classification,
+                from_customer_id=old_customer,
+                to_customer_id=customer_id,
+                changed_by=actor,
+                changed_at=now,
+                batch=batch,
+            )
+            for pk, old, old_customer in rows
+        ],
+        batch_size=_CHUNK,
+    )
+    ids = [pk for pk, _old, _cust in rows]
+    for start in range(0, len(ids), _CHUNK):
+        Conversation.objects.filter(id__in=ids[start : start + _CHUNK]).update(
+            classification=classification, customer_id=customer_id, classified_automatically=False
+        )
+
+    rules = 0
+    if remember_sender in (REMEMBER_ADDRESS, REMEMBER_DOMAIN):
+        rules = _remember_senders(
+            conversations=conversations,
+            kind=remember_sender,
+            classification=classification,
+            customer=customer,
+            actor=actor,
+            now=now,
+        )
+    return ClassificationBatch(batch, len(ids), classification, rules)
+
+
+def _remember_senders(*, conversations, kind, classification, customer, actor, now) -> int:
+    patterns: set[tuple[int, str]] = set()
+    for brand_id, counterpart in (
+        conversations.order_by().values_list("brand_id", "counterpart").distinct()
+    ):
+        if "@" not in counterpart:
+            continue  # phone numbers: no sender rules
+        pattern = counterpart if kind == REMEMBER_ADDRESS else email_domain(counterpart)
+        if pattern:
+            patterns.add((brand_id, pattern.lower()))
+    for brand_id, pattern in patterns:
+        # a new rule's created_at equals the batch's changed_at: undo finds what it created
+        SenderRule.objects.update_or_create(
+            brand_id=brand_id,
+            kind=kind,
+            pattern=pattern,
+            defaults={"classification": classification, "customer": customer},
+            create_defaults={
+                "classification": classification,
+                "customer": customer,
+                "created_by": actor,
+                "created_at": now,
+            },
+        )
+    return len(patterns)
+
+
+@transaction.atomic
+def undo_classification_batch(*, batch: uuid.UUID, actor, brands) -> int:
+    """Restore every classification a batch changed (only within ``brands``).
+
+    Conversations changed again since the batch are restored too: the user asked
+    to undo this batch. The restoring is itself recorded in the history. Sender
+    rules the batch created are removed. Returns how many were restored.
+    """
+    changes = list(
+        ClassificationChange.objects.filter(batch=batch, conversation__brand__in=brands).values_list(
+            "conversation_id", "from_classification", "from_customer_id", "to_classification",
+            "to_customer_id", "changed_at", "changed_by_id",
+        )
+    )  # fmt: skip
+    if not changes:
+        return 0
+    now = timezone.now()
+    undo_batch = uuid.uuid4()
+    history = [
+        ClassificationChange(
+            conversation_id=conv_id,
+            from_classification=new,
+            to_classification=old,
+            from_customer_id=new_customer,
+            to_customer_id=old_customer,
+            changed_by=actor,
+            changed_at=now,
+            reason=_("Rückgängig gemacht"),
+            batch=undo_batch,
+        )
+        for conv_id, old, old_customer, new, new_customer, _at, _by in changes
+    ]
+    _restore_from_history(batch, brand_ids=[brand.pk for brand in brands])
+    ClassificationChange.objects.bulk_create(history, batch_size=_CHUNK)
+    _at, by = changes[0][5], changes[0][6]
+    SenderRule.objects.filter(brand__in=brands, created_at=_at, created_by_id=by).delete()
+    return len(changes)
+
+
+def _restore_from_history(batch: uuid.UUID, *, brand_ids: list[int]) -> None:
+    """Every conversation of the batch gets its previous classification and customer back.
+
+    One UPDATE ... FROM joining the history (PostgreSQL, SQLite >= 3.33): the ORM
+    would need a statement per distinct previous value, or a correlated subquery
+    per row, both far slower for the 10,000 rows of a bulk classification.
+    """
+    if not brand_ids:
+        return
+    conv = Conversation._meta.db_table
+    hist = ClassificationChange._meta.db_table
+    placeholders = ", ".join(["%s"] * len(brand_ids))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {conv} SET classification = h.from_classification, "
+            f"customer_id = h.from_customer_id FROM {hist} AS h "
+            f"WHERE h.batch = %s AND h.conversation_id = {conv}.id "
+            f"AND {conv}.brand_id IN ({placeholders})",
+            [batch.hex if connection.vendor == "sqlite" else batch, *brand_ids],
+        )
+
+
+def check_can_assign(*, actor, assignee) -> None:
+    """Agents take conversations themselves; giving one to someone else is the Team-Lead's."""
+    if (
+        assignee is not None
+        and assignee != actor
+        and not actor.has_perm("conversations.reassign_conversation")
+    ):
+        raise PermissionDenied(_("Nur Team-Leads dürfen anderen zuweisen."))
+
+
+def assign(*, conversation: Conversation, assignee, actor) -> None:
+    check_can_assign(actor=actor, assignee=assignee)
+    if assignee is not None and not assignee.brands.filter(pk=conversation.brand_id).exists():
+        raise ValidationError(_("Diese Person arbeitet nicht für die Marke."))
+    conversation.assignee = assignee
+    conversation.save(update_fields=["assignee"])
+
+
+def set_status(*, conversation: Conversation, status: str) -> None:
+    if status not in Status.values:
+        raise ValidationError(_("Unbekannter Status."))
+    conversation.status = status
+    conversation.save(update_fields=["status"])
+
+
+def set_priority(*, conversation: Conversation, priority: str) -> None:
+    if priority not in Priority.values:
+        raise ValidationError(_("Unbekannte Priorität."))
+    conversation.priority = priority
+    conversation.save(update_fields=["priority"])
+
+
+def mark_read(*, conversation: Conversation) -> None:
+    """Opening a conversation marks it read; a filtered update, no write when already read."""
+    if conversation.unread:
+        Conversation.objects.filter(pk=conversation.pk, unread=True).update(unread=False)
+        conversation.unread = False
+
+
+def mark_unread(*, conversations: QuerySet[Conversation]) -> int:
+    return conversations.filter(unread=False).update(unread=True)
+
+
+@transaction.atomic
+def add_internal_note(*, conversation: Conversation, text: str, author) -> Message:
+    """A note only staff see; it never leaves the system."""
+    now = timezone.now()
+    note = Message.objects.create(
+        conversation=conversation,
+        channel=Channel.NOTE,
+        direction=Direction.OUTBOUND,
+        is_internal_note=True,
+        author=author,
+        sender_name=author.get_full_name() or author.get_username(),
+        text=text,
+        created_at=now,
+    )
+    Conversation.objects.filter(pk=conversation.pk).update(
+        message_count=conversation.message_count + 1
+    )
+    conversation.message_count += 1
+    return note
+
+
+def _reply_subject(subject: str) -> str:
+    if not subject:
+        return ""
+    return subject if subject.lower().startswith(("re:", "aw:")) else f"AW: {subject}"
+
+
+@transaction.atomic
+def queue_reply(*, conversation: Conversation, text: str, author, subject: str = "") -> Message:
+    """Queue an email answer to the counterpart as an outbound message.
+
+    This is the single place a reply from the inbox starts its way out: the
+    message is stored with status "queued" (and its status timeline) in the
+    thread; the dispatch worker of the outbox will send it.
+    """
+    if "@" not in conversation.counterpart:
+        raise ValidationError(_("Diese Konversation hat keine E-Mail-Adresse."))
+    brand = conversation.brand
+    last_inbound = (
+        conversation.messages.filter(direction=Direction.INBOUND)
+        .exclude(message_id="")
+        .order_by("-created_at", "-id")
+        .values_list("message_id", "references")
+        .first()
+    )
+    in_reply_to, references = ("", "")
+    if last_inbound:
+        in_reply_to = last_inbound[0]
+        references = " ".join(filter(None, [last_inbound[1], last_inbound[0]]))
+    sender = brand.sender_address("support")
+    now = timezone.now()
+    message = Message.objects.create(
+        conversation=conversation,
+        channel=Channel.EMAIL,
+        direction=Direction.OUTBOUND,
+        author=author,
+        sender_name=brand.name,
+        sender_address=sender,
+        to=[conversation.counterpart],
+        subject=subject or _reply_subject(conversation.subject),
+        text=text,
+        message_id=make_msgid(domain=email_domain(sender) or "localhost"),
+        in_reply_to=in_reply_to,
+        references=references,
+        status=Message.State.QUEUED,
+        created_at=now,
+    )
+    StatusChange.objects.create(message=message, status=Message.State.QUEUED, at=now)
+    conversation.message_count += 1
+    conversation.last_message_at = now
+    conversation.response_due_at = None  # answered
+    conversation.snippet = " ".join(text.split())[:200]
+    conversation.save(
+        update_fields=["message_count", "last_message_at", "response_due_at", "snippet"]
+    )
+    return message
+
+
+def reply_templates(conversation: Conversation) -> list[tuple[str, str, str]]:
+    """(key, label, text) of the reply templates offered for this conversation.
+
+    The picker in the reply form is shown only when this is not empty. The
+    templates app feeds it once it exists; until then there are none.
+    """
+    return []
