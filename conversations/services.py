@@ -31,6 +31,7 @@ from conversations.models import (
 )
 from kommunikation.contact import email_domain
 from kommunikation.models import Customer, CustomerKind
+from kommunikation.outbox import enqueue_outbound
 
 # Kunde and Lieferant name whom; the other three stand on their own.
 CLASSIFICATIONS_WITH_CUSTOMER = {
@@ -286,7 +287,8 @@ def queue_reply(*, conversation: Conversation, text: str, author, subject: str =
 
     This is the single place a reply from the inbox starts its way out: the
     message is stored with status "queued" (and its status timeline) in the
-    thread; the dispatch worker of the outbox will send it.
+    thread and handed to the outbox, whose dispatch worker sends it (at once after
+    the commit) and writes "sent", delivery and failures onto the same message.
     """
     if "@" not in conversation.counterpart:
         raise ValidationError(_("Diese Konversation hat keine E-Mail-Adresse."))
@@ -321,6 +323,22 @@ def queue_reply(*, conversation: Conversation, text: str, author, subject: str =
         created_at=now,
     )
     StatusChange.objects.create(message=message, status=Message.State.QUEUED, at=now)
+    enqueue_outbound(
+        brand=brand,
+        customer=conversation.customer,
+        channels="email",
+        category="service",  # an answer to the customer's own request: no consent needed
+        source="reply",
+        message=message,
+        to_address=conversation.counterpart,
+        subject=message.subject,
+        text=text,
+        in_reply_to=in_reply_to,
+        references=references,
+        message_id=message.message_id,
+        idempotency_key=f"reply:{message.pk}",
+        created_by=author,
+    )
     conversation.message_count += 1
     conversation.last_message_at = now
     conversation.response_due_at = None  # answered

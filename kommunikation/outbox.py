@@ -51,6 +51,7 @@ def enqueue_outbound(
     reply_to: str = "",
     in_reply_to: str = "",
     references: str = "",
+    message_id: str = "",
     attachments: list[dict] | None = None,
     not_before: dt.datetime | None = None,
     source_ref: str = "",
@@ -66,6 +67,8 @@ def enqueue_outbound(
     later entries are fallbacks. `message` is an existing thread entry (an inbox
     reply) that the dispatch worker updates instead of creating one. With
     `trigger`, an immediate message starts a dispatch task after the commit.
+    `message_id` keeps a Message-ID the thread entry already carries (so a reply to a
+    message still in the queue threads too); otherwise one is made on the brand's domain.
     """
     channel_list = [channels] if isinstance(channels, str) else list(channels)
     if not channel_list:
@@ -94,7 +97,7 @@ def enqueue_outbound(
         attachments=attachments or [],
         purpose=purpose,
         reply_to=reply_to,
-        header_message_id=make_msgid(domain=brand_mail_domain(brand)),
+        header_message_id=message_id or make_msgid(domain=brand_mail_domain(brand)),
         in_reply_to=in_reply_to,
         references=references,
         idempotency_key=idempotency_key,

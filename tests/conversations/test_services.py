@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+from django.core import mail
 from django.core.exceptions import PermissionDenied, ValidationError
 
 from conversations import services
@@ -177,6 +178,29 @@ def test_a_reply_is_queued_as_outbound_email_in_the_thread(brand_a, agent_a):
     assert list(reply.status_changes.values_list("status", flat=True)) == ["queued"]
     conv.refresh_from_db()
     assert conv.response_due_at is None
+
+
+def test_a_queued_reply_is_sent_through_the_outbox_and_marked_sent(
+    brand_a, agent_a, settings, django_capture_on_commit_callbacks
+):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    conv = ConversationFactory(
+        brand=brand_a, counterpart="kunde@example.de", subject="Wallbox defekt"
+    )
+    MessageFactory(conversation=conv, message_id="<a1@example.de>")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        reply = services.queue_reply(conversation=conv, text="Wir kümmern uns.", author=agent_a)
+
+    reply.refresh_from_db()
+    assert reply.status == "sent"
+    assert list(reply.status_changes.values_list("status", flat=True)) == ["queued", "sent"]
+    [sent] = mail.outbox
+    assert sent.to == ["kunde@example.de"]
+    assert sent.extra_headers["Message-ID"] == reply.message_id
+    assert sent.extra_headers["In-Reply-To"] == "<a1@example.de>"
+    assert "Wir kümmern uns." in sent.body
+    assert conv.messages.count() == 2  # the thread entry was updated, not duplicated
 
 
 def test_an_internal_note_never_goes_out(brand_a, agent_a):
