@@ -105,14 +105,10 @@ def inbox(request):
 @require_GET
 @staff_required
 def inbox_counts(request):
-    """The left pane with live counts: loaded after the page, refreshed every minute."""
+    """The live counts of the left pane, as out-of-band swaps of the numbers only:
+    loaded after the page, refreshed every minute."""
     counts, brands = view_counts(request.user)
-    context = {
-        "counts": counts,
-        "brands": brands,
-        "active": InboxFilterForm(request.GET).values(),
-    }
-    return render(request, "conversations/inbox.html#nav", context)
+    return render(request, "conversations/inbox.html#counts", {"counts": counts, "brands": brands})
 
 
 def _detail_context(request, conversation: Conversation) -> dict:

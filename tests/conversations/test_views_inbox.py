@@ -111,3 +111,19 @@ def test_a_conversation_of_another_brand_is_not_found(client, agent_a, brand_b):
     )
     conv.refresh_from_db()
     assert conv.status == "open"
+
+
+def test_the_counts_refresh_only_the_numbers_out_of_band(client, agent_a, brand_a, brand_b):
+    ConversationFactory.create_batch(2, brand=brand_a, unread=True)
+    ConversationFactory(brand=brand_a, unread=False, classification="customer")
+    ConversationFactory(brand=brand_b, unread=True)  # not the agent's brand
+    client.force_login(agent_a)
+
+    response = client.get("/zaehler/", headers={"HX-Request": "true"})
+
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert '<span class="count" id="count-unread" hx-swap-oob="true">2</span>' in body
+    assert '<span class="count" id="count-open" hx-swap-oob="true">3</span>' in body
+    assert f'id="count-brand-{brand_a.pk}" hx-swap-oob="true">3</span>' in body
+    assert "<a " not in body  # the links themselves stay where they are

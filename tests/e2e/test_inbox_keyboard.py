@@ -7,6 +7,7 @@ import re
 
 import pytest
 from django.apps import apps as django_apps
+from django.core import mail
 from django.utils import timezone
 from playwright.sync_api import expect
 
@@ -169,7 +170,8 @@ def test_back_button_restores_the_filter(page, agent_a, morning):
     expect(page.locator("#rows .row")).to_have_count(4)
 
 
-def test_reply_note_archive_and_assign_from_the_keyboard(page, agent_a, morning):
+def test_reply_note_archive_and_assign_from_the_keyboard(page, agent_a, morning, settings):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     _anna, (first, *_rest) = morning
     login(page, agent_a)
     page.goto("/")
@@ -186,7 +188,9 @@ def test_reply_note_archive_and_assign_from_the_keyboard(page, agent_a, morning)
     page.keyboard.press("r")
     page.keyboard.type("Wir melden uns heute noch.")
     page.get_by_role("button", name="In Warteschlange stellen").click()
-    expect(page.locator(".msg-out")).to_contain_text("in Warteschlange")
+    # the reply goes through the outbox at once: queued, then sent
+    expect(page.locator(".msg-out")).to_contain_text("gesendet")
+    assert [m.body.strip() for m in mail.outbox] == ["Wir melden uns heute noch."]
     page.locator("body").click(position={"x": 5, "y": 60})
     page.keyboard.press("e")
     expect(page.locator("#notice")).to_contain_text("archiviert")
@@ -194,5 +198,5 @@ def test_reply_note_archive_and_assign_from_the_keyboard(page, agent_a, morning)
     first.refresh_from_db()
     assert (first.assignee, first.status) == (agent_a, "archived")
     assert first.messages.filter(is_internal_note=True).count() == 1
-    assert first.messages.filter(direction="out", status="queued").count() == 1
+    assert first.messages.filter(direction="out", status="sent").count() == 1
     assert Conversation.objects.filter(pk=first.pk, unread=False).exists()
