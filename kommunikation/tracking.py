@@ -16,6 +16,7 @@ from django.http import HttpResponse, HttpResponseBadRequest, HttpResponseRedire
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -103,7 +104,7 @@ def _tracked_row(token: str) -> tuple[OutboundMessage, dict] | None:
 def open_pixel(request, token: str):
     found = _tracked_row(token)
     if found is None:
-        return HttpResponseBadRequest("Ungültiger Link.")
+        return HttpResponseBadRequest(_("Ungültiger Link."))
     record_status(found[0], "opened", detail="Zählpixel")
     return HttpResponse(PIXEL, content_type="image/gif")
 
@@ -113,7 +114,7 @@ def open_pixel(request, token: str):
 def click(request, token: str):
     found = _tracked_row(token)
     if found is None or "u" not in found[1]:
-        return HttpResponseBadRequest("Ungültiger Link.")
+        return HttpResponseBadRequest(_("Ungültiger Link."))
     row, data = found
     record_status(row, "clicked", detail=data["u"])
     # the target is inside the signature: no open redirect

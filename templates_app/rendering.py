@@ -47,6 +47,8 @@ from django.template.loader import get_template
 from django.utils.html import escape, linebreaks, urlize
 from django.utils.safestring import SafeData, SafeString, mark_safe
 from django.utils.timezone import template_localtime
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from templates_app.events import (
     _EXACT_SCALARS,
@@ -92,13 +94,13 @@ ALLOWED_NODES = (
 
 TEMPLATE_FIELDS = ("subject", "text", "html", "sms_text", "letter_body")
 FIELD_LABELS = {
-    "subject": "Betreff",
-    "text": "Text",
-    "html": "HTML",
-    "sms_text": "SMS-Text",
-    "letter_body": "Brieftext",
-    "whatsapp_params": "WhatsApp-Parameter",
-    "whatsapp_name": "WhatsApp-Vorlagenname",
+    "subject": gettext_lazy("Betreff"),
+    "text": gettext_lazy("Text"),
+    "html": gettext_lazy("HTML"),
+    "sms_text": gettext_lazy("SMS-Text"),
+    "letter_body": gettext_lazy("Brieftext"),
+    "whatsapp_params": gettext_lazy("WhatsApp-Parameter"),
+    "whatsapp_name": gettext_lazy("WhatsApp-Vorlagenname"),
 }
 REQUIRED_BY_CHANNEL = {
     "email": ("subject",),
@@ -294,7 +296,11 @@ class _Checker:
     def error(self, node, message: str) -> None:
         token = getattr(node, "token", None)
         line = getattr(token, "lineno", None)
-        self.errors.append(f"Zeile {line}: {message}" if line else message)
+        self.errors.append(
+            _("Zeile %(line)s: %(message)s") % {"line": line, "message": message}
+            if line
+            else message
+        )
 
     def variable(self, node, var, scope) -> Any:
         if isinstance(var, Variable) and var.lookups:
@@ -304,7 +310,7 @@ class _Checker:
             try:
                 return _lookup(scope, var.lookups)
             except _Unknown as exc:
-                self.error(node, f"Unbekannte Variable „{exc.name}“.")
+                self.error(node, _("Unbekannte Variable „%(name)s“.") % {"name": exc.name})
                 return _ANY
         return _ANY
 
@@ -334,7 +340,11 @@ class _Checker:
     def node(self, node, scope: dict[str, Any]) -> None:
         if not isinstance(node, ALLOWED_NODES):
             name = getattr(getattr(node, "token", None), "contents", type(node).__name__)
-            self.error(node, f"„{{% {name.split()[0]} %}}“ ist in Vorlagen nicht erlaubt.")
+            self.error(
+                node,
+                _("„%(tag)s“ ist in Vorlagen nicht erlaubt.")
+                % {"tag": f"{{% {name.split()[0]} %}}"},
+            )
             return
         if isinstance(node, VariableNode):
             self.expression(node, node.filter_expression, scope)
@@ -382,8 +392,11 @@ def check_source(source: str, variables: dict[str, Any]) -> list[str]:
         line = source.count("\n", 0, match.start()) + 1
         suggestion = re.sub(r"[ \-]+", "_", match.group(1))
         errors.append(
-            f"Zeile {line}: Platzhalter „{match.group(0)}“ darf keine Leerzeichen oder "
-            f"Bindestriche enthalten – bitte {{{{{suggestion}}}}} schreiben."
+            _(
+                "Zeile %(line)s: Platzhalter „%(placeholder)s“ darf keine Leerzeichen oder "
+                "Bindestriche enthalten – bitte %(suggestion)s schreiben."
+            )
+            % {"line": line, "placeholder": match.group(0), "suggestion": f"{{{{{suggestion}}}}}"}
         )
     if errors:
         return errors
@@ -391,8 +404,11 @@ def check_source(source: str, variables: dict[str, Any]) -> list[str]:
         template = Template(source, engine=CHECK_ENGINE)
     except TemplateSyntaxError as exc:
         info = getattr(exc, "template_debug", None)
-        line = f"Zeile {info['line']}: " if info else ""
-        return [f"{line}Syntaxfehler: {exc}"]
+        if info:
+            return [
+                _("Zeile %(line)s: Syntaxfehler: %(error)s") % {"line": info["line"], "error": exc}
+            ]
+        return [_("Syntaxfehler: %(error)s") % {"error": exc}]
     checker = _Checker(variables)
     checker.nodelist(template.nodelist, dict(variables))
     return checker.errors
@@ -402,7 +418,7 @@ def validate_content(content: dict, *, event_type: str, channel: str) -> dict[st
     """Errors per field for a version's content; empty when it may be saved."""
     event = EVENT_TYPES.get(event_type)
     if event is None:
-        return {"subject": [f"Unbekannter Ereignistyp „{event_type}“."]}
+        return {"subject": [_("Unbekannter Ereignistyp „%(key)s“.") % {"key": event_type}]}
     variables = event.variables
     errors: dict[str, list[str]] = {}
     for field in TEMPLATE_FIELDS:
@@ -413,7 +429,7 @@ def validate_content(content: dict, *, event_type: str, channel: str) -> dict[st
                 errors[field] = problems
     params = content.get("whatsapp_params") or []
     if not isinstance(params, list) or not all(isinstance(p, str) for p in params):
-        errors["whatsapp_params"] = ["Bitte eine Liste von Texten angeben."]
+        errors["whatsapp_params"] = [_("Bitte eine Liste von Texten angeben.")]
     else:
         for i, param in enumerate(params, start=1):
             for problem in check_source(param, variables):
@@ -421,10 +437,10 @@ def validate_content(content: dict, *, event_type: str, channel: str) -> dict[st
     for field in REQUIRED_BY_CHANNEL.get(channel, ()):
         if not (content.get(field) or "").strip():
             errors.setdefault(field, []).append(
-                f"{FIELD_LABELS[field]} ist für diesen Kanal erforderlich."
+                _("%(field)s ist für diesen Kanal erforderlich.") % {"field": FIELD_LABELS[field]}
             )
     if channel == "email" and not (content.get("text") or content.get("html")):
-        errors.setdefault("text", []).append("Bitte Text oder HTML angeben.")
+        errors.setdefault("text", []).append(_("Bitte Text oder HTML angeben."))
     if channel == "sms" and "sms_text" not in errors and content.get("sms_text"):
         sample = render_source(
             compile_source(content["sms_text"], html=False),
@@ -433,7 +449,7 @@ def validate_content(content: dict, *, event_type: str, channel: str) -> dict[st
         )
         problem = sms_limit_error(sample.strip())
         if problem:
-            errors["sms_text"] = [f"{problem} (mit den Beispielwerten)"]
+            errors["sms_text"] = [_("%(problem)s (mit den Beispielwerten)") % {"problem": problem}]
     return errors
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.utils.translation import gettext as _
 
 # GSM 03.38 basic character set (one septet each).
 GSM_BASIC = frozenset(
@@ -52,10 +53,18 @@ def sms_limit_error(text: str) -> str | None:
     info = sms_info(text)
     max_chars = settings.SMS_MAX_CHARS
     if max_chars and info.characters > max_chars:
-        return f"Die SMS hat {info.characters} Zeichen; erlaubt sind höchstens {max_chars}."
+        return _("Die SMS hat %(n)s Zeichen; erlaubt sind höchstens %(max)s.") % {
+            "n": info.characters,
+            "max": max_chars,
+        }
     if info.segments > settings.SMS_MAX_SEGMENTS:
-        return (
-            f"Die SMS braucht {info.segments} Teile ({info.encoding}, {info.units} Einheiten); "
-            f"erlaubt sind höchstens {settings.SMS_MAX_SEGMENTS}."
-        )
+        return _(
+            "Die SMS braucht %(n)s Teile (%(encoding)s, %(units)s Einheiten); "
+            "erlaubt sind höchstens %(max)s."
+        ) % {
+            "n": info.segments,
+            "encoding": info.encoding,
+            "units": info.units,
+            "max": settings.SMS_MAX_SEGMENTS,
+        }
     return None

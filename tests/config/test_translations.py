@@ -1,0 +1,213 @@
+"""German is the source language; the English catalogue is complete, compiled and used."""
+
+from __future__ import annotations
+
+import datetime as dt
+import gettext
+import re
+import shutil
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from django.template import Context, Template
+from django.utils import translation
+
+ROOT = Path(__file__).resolve().parents[2]
+PO = ROOT / "locale" / "en" / "LC_MESSAGES" / "django.po"
+MO = PO.with_suffix(".mo")
+PLACEHOLDER = re.compile(r"%\(\w+\)[sdr]|%[sdr]|\{\{[^}]*\}\}|</?\w+[^>]*>")
+
+
+def unquote(line: str) -> str:
+    """The text of one quoted .po line ("..." with C escapes)."""
+    body = line[line.index('"') + 1 : line.rindex('"')]
+    escapes = {"n": "\n", "t": "\t", '"': '"', "\\": "\\"}
+    return re.sub(r"\\(.)", lambda m: escapes[m.group(1)], body)
+
+
+def read_po(path: Path) -> list[dict]:
+    """Entries of a .po file: flags, msgctxt, msgid, msgid_plural, msgstr / msgstr[n]."""
+    entries = []
+    for block in path.read_text(encoding="utf-8").split("\n\n"):
+        entry: dict = {"flags": set()}
+        key = None
+        for line in block.splitlines():
+            if line.startswith("#,"):
+                entry["flags"].update(f.strip() for f in line[2:].split(","))
+            elif line.startswith("#~"):
+                entry["obsolete"] = True
+            elif line.startswith("#") or not line.strip():
+                continue
+            elif line.startswith('"'):
+                entry[key] += unquote(line)
+            else:
+                key = line.split(" ", 1)[0]
+                entry[key] = unquote(line)
+        if "msgid" in entry and not entry.get("obsolete"):
+            entries.append(entry)
+    return entries
+
+
+def translations(entry: dict) -> list[tuple[str, str]]:
+    """(source, translation) pairs of an entry; plural entries give one pair per form."""
+    if "msgid_plural" in entry:
+        return [(entry["msgid"], entry["msgstr[0]"]), (entry["msgid_plural"], entry["msgstr[1]"])]
+    return [(entry["msgid"], entry["msgstr"])]
+
+
+def catalogue_key(entry: dict) -> str:
+    key = entry["msgid"]
+    return f"{entry['msgctxt']}\x04{key}" if "msgctxt" in entry else key
+
+
+ENTRIES = [e for e in read_po(PO) if e["msgid"]]  # without the header
+
+
+def test_the_english_catalogue_is_there_and_not_trivial():
+    assert len(ENTRIES) > 500
+    header = next(e for e in read_po(PO) if e["msgid"] == "")
+    assert "Language: en\n" in header["msgstr"]
+    assert "fuzzy" not in header["flags"]
+
+
+def test_every_entry_is_translated_and_none_is_fuzzy():
+    untranslated = [e["msgid"] for e in ENTRIES if not all(t for _, t in translations(e))]
+    fuzzy = [e["msgid"] for e in ENTRIES if "fuzzy" in e["flags"]]
+
+    assert untranslated == []
+    assert fuzzy == []
+
+
+def test_translations_keep_every_placeholder_and_tag():
+    broken = [
+        (source, translated)
+        for entry in ENTRIES
+        for source, translated in translations(entry)
+        if sorted(PLACEHOLDER.findall(source)) != sorted(PLACEHOLDER.findall(translated))
+    ]
+
+    assert broken == []
+
+
+def test_the_mo_file_is_compiled_from_the_current_po():
+    with MO.open("rb") as handle:
+        catalog = gettext.GNUTranslations(handle)._catalog
+    compiled = {key if isinstance(key, str) else key[0] for key in catalog} - {""}
+    expected = {catalogue_key(e) for e in ENTRIES}
+
+    assert compiled == expected
+    singular = [e for e in ENTRIES if "msgid_plural" not in e]
+    stale = [e["msgid"] for e in singular if catalog[catalogue_key(e)] != e["msgstr"]]
+    assert stale == []
+
+
+def test_the_catalogue_holds_every_string_marked_in_the_code(tmp_path):
+    """makemessages on a copy of the sources finds no msgid the committed .po lacks."""
+    ignore = shutil.ignore_patterns(".venv", "var", ".git", "tests", "__pycache__", "*.mo")
+    copy = tmp_path / "src"
+    shutil.copytree(ROOT, copy, ignore=ignore)
+    result = subprocess.run(
+        [sys.executable, "manage.py", "makemessages", "-l", "en", "--ignore=.venv/*"],
+        cwd=copy,
+        env={"DEBUG": "true", "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+
+    extracted = {catalogue_key(e) for e in read_po(copy / PO.relative_to(ROOT)) if e["msgid"]}
+    assert extracted - {catalogue_key(e) for e in ENTRIES} == set()
+
+
+@pytest.mark.django_db
+def test_the_login_page_is_german_by_default(client):
+    response = client.get("/anmelden/")
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Anmelden" in page
+    assert "Passwort" in page
+    assert '<html lang="de">' in page
+
+
+@pytest.mark.django_db
+def test_the_login_page_is_english_with_the_language_cookie(client):
+    client.cookies["django_language"] = "en"
+
+    response = client.get("/anmelden/")
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Log in" in page
+    assert "Password" in page
+    assert "Anmelden" not in page
+    assert '<html lang="en">' in page
+
+
+@pytest.mark.django_db
+def test_the_login_page_is_english_for_a_browser_asking_for_english(client):
+    response = client.get("/anmelden/", headers={"accept-language": "en-GB,en;q=0.9"})
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Log in" in page
+    assert "Username" in page
+
+
+@pytest.mark.django_db
+def test_the_language_switch_sets_english_and_back_to_german(client):
+    page = client.get("/anmelden/").content.decode()
+    assert 'action="/i18n/setlang/"' in page
+    assert '<option value="en" lang="en">English</option>' in page
+
+    response = client.post("/i18n/setlang/", {"language": "en", "next": "/anmelden/"})
+
+    assert response.status_code == 302
+    assert response["Location"] == "/anmelden/"
+    assert response.cookies["django_language"].value == "en"
+    assert "Log in" in client.get("/anmelden/").content.decode()
+
+    client.post("/i18n/setlang/", {"language": "de", "next": "/anmelden/"})
+
+    assert "Anmelden" in client.get("/anmelden/").content.decode()
+
+
+@pytest.mark.django_db
+def test_the_language_switch_requires_the_csrf_token():
+    from django.test import Client
+
+    response = Client(enforce_csrf_checks=True).post("/i18n/setlang/", {"language": "en"})
+
+    assert response.status_code == 403
+
+
+def render_date_and_money(language: str) -> str:
+    template = Template(
+        '{{ d|date:"SHORT_DATE_FORMAT" }} {{ d|date }} {{ amount|floatformat:"2g" }}'
+    )
+    context = Context({"d": dt.date(2026, 11, 22), "amount": Decimal("1234.5")})
+    with translation.override(language):
+        return template.render(context)
+
+
+def test_dates_and_amounts_render_in_german_format_in_german():
+    assert render_date_and_money("de") == "22.11.2026 22. November 2026 1.234,50"
+
+
+def test_dates_and_amounts_render_in_english_format_in_english():
+    assert render_date_and_money("en") == "11/22/2026 Nov. 22, 2026 1,234.50"
+
+
+def test_a_translated_model_label_follows_the_active_language():
+    from conversations.models import Conversation
+
+    with translation.override("de"):
+        german = str(Conversation._meta.verbose_name)
+    with translation.override("en"):
+        english = str(Conversation._meta.verbose_name)
+
+    assert (german, english) == ("Konversation", "Conversation")
