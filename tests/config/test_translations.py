@@ -16,7 +16,7 @@ from django.template import Context, Template
 from django.utils import translation
 
 ROOT = Path(__file__).resolve().parents[2]
-PO = ROOT / "locale" / "en" / "LC_MESSAGES" / "django.po"
+PO = ROOT / "config" / "locale" / "en" / "LC_MESSAGES" / "django.po"
 MO = PO.with_suffix(".mo")
 PLACEHOLDER = re.compile(r"%\(\w+\)[sdr]|%[sdr]|\{\{[^}]*\}\}|</?\w+[^>]*>")
 
