@@ -6,22 +6,14 @@ import datetime as dt
 import re
 
 import pytest
-from django.apps import apps as django_apps
 from django.utils import timezone
 from playwright.sync_api import expect
 
 from conversations.models import ClassificationChange, Conversation
-from kommunikation.roles import sync_roles
 from tests.conftest import login
 from tests.factories import ConversationFactory, CustomerFactory, MessageFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture(autouse=True)
-def _roles(transactional_db):
-    """Transactional tests flush the tables, and with them the groups of the data migration."""
-    sync_roles(django_apps)
 
 
 @pytest.fixture
@@ -185,8 +177,8 @@ def test_reply_note_archive_and_assign_from_the_keyboard(page, agent_a, morning)
     page.locator("body").click(position={"x": 5, "y": 60})
     page.keyboard.press("r")
     page.keyboard.type("Wir melden uns heute noch.")
-    page.get_by_role("button", name="In Warteschlange stellen").click()
-    expect(page.locator(".msg-out")).to_contain_text("in Warteschlange")
+    page.get_by_role("button", name="Senden").click()
+    expect(page.locator(".msg-out .delivery")).to_contain_text("gesendet")
     page.locator("body").click(position={"x": 5, "y": 60})
     page.keyboard.press("e")
     expect(page.locator("#notice")).to_contain_text("archiviert")
@@ -194,5 +186,5 @@ def test_reply_note_archive_and_assign_from_the_keyboard(page, agent_a, morning)
     first.refresh_from_db()
     assert (first.assignee, first.status) == (agent_a, "archived")
     assert first.messages.filter(is_internal_note=True).count() == 1
-    assert first.messages.filter(direction="out", status="queued").count() == 1
+    assert first.messages.filter(direction="out", status="sent").count() == 1
     assert Conversation.objects.filter(pk=first.pk, unread=False).exists()
