@@ -33,7 +33,7 @@ from kommunikation.contact import email_domain, format_phone
 from kommunikation.models import ContactChannel, ContactType, Customer, CustomerKind
 from kommunikation.outbox import enqueue_outbound
 from templates_app.events import (
-    CustomerData,
+    NO_CUSTOMER,
     MissingVariable,
     brand_data,
     build_context,
@@ -395,7 +395,7 @@ def reply_templates(conversation: Conversation) -> list[tuple[str, str, str]]:
         phone = phones.values_list("value", flat=True).first()
     else:
         # no customer yet: a neutral greeting, never the sample customer
-        data = _ANONYMOUS_CUSTOMER
+        data = NO_CUSTOMER
         language = brand.default_language
         phone = None
     context = build_context(REPLY_TEMPLATE_EVENT, {"phone": format_phone(phone) if phone else ""})
@@ -416,10 +416,3 @@ def reply_templates(conversation: Conversation) -> list[tuple[str, str, str]]:
         )
         offered.append((key, label, rendered.text.removesuffix("\n" + footer).strip()))
     return offered
-
-
-_ANONYMOUS_CUSTOMER = CustomerData(
-    id=None, number="", name="", first_name="", last_name="", title="", gender="", company="",
-    is_company=False, informal=False, language="", street="", postal_code="", city="",
-    country="", birthday=None, customer_since=None,
-)  # fmt: skip
