@@ -365,9 +365,19 @@ def unsubscribe(target: UnsubscribeTarget, *, actor: Actor) -> bool:
 
 
 def suppress_address(
-    *, channel: str, value: str, reason: str, actor: Actor, detail: str = ""
+    *,
+    channel: str,
+    value: str,
+    reason: str,
+    actor: Actor,
+    detail: str = "",
+    customer_id: int | None = None,
 ) -> Suppression:
-    """Put an address on the suppression list; an existing entry keeps its first reason."""
+    """Put an address on the suppression list; an existing entry keeps its first reason.
+
+    ``customer_id`` files the audit entry under the customer whose address it is,
+    when the caller knows (staff on the customer page).
+    """
     value = value.strip().lower() if channel == Channel.EMAIL else value.strip()
     try:
         with transaction.atomic():
@@ -381,19 +391,27 @@ def suppress_address(
             actor=actor,
             action=f"suppression.{reason}",
             obj=suppression,
-            customer_id=None,
+            customer_id=customer_id,
             changes={"channel": channel, "value": value, "detail": detail[:500]},
         )
     return suppression
 
 
 @transaction.atomic
-def lift_suppression(*, suppression: Suppression, actor: Actor) -> None:
+def lift_suppression(
+    *, suppression: Suppression, actor: Actor, customer_id: int | None = None
+) -> None:
     audit(
         actor=actor,
         action="suppression.lifted",
         obj=suppression,
-        customer_id=None,
+        customer_id=customer_id,
         changes={"channel": suppression.channel, "value": suppression.value},
     )
     suppression.delete()
+
+
+def customer_suppressions(customer: Customer) -> list[Suppression]:
+    """The suppression entries of the customer's addresses and numbers (any channel)."""
+    values = customer.contact_points.values_list("value", flat=True)
+    return list(Suppression.objects.filter(value__in=values).order_by("value", "channel"))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -338,6 +340,24 @@ class Message(models.Model):
     @property
     def timestamp(self):
         return self.sent_at or self.created_at
+
+    # how long the open conversation keeps asking for the status of a fresh reply
+    AWAIT_SENDING_FOR = dt.timedelta(minutes=10)
+
+    @property
+    def awaits_sending(self) -> bool:
+        """A reply handed to the outbox minutes ago that the worker has not taken up yet.
+
+        The conversation pane polls such a message until it is sent or fails. A row
+        waiting for a retry (it carries the error) or an old one is not polled; the
+        pane shows its state as it is. Reads ``outbound`` (prefetch it).
+        """
+        return (
+            self.direction == Direction.OUTBOUND
+            and self.status == self.State.QUEUED
+            and self.created_at > timezone.now() - self.AWAIT_SENDING_FOR
+            and not any(row.last_error for row in self.outbound.all())
+        )
 
 
 class StatusChange(models.Model):

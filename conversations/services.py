@@ -13,7 +13,7 @@ from email.utils import make_msgid
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
-from django.db.models import QuerySet
+from django.db.models import Case, Q, QuerySet, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -29,9 +29,18 @@ from conversations.models import (
     Status,
     StatusChange,
 )
-from kommunikation.contact import email_domain
-from kommunikation.models import Customer, CustomerKind
+from kommunikation.contact import email_domain, format_phone
+from kommunikation.models import ContactChannel, ContactType, Customer, CustomerKind
 from kommunikation.outbox import enqueue_outbound
+from templates_app.events import (
+    NO_CUSTOMER,
+    MissingVariable,
+    brand_data,
+    build_context,
+    customer_data,
+)
+from templates_app.models import MessageTemplate
+from templates_app.rendering import TemplateNotFound, email_text_footer, render_message
 
 # Kunde and Lieferant name whom; the other three stand on their own.
 CLASSIFICATIONS_WITH_CUSTOMER = {
@@ -349,10 +358,61 @@ def queue_reply(*, conversation: Conversation, text: str, author, subject: str =
     return message
 
 
-def reply_templates(conversation: Conversation) -> list[tuple[str, str, str]]:
-    """(key, label, text) of the reply templates offered for this conversation.
+REPLY_TEMPLATE_EVENT = "conversation"
 
-    The picker in the reply form is shown only when this is not empty. The
-    templates app feeds it once it exists; until then there are none.
+
+def reply_templates(conversation: Conversation) -> list[tuple[str, str, str]]:
+    """(key, label, text) of the email reply templates offered in the reply form.
+
+    The templates of event type "conversation" on the email channel (the brand's own
+    or the defaults), rendered for the conversation's customer in the customer's
+    language (else the brand's default language); the label is the template's
+    description. Only the body is returned: the reply goes out as agent-written
+    text. A template that needs a variable this conversation cannot give is left
+    out.
     """
-    return []
+    brand = conversation.brand
+    labels: dict[str, str] = {}
+    for key, description in (
+        MessageTemplate.objects.filter(event_type=REPLY_TEMPLATE_EVENT, channel="email")
+        .filter(Q(brand__isnull=True) | Q(brand=brand))
+        .order_by("key", "brand_id", "language")
+        .values_list("key", "description")
+    ):
+        labels[key] = labels.get(key) or description or key
+    if not labels:
+        return []
+    customer = conversation.customer
+    if customer is not None:
+        data = customer_data(customer)
+        language = customer.language or brand.default_language
+        phones = customer.contact_points.filter(channel=ContactChannel.PHONE).order_by(
+            # a mobile number first: the one a callback reaches best
+            Case(When(type=ContactType.MOBILE, then=0), default=1),
+            "position",
+            "id",
+        )
+        phone = phones.values_list("value", flat=True).first()
+    else:
+        # no customer yet: a neutral greeting, never the sample customer
+        data = NO_CUSTOMER
+        language = brand.default_language
+        phone = None
+    context = build_context(REPLY_TEMPLATE_EVENT, {"phone": format_phone(phone) if phone else ""})
+    offered = []
+    for key, label in sorted(labels.items(), key=lambda item: item[1].lower()):
+        try:
+            rendered = render_message(
+                key=key, channel="email", customer=data, brand=brand, language=language,
+                context=context,
+            )  # fmt: skip
+        except (MissingVariable, TemplateNotFound):
+            continue
+        footer = email_text_footer(
+            "",
+            brand=brand_data(brand),
+            ctx={"unsubscribe_link": "", "preferences_link": ""},
+            language=rendered.template.language,
+        )
+        offered.append((key, label, rendered.text.removesuffix("\n" + footer).strip()))
+    return offered

@@ -15,6 +15,11 @@ urlpatterns = [
     path("konversationen/<int:pk>/ungelesen/", views.mark_unread, name="conversation_unread"),
     path("konversationen/<int:pk>/notiz/", views.add_note, name="conversation_note"),
     path("konversationen/<int:pk>/antwort/", views.reply, name="conversation_reply"),
+    path(
+        "konversationen/<int:pk>/antwortvorlagen/",
+        views.reply_templates,
+        name="conversation_reply_templates",
+    ),
     path("konversationen/klassifizieren/", views.classify, name="classify"),
     path("konversationen/klassifizieren/anzahl/", views.classify_count, name="classify_count"),
     path(
@@ -22,6 +27,7 @@ urlpatterns = [
         views.undo_classification,
         name="classification_undo",
     ),
+    path("nachrichten/<int:pk>/status/", views.message_status, name="message_status"),
     path("nachrichten/<int:pk>/html/", views.message_html, name="message_html"),
     path("anhaenge/<int:pk>/", views.attachment_download, name="attachment"),
     path("anhaenge/bild/<str:token>/", views.attachment_inline, name="attachment_inline"),

@@ -10,6 +10,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth import views as auth_views
 from django.core import signing
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import prefetch_related_objects
 from django.http import FileResponse, Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -114,7 +115,7 @@ def inbox_counts(request):
 def _detail_context(request, conversation: Conversation) -> dict:
     messages = list(
         conversation.messages.select_related("author")
-        .prefetch_related("attachments")
+        .prefetch_related("attachments", "status_changes", "outbound")
         .order_by("created_at", "id")
     )
     customer = conversation.customer
@@ -122,7 +123,7 @@ def _detail_context(request, conversation: Conversation) -> dict:
         "conversation": conversation,
         "messages": messages,
         "query": _list_query(request),
-        "reply_templates": services.reply_templates(conversation),
+        "reply_templates": None,  # loaded by the reply box when it opens
         "can_reassign": request.user.has_perm("conversations.reassign_conversation"),
         "statuses": Conversation._meta.get_field("status").choices,
         "priorities": Conversation._meta.get_field("priority").choices,
@@ -265,7 +266,19 @@ def reply(request, pk: int):
         )
     except ValidationError as exc:
         return HttpResponseBadRequest(" ".join(exc.messages))
-    return _after_change(request, conversation, _("Antwort in Warteschlange."))
+    return _after_change(request, conversation, _("Antwort an den Versand übergeben."))
+
+
+@require_GET
+@staff_required
+def reply_templates(request, pk: int):
+    """The template picker of the reply form, rendered for this conversation's customer."""
+    conversation = access_conversation(request.user, pk)
+    context = {
+        "conversation": conversation,
+        "reply_templates": services.reply_templates(conversation),
+    }
+    return render(request, "conversations/inbox.html#reply-templates", context)
 
 
 @require_POST
@@ -368,6 +381,15 @@ def undo_classification(request, batch: uuid.UUID):
         return redirect("inbox")
     response = render(request, "conversations/inbox.html#notice", {"notice": notice})
     return trigger_client_event(response, "inbox:reload", after="settle")
+
+
+@require_GET
+@staff_required
+def message_status(request, pk: int):
+    """One message of the thread again, polled while a reply waits for the dispatch worker."""
+    message = access_message(request.user, pk)
+    prefetch_related_objects([message], "author", "attachments", "status_changes", "outbound")
+    return render(request, "conversations/inbox.html#message", {"m": message})
 
 
 # --- message content ------------------------------------------------------------------

@@ -339,12 +339,14 @@ def render(row: OutboundMessage, channel: str) -> Rendered:
         return Rendered(row.subject, row.text, row.html)
     try:
         # imported here: templates_app is optional for the outbox and its import is heavy
+        from templates_app.events import NO_CUSTOMER, customer_data
         from templates_app.rendering import render_message
 
         rendered = render_message(
             key=row.template_key,
             channel=channel,
-            customer=row.customer,
+            # templates read plain data, never the model; nobody known: a neutral greeting
+            customer=customer_data(row.customer) if row.customer else NO_CUSTOMER,
             brand=row.brand,
             language=row.language,
             context=row.context,

@@ -283,6 +283,10 @@ class OutboundSource(models.TextChoices):
 
 
 class OutboundMessageQuerySet(models.QuerySet):
+    def not_in_thread(self) -> OutboundMessageQuerySet:
+        """Rows with no thread entry yet: waiting, refused, failed or cancelled before sending."""
+        return self.filter(message__isnull=True)
+
     def due(self, now) -> OutboundMessageQuerySet:
         """Waiting rows whose time has come, and claimed rows whose worker died (lease over)."""
         return self.filter(

@@ -209,6 +209,13 @@ SAMPLE_CUSTOMER = CustomerData(
     customer_since=dt.date(2019, 3, 1),
 )
 
+# A message to someone who is no customer (yet): no name, so a neutral greeting.
+NO_CUSTOMER = CustomerData(
+    id=None, number="", name="", first_name="", last_name="", title="", gender="", company="",
+    is_company=False, informal=False, language="", street="", postal_code="", city="",
+    country="", birthday=None, customer_since=None,
+)  # fmt: skip
+
 SAMPLE_BRAND = BrandData(
     id=None,
     name="Musterfirma",

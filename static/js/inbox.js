@@ -247,6 +247,21 @@
     if (button) button.click();
   }
 
+  // The reply template picker: an empty answer (or one that is still the last inserted
+  // template) is replaced, so arrowing through the options previews each; text the
+  // agent wrote is kept and the template goes in at the cursor.
+  function insertTemplate(picker) {
+    const text = picker.selectedOptions[0]?.dataset.text || "";
+    const area = $("#reply-text");
+    if (!area || !text) return;
+    if (!area.value.trim() || area.value === picker.dataset.inserted) {
+      area.value = text;
+    } else {
+      area.setRangeText(text, area.selectionStart, area.selectionEnd, "end");
+    }
+    picker.dataset.inserted = area.value;
+  }
+
   function openComposer(id) {
     const box = document.getElementById(id);
     if (!box) return;
@@ -404,11 +419,7 @@
         return;
       }
       const picker = event.target.closest(".template-picker");
-      if (picker) {
-        const text = picker.selectedOptions[0]?.dataset.text || "";
-        const area = $("#reply-text");
-        if (area && text) area.value = text;
-      }
+      if (picker) insertTemplate(picker);
     });
 
     document.body.addEventListener("htmx:configRequest", (event) => {

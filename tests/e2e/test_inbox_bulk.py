@@ -5,23 +5,15 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from django.apps import apps as django_apps
 from django.utils import timezone
 from playwright.sync_api import expect
 
 from conversations.ingest import ingest_raw_email
 from conversations.models import ClassificationChange, Conversation, SenderRule
-from kommunikation.roles import sync_roles
 from tests.conftest import login
 from tests.factories import ConversationFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture(autouse=True)
-def _roles(transactional_db):
-    """Transactional tests flush the tables, and with them the groups of the data migration."""
-    sync_roles(django_apps)
 
 
 @pytest.fixture

@@ -6,23 +6,15 @@ import datetime as dt
 import re
 
 import pytest
-from django.apps import apps as django_apps
 from django.core import mail
 from django.utils import timezone
 from playwright.sync_api import expect
 
 from conversations.models import ClassificationChange, Conversation
-from kommunikation.roles import sync_roles
 from tests.conftest import login
 from tests.factories import ConversationFactory, CustomerFactory, MessageFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture(autouse=True)
-def _roles(transactional_db):
-    """Transactional tests flush the tables, and with them the groups of the data migration."""
-    sync_roles(django_apps)
 
 
 @pytest.fixture
@@ -187,9 +179,9 @@ def test_reply_note_archive_and_assign_from_the_keyboard(page, agent_a, morning,
     page.locator("body").click(position={"x": 5, "y": 60})
     page.keyboard.press("r")
     page.keyboard.type("Wir melden uns heute noch.")
-    page.get_by_role("button", name="In Warteschlange stellen").click()
+    page.get_by_role("button", name="Senden").click()
     # the reply goes through the outbox at once: queued, then sent
-    expect(page.locator(".msg-out")).to_contain_text("gesendet")
+    expect(page.locator(".msg-out .delivery")).to_contain_text("gesendet")
     assert [m.body.strip() for m in mail.outbox] == ["Wir melden uns heute noch."]
     page.locator("body").click(position={"x": 5, "y": 60})
     page.keyboard.press("e")

@@ -3,20 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from django.apps import apps as django_apps
 from playwright.sync_api import expect
 
 from conversations.ingest import ingest_raw_email
-from kommunikation.roles import sync_roles
 from tests.conftest import login
 from tests.factories import ConversationFactory, MessageFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture(autouse=True)
-def _roles(transactional_db):
-    sync_roles(django_apps)
 
 
 def test_an_email_with_script_and_onerror_runs_nothing(page, agent_a, brand_a, email_data):
