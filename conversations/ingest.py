@@ -646,13 +646,13 @@ def _store_batch(
         prepared_items.append((item, prepared))
 
     Conversation.objects.bulk_create(created)
-    by_fields: dict[tuple[str, ...], list[Conversation]] = defaultdict(list)
     for conversation, snapshot in before.values():
+        # one UPDATE each: Django's bulk_update (CASE WHEN per row and field) costs more
         changed = _changed_fields(conversation, snapshot)
         if changed:
-            by_fields[tuple(changed)].append(conversation)
-    for fields, conversations in by_fields.items():
-        Conversation.objects.bulk_update(conversations, fields)
+            Conversation.objects.filter(pk=conversation.pk).update(
+                **{name: getattr(conversation, name) for name in changed}
+            )
     messages = [prepared.message for _item, prepared in prepared_items]
     Message.objects.bulk_create(messages)
     attachments = [
