@@ -288,7 +288,7 @@ def _snapshot(conversation: Conversation) -> tuple:
 
 def _changed_fields(conversation: Conversation, before: tuple) -> list[str]:
     return [
-        name.removesuffix("_id")
+        name
         for name, old in zip(_UPDATED_FIELDS, before, strict=True)
         if getattr(conversation, name) != old
     ]
@@ -448,9 +448,7 @@ def _store_message(
     if before is None:
         prepared.conversation.save(force_insert=True)
     else:
-        prepared.conversation.save(
-            update_fields=_changed_fields(prepared.conversation, before) or ["unread"]
-        )
+        prepared.conversation.save(update_fields=_changed_fields(prepared.conversation, before))
     prepared.message.save(force_insert=True)
     Attachment.objects.bulk_create(_attachments(prepared.message, parsed))
     if prepared.change:

@@ -404,3 +404,22 @@ def test_hostile_input_is_stored_and_never_raises(ingest, brand_a, raw):
     message = Message.objects.get()
     assert message.raw_id == result.raw.pk
     assert "\x00" not in message.text + message.subject
+
+
+def test_a_reply_from_a_sender_known_by_now_classifies_the_conversation(ingest, brand_a):
+    first = ingest(mail(), brand=brand_a)
+    assert first.conversation.classification == ""
+    customer = CustomerFactory(brand=brand_a, email="kunde@beispiel.de")
+
+    ingest(
+        mail(message_id="<q2@beispiel.de>", extra="In-Reply-To: <q1@beispiel.de>\n"),
+        brand=brand_a,
+    )
+
+    conversation = Conversation.objects.get()
+    assert (conversation.classification, conversation.customer) == (
+        Classification.CUSTOMER,
+        customer,
+    )
+    assert conversation.message_count == 2
+    assert conversation.classification_changes.get().to_customer == customer
