@@ -234,11 +234,11 @@ def _store_raw(
     raw: bytes, *, brand: BusinessEntity, mailbox: Mailbox | None, source: str
 ) -> tuple[RawEmail, bool] | IngestResult:
     item = _Item(raw, source)
-    _dedupe([item], brand=brand, mailbox=mailbox)
-    if item.result is not None:
-        return item.result
     try:
-        with transaction.atomic():
+        with transaction.atomic():  # SQLite: the dedupe reads under the write lock already
+            _dedupe([item], brand=brand, mailbox=mailbox)
+            if item.result is not None:
+                return item.result
             item.row.save(force_insert=True)
     except IntegrityError:  # the same bytes arrived concurrently
         return IngestResult(
@@ -546,19 +546,17 @@ def _ingest_batch(
     context: IngestContext,
 ) -> list[IngestResult]:
     items = [_Item(raw, source) for raw, source in batch]
-    _dedupe(items, brand=brand, mailbox=mailbox)
-    rows = [i.row for i in items if i.row is not None]
-    if rows:
-        try:
-            with transaction.atomic():
-                RawEmail.objects.bulk_create(rows)
-        except IntegrityError:  # some of the same bytes arrived concurrently: one by one
-            for item in items:
-                stored = _store_raw(item.raw, brand=brand, mailbox=mailbox, source=item.source)
-                if isinstance(stored, IngestResult):
-                    item.row, item.conflict, item.result = None, False, stored
-                else:
-                    (item.row, item.conflict), item.result = stored, None
+    try:
+        with transaction.atomic():
+            _dedupe(items, brand=brand, mailbox=mailbox)
+            RawEmail.objects.bulk_create([i.row for i in items if i.row is not None])
+    except IntegrityError:  # some of the same bytes arrived concurrently: one by one
+        for item in items:
+            stored = _store_raw(item.raw, brand=brand, mailbox=mailbox, source=item.source)
+            if isinstance(stored, IngestResult):
+                item.row, item.conflict, item.result = None, False, stored
+            else:
+                (item.row, item.conflict), item.result = stored, None
 
     pending = [i for i in items if i.result is None]
     for item in pending:
