@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import email
 import email.message
-import itertools
 import logging
 import ssl
 from functools import cached_property
@@ -19,14 +18,13 @@ from functools import cached_property
 from django.utils import timezone
 from imap_tools import BaseMailBox, MailBox, MailBoxUnencrypted, MailMessage
 
-from conversations.ingest import IngestContext, IngestStats, ingest_raw_emails
+from conversations.ingest import IngestContext, IngestStats, batched, ingest_raw_emails
 from conversations.models import Mailbox
 
 log = logging.getLogger(__name__)
 
 TIMEOUT_SECONDS = 30
-# messages fetched per IMAP command, and ingested (and the UID remembered) per batch
-BATCH_SIZE = 100
+BATCH_SIZE = 20  # messages fetched per IMAP command
 
 
 class RawMailMessage(MailMessage):
@@ -90,7 +88,7 @@ def fetch_mailbox(mailbox: Mailbox, *, context: IngestContext | None = None) -> 
                 messages = client.fetch(
                     uid_list=[str(uid) for uid in uids], mark_seen=False, bulk=BATCH_SIZE
                 )
-                while batch := list(itertools.islice(messages, BATCH_SIZE)):
+                for batch in batched(messages, size_of=lambda m: len(m.raw)):
                     items = [
                         (m.raw, f"imap:{mailbox.imap_folder}:{uidvalidity}:{m.uid}") for m in batch
                     ]

@@ -24,13 +24,12 @@ one bad message flags only itself.
 from __future__ import annotations
 
 import hashlib
-import itertools
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Literal, TypeVar
 
 from django.conf import settings
 from django.core.files.base import ContentFile
@@ -68,6 +67,9 @@ log = logging.getLogger(__name__)
 Outcome = Literal["new", "threaded", "duplicate", "flagged"]
 
 BATCH_SIZE = 200
+T = TypeVar("T")
+# a batch also ends once its raw emails reach this size, so big attachments stay in bounds
+BATCH_BYTES = 32 * 1024 * 1024
 
 
 @dataclass
@@ -533,9 +535,28 @@ def ingest_raw_emails(
     order, each batch's results once that batch is stored. Lazy: nothing happens until
     the results are consumed."""
     context = context or IngestContext()
-    iterator = iter(items)
-    while batch := list(itertools.islice(iterator, max(1, batch_size))):
+    for batch in batched(items, size=batch_size, size_of=lambda item: len(item[0])):
         yield from _ingest_batch(batch, brand=brand, mailbox=mailbox, context=context)
+
+
+def batched(
+    items: Iterable[T],
+    *,
+    size: int = BATCH_SIZE,
+    max_bytes: int = BATCH_BYTES,
+    size_of: Callable[[T], int] = len,
+) -> Iterator[list[T]]:
+    """Lists of up to ``size`` items that together take up to about ``max_bytes``."""
+    batch: list[T] = []
+    total = 0
+    for item in items:
+        batch.append(item)
+        total += size_of(item)
+        if len(batch) >= size or total >= max_bytes:
+            yield batch
+            batch, total = [], 0
+    if batch:
+        yield batch
 
 
 def _ingest_batch(

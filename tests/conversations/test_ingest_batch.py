@@ -7,7 +7,7 @@ import pytest
 from django.core.files.storage import FileSystemStorage
 
 from conversations.benchmarks import generate_emails
-from conversations.ingest import ingest_raw_email, ingest_raw_emails
+from conversations.ingest import batched, ingest_raw_email, ingest_raw_emails
 from conversations.models import (
     Attachment,
     Classification,
@@ -135,6 +135,15 @@ def test_a_batch_of_many_needs_few_queries(brand_a, django_assert_max_num_querie
 
     assert len(outcomes) == 150 and "flagged" not in outcomes
     assert Message.objects.count() == 150
+
+
+def test_a_batch_ends_at_its_count_or_once_its_bytes_add_up():
+    sizes = [1, 1, 1, 1, 1, 50, 1, 30, 30, 1]
+
+    batches = list(batched([b"x" * n for n in sizes], size=4, max_bytes=60))
+
+    assert [[len(raw) for raw in b] for b in batches] == [[1, 1, 1, 1], [1, 50, 1, 30], [30, 1]]
+    assert list(batched([], size=4)) == []
 
 
 def _corpus() -> list[bytes]:
