@@ -35,7 +35,6 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -193,28 +192,33 @@ def _dedupe(items: list[_Item], *, brand: BusinessEntity, mailbox: Mailbox | Non
     """One query for all items: each gets a duplicate result or a new (unsaved) raw row.
     Items dedupe against each other too, in order."""
     mailbox_key = str(mailbox.pk) if mailbox else ""
+    same_mailbox = RawEmail.objects.filter(brand=brand, mailbox_key=mailbox_key)
+    columns = ("pk", "sha256", "message_id", "content_hash")
+    found = same_mailbox.filter(sha256__in=sorted({i.sha for i in items})).values_list(*columns)
     message_ids = sorted({i.message_id for i in items if i.message_id})
-    match = Q(sha256__in=sorted({i.sha for i in items}))
     if message_ids:
-        match |= Q(message_id__in=message_ids)
-    by_sha: dict[str, RawEmail] = {}
-    by_message_id: dict[str, dict[str, RawEmail]] = defaultdict(dict)
-    for row in (
-        RawEmail.objects.filter(match, brand=brand, mailbox_key=mailbox_key)
-        .defer("data")
-        .order_by("pk")
-    ):
-        by_sha.setdefault(row.sha256, row)
-        if row.message_id:
-            by_message_id[row.message_id].setdefault(row.content_hash, row)
+        # a UNION of two index searches: "sha256 IN ... OR message_id IN ..." would make
+        # SQLite read every raw email of the brand
+        found = found.union(same_mailbox.filter(message_id__in=message_ids).values_list(*columns))
+    # stored rows by pk, new rows of this batch as objects
+    by_sha: dict[str, int | RawEmail] = {}
+    by_message_id: dict[str, dict[str, int | RawEmail]] = defaultdict(dict)
+    for pk, sha, message_id, chash in sorted(found):
+        by_sha.setdefault(sha, pk)
+        if message_id:
+            by_message_id[message_id].setdefault(chash, pk)
+    stored_duplicates: list[tuple[_Item, int]] = []
     for item in items:
         duplicate = by_sha.get(item.sha)
         if duplicate is None and item.message_id:
             hashes = by_message_id.get(item.message_id, {})
             duplicate = hashes.get(item.chash)
             item.conflict = bool(hashes) and duplicate is None
-        if duplicate is not None:
+        if isinstance(duplicate, RawEmail):
             item.result = IngestResult("duplicate", raw=duplicate)
+            continue
+        if duplicate is not None:
+            stored_duplicates.append((item, duplicate))
             continue
         item.row = RawEmail(
             brand=brand,
@@ -230,6 +234,10 @@ def _dedupe(items: list[_Item], *, brand: BusinessEntity, mailbox: Mailbox | Non
         by_sha[item.sha] = item.row
         if item.message_id:
             by_message_id[item.message_id].setdefault(item.chash, item.row)
+    if stored_duplicates:
+        rows = RawEmail.objects.defer("data").in_bulk([pk for _item, pk in stored_duplicates])
+        for item, pk in stored_duplicates:
+            item.result = IngestResult("duplicate", raw=rows[pk])
 
 
 def _store_raw(

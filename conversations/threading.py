@@ -8,7 +8,6 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Q
 
 from conversations.models import Conversation, Message
 from kommunikation.models import BusinessEntity
@@ -113,20 +112,22 @@ class BatchThreading:
                     self._known[mid] = (pk, conversation_id)
 
         subject_lookups = [(cp, key, at) for _ids, cp, key, at in lookups if cp and key]
-        wanted = Q(pk__in=sorted({c for _pk, c in self._known.values()}))
+        # two queries, each along its index (an OR of both would read all of the brand's)
+        conversations = Conversation.objects.filter(brand=brand)
+        self._conversations: dict[int, Conversation] = {}
+        if self._known:
+            self._conversations.update(
+                conversations.in_bulk(sorted({c for _pk, c in self._known.values()}))
+            )
         if subject_lookups:
             ats = [at for _cp, _key, at in subject_lookups]
-            wanted |= Q(
+            for conversation in conversations.filter(
                 counterpart__in=sorted({cp for cp, _key, _at in subject_lookups}),
                 subject_key__in=sorted({key for _cp, key, _at in subject_lookups}),
                 last_message_at__gte=min(ats) - self.window,
                 last_message_at__lte=max(ats) + self.window,
-            )
-        self._conversations: dict[int, Conversation] = {}
-        if self._known or subject_lookups:
-            self._conversations = {
-                c.pk: c for c in Conversation.objects.filter(wanted, brand=brand)
-            }
+            ):
+                self._conversations.setdefault(conversation.pk, conversation)
         self._by_subject: dict[tuple[str, str], list[Conversation]] = defaultdict(list)
         self._registered: set[int] = set()
         for conversation in self._conversations.values():
