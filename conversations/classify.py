@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.utils.translation import gettext_lazy as _
@@ -27,10 +28,16 @@ def parent_domains(domain: str) -> list[str]:
 class SenderClassifier:
     """Decides by sender, in the order of the seed: rule for the address, rule for the
     domain, a known contact point, the brand's own domains, bulk signals. Lookups are
-    cached for one batch (one instance per ingest run)."""
+    cached for one batch (one instance per ingest run); ``prefetch`` looks up many
+    senders at once (two queries for a whole batch of messages)."""
 
     def __init__(self) -> None:
         self._cache: dict[tuple[int, str, bool], SenderVerdict | None] = {}
+        # per (brand, address): the rules for the address and its domains, and the
+        # first contact point's (customer_id, kind)
+        self._lookups: dict[
+            tuple[int, str], tuple[dict[tuple[str, str], SenderRule], tuple[int, str] | None]
+        ] = {}
 
     def classify(
         self, brand: BusinessEntity, address: str, *, bulk: bool = False
@@ -40,14 +47,37 @@ class SenderClassifier:
             self._cache[key] = self._classify(brand, address, bulk)
         return self._cache[key]
 
+    def prefetch(self, brand: BusinessEntity, addresses: Iterable[str]) -> None:
+        """Sender rules and contact points of every address not looked up yet."""
+        missing = sorted({a for a in addresses if a and (brand.pk, a) not in self._lookups})
+        if not missing:
+            return
+        patterns: set[str] = set()
+        for address in missing:
+            patterns.add(address)
+            patterns.update(parent_domains(email_domain(address)))
+        rules = {
+            (r.kind, r.pattern): r
+            for r in SenderRule.objects.filter(brand=brand, pattern__in=sorted(patterns))
+        }
+        contacts: dict[str, tuple[int, str]] = {}
+        for value, customer_id, kind in (
+            ContactPoint.objects.filter(
+                channel=ContactChannel.EMAIL, value__in=missing, customer__brand=brand
+            )
+            .order_by("position", "id")
+            .values_list("value", "customer_id", "customer__kind")
+        ):
+            contacts.setdefault(value, (customer_id, kind))
+        for address in missing:
+            self._lookups[(brand.pk, address)] = (rules, contacts.get(address))
+
     def _classify(self, brand: BusinessEntity, address: str, bulk: bool) -> SenderVerdict | None:
         if not address:
             return None
+        self.prefetch(brand, [address])
+        rules, contact = self._lookups[(brand.pk, address)]
         domains = parent_domains(email_domain(address))
-        rules = {
-            (r.kind, r.pattern): r
-            for r in SenderRule.objects.filter(brand=brand, pattern__in=[address, *domains])
-        }
         rule = rules.get((SenderRule.Kind.ADDRESS, address))
         if rule:
             return SenderVerdict(
@@ -60,14 +90,6 @@ class SenderClassifier:
                     rule.classification, rule.customer_id, str(_("Absenderregel (Domain)"))
                 )
 
-        contact = (
-            ContactPoint.objects.filter(
-                channel=ContactChannel.EMAIL, value=address, customer__brand=brand
-            )
-            .order_by("position", "id")
-            .values_list("customer_id", "customer__kind")
-            .first()
-        )
         if contact:
             customer_id, kind = contact
             if kind == CustomerKind.SUPPLIER:

@@ -3,7 +3,7 @@
 The server is only read: the folder is selected read-only and bodies are fetched
 with BODY.PEEK, so nothing is deleted, moved or marked \\Seen. UIDVALIDITY and the
 last UID are remembered per mailbox; if the server's UIDVALIDITY changes, every
-message is fetched again and the dedupe in ``ingest_raw_email`` drops the ones we
+message is fetched again and the dedupe in ``ingest_raw_emails`` drops the ones we
 already have.
 """
 
@@ -18,13 +18,13 @@ from functools import cached_property
 from django.utils import timezone
 from imap_tools import BaseMailBox, MailBox, MailBoxUnencrypted, MailMessage
 
-from conversations.ingest import IngestContext, IngestStats, ingest_raw_email
+from conversations.ingest import IngestContext, IngestStats, batched, ingest_raw_emails
 from conversations.models import Mailbox
 
 log = logging.getLogger(__name__)
 
 TIMEOUT_SECONDS = 30
-BATCH_SIZE = 20
+BATCH_SIZE = 20  # messages fetched per IMAP command
 
 
 class RawMailMessage(MailMessage):
@@ -85,19 +85,19 @@ def fetch_mailbox(mailbox: Mailbox, *, context: IngestContext | None = None) -> 
                 if uid > mailbox.last_uid
             )
             if uids:
-                for message in client.fetch(
+                messages = client.fetch(
                     uid_list=[str(uid) for uid in uids], mark_seen=False, bulk=BATCH_SIZE
-                ):
-                    result = ingest_raw_email(
-                        message.raw,
-                        brand=mailbox.brand,
-                        mailbox=mailbox,
-                        source=f"imap:{mailbox.imap_folder}:{uidvalidity}:{message.uid}",
-                        context=context,
-                    )
-                    stats.add(result)
-                    # after each message, so a crash mid-batch resumes right here
-                    mailbox.last_uid = max(mailbox.last_uid, int(message.uid))
+                )
+                for batch in batched(messages, size_of=lambda m: len(m.raw)):
+                    items = [
+                        (m.raw, f"imap:{mailbox.imap_folder}:{uidvalidity}:{m.uid}") for m in batch
+                    ]
+                    for result in ingest_raw_emails(
+                        items, brand=mailbox.brand, mailbox=mailbox, context=context
+                    ):
+                        stats.add(result)
+                    # after each batch, so a crash resumes with the next one
+                    mailbox.last_uid = max(mailbox.last_uid, *(int(m.uid) for m in batch))
                     mailbox.save(update_fields=["last_uid"])
     except Exception as exc:  # network, TLS, login, server errors: report, don't stop others
         log.warning("IMAP fetch for mailbox %s failed: %s", mailbox.pk, exc)

@@ -50,3 +50,20 @@ def test_the_corpus_mixes_replies_html_newsletters_and_attachments():
     assert any("ü" in p.text or "ä" in p.text for p in parsed)
     again = generate_emails(300, seed=1, domain="bench.example")
     assert [parse_email(raw).subject for raw in again] == [p.subject for p in parsed]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_batch_size_zero_measures_one_message_at_a_time_with_the_same_result():
+    def run(*args) -> dict:
+        out = io.StringIO()
+        call_command("bench", "--only", "ingest", "--messages", "120", *args, stdout=out)
+        return {
+            r["metric"]: r["value"] for r in json.loads(out.getvalue().splitlines()[-1])["results"]
+        }
+
+    single, batched = run("--batch-size", "0"), run("--batch-size", "50")
+
+    assert (single["batch_size"], batched["batch_size"]) == (0, 50)
+    for metric in ("threaded", "conversations", "flagged"):
+        assert single[metric] == batched[metric]
+    assert single["cpu_per_message"] > 0

@@ -9,7 +9,7 @@ import pytest
 from django.core.files.storage import FileSystemStorage, default_storage
 from django.utils import timezone
 
-from conversations.ingest import IngestStats, ingest_raw_email
+from conversations.ingest import IngestStats, ingest_raw_email, ingest_raw_emails
 from conversations.models import (
     Attachment,
     Classification,
@@ -27,6 +27,18 @@ from tests.factories import CustomerFactory, MessageFactory
 pytestmark = pytest.mark.django_db
 
 EMAILS = DATA / "emails"
+
+
+def ingest_as_batch(raw: bytes, *, source: str = "", **kwargs):
+    """The batch path with a batch of one: the same result as ``ingest_raw_email``."""
+    [result] = ingest_raw_emails([(raw, source)], **kwargs)
+    return result
+
+
+@pytest.fixture(params=[ingest_raw_email, ingest_as_batch], ids=["einzeln", "stapel"])
+def ingest(request):
+    """Every test here runs against the single path (webhook) and the batch path."""
+    return request.param
 
 
 def eml(name: str) -> bytes:
@@ -49,10 +61,10 @@ def mail(
     return (head + extra + "Content-Type: text/plain; charset=utf-8\n\n" + body + "\n").encode()
 
 
-def test_it_stores_the_raw_bytes_a_conversation_and_a_message(brand_a):
+def test_it_stores_the_raw_bytes_a_conversation_and_a_message(ingest, brand_a):
     raw = eml("01_plain_utf8_umlauts.eml")
 
-    result = ingest_raw_email(raw, brand=brand_a, source="test")
+    result = ingest(raw, brand=brand_a, source="test")
 
     assert result.outcome == "new"
     stored = RawEmail.objects.get()
@@ -69,10 +81,10 @@ def test_it_stores_the_raw_bytes_a_conversation_and_a_message(brand_a):
     assert message.message_id == stored.message_id
 
 
-def test_the_same_bytes_twice_are_one_message(brand_a):
+def test_the_same_bytes_twice_are_one_message(ingest, brand_a):
     raw = eml("06_attachments_umlaut_filenames.eml")
 
-    outcomes = [ingest_raw_email(raw, brand=brand_a).outcome for _ in range(3)]
+    outcomes = [ingest(raw, brand=brand_a).outcome for _ in range(3)]
 
     assert outcomes == ["new", "duplicate", "duplicate"]
     assert (RawEmail.objects.count(), Message.objects.count(), Attachment.objects.count()) == (
@@ -82,21 +94,21 @@ def test_the_same_bytes_twice_are_one_message(brand_a):
     )
 
 
-def test_the_same_message_with_other_trace_headers_is_a_duplicate(brand_a):
+def test_the_same_message_with_other_trace_headers_is_a_duplicate(ingest, brand_a):
     raw = mail()
-    ingest_raw_email(b"Received: from mx1\nReturn-Path: <k@b.de>\n" + raw, brand=brand_a)
+    ingest(b"Received: from mx1\nReturn-Path: <k@b.de>\n" + raw, brand=brand_a)
 
-    result = ingest_raw_email(b"Received: from mx2 by mx3\n" + raw, brand=brand_a)
+    result = ingest(b"Received: from mx2 by mx3\n" + raw, brand=brand_a)
 
     assert result.outcome == "duplicate"
     assert Message.objects.count() == 1
 
 
-def test_the_same_message_id_with_other_content_is_kept_and_flagged(brand_a):
-    ingest_raw_email(mail(body="Erste Fassung"), brand=brand_a)
+def test_the_same_message_id_with_other_content_is_kept_and_flagged(ingest, brand_a):
+    ingest(mail(body="Erste Fassung"), brand=brand_a)
 
-    result = ingest_raw_email(mail(body="Ganz anderer Inhalt"), brand=brand_a)
-    again = ingest_raw_email(mail(body="Ganz anderer Inhalt"), brand=brand_a)
+    result = ingest(mail(body="Ganz anderer Inhalt"), brand=brand_a)
+    again = ingest(mail(body="Ganz anderer Inhalt"), brand=brand_a)
 
     assert result.outcome == "flagged"
     assert again.outcome == "duplicate"
@@ -108,25 +120,25 @@ def test_the_same_message_id_with_other_content_is_kept_and_flagged(brand_a):
     assert flagged.raw.state == RawEmail.State.FLAGGED
 
 
-def test_without_message_id_the_bytes_decide(brand_a):
-    assert ingest_raw_email(eml("14_no_message_id.eml"), brand=brand_a).outcome == "new"
-    assert ingest_raw_email(eml("14_no_message_id.eml"), brand=brand_a).outcome == "duplicate"
+def test_without_message_id_the_bytes_decide(ingest, brand_a):
+    assert ingest(eml("14_no_message_id.eml"), brand=brand_a).outcome == "new"
+    assert ingest(eml("14_no_message_id.eml"), brand=brand_a).outcome == "duplicate"
     other = mail(message_id="", body="anders")
-    assert ingest_raw_email(other, brand=brand_a).outcome == "new"
+    assert ingest(other, brand=brand_a).outcome == "new"
 
 
-def test_dedupe_is_per_mailbox(brand_a):
+def test_dedupe_is_per_mailbox(ingest, brand_a):
     info = Mailbox.objects.create(brand=brand_a, name="Info", address="info@laderthuis.nl")
     raw = mail()
 
-    assert ingest_raw_email(raw, brand=brand_a).outcome == "new"
-    assert ingest_raw_email(raw, brand=brand_a, mailbox=info).outcome != "duplicate"
-    assert ingest_raw_email(raw, brand=brand_a, mailbox=info).outcome == "duplicate"
+    assert ingest(raw, brand=brand_a).outcome == "new"
+    assert ingest(raw, brand=brand_a, mailbox=info).outcome != "duplicate"
+    assert ingest(raw, brand=brand_a, mailbox=info).outcome == "duplicate"
     assert RawEmail.objects.filter(mailbox=info).count() == 1
 
 
-def test_a_malformed_message_is_flagged_and_visible(brand_a):
-    result = ingest_raw_email(eml("10_malformed_headers.eml"), brand=brand_a)
+def test_a_malformed_message_is_flagged_and_visible(ingest, brand_a):
+    result = ingest(eml("10_malformed_headers.eml"), brand=brand_a)
 
     assert result.outcome == "flagged"
     conversation = Conversation.objects.get()
@@ -143,14 +155,16 @@ class BrokenStorage(FileSystemStorage):
         raise OSError("Kein Platz mehr auf dem Gerät")
 
 
-def test_a_failure_while_storing_keeps_the_raw_mail_and_a_flagged_message(brand_a, settings):
+def test_a_failure_while_storing_keeps_the_raw_mail_and_a_flagged_message(
+    ingest, brand_a, settings
+):
     settings.STORAGES = {
         **settings.STORAGES,
         "default": {"BACKEND": f"{__name__}.BrokenStorage"},
     }
     raw = eml("06_attachments_umlaut_filenames.eml")
 
-    result = ingest_raw_email(raw, brand=brand_a)
+    result = ingest(raw, brand=brand_a)
 
     assert result.outcome == "flagged"
     assert "Kein Platz mehr" in result.reason
@@ -164,10 +178,10 @@ def test_a_failure_while_storing_keeps_the_raw_mail_and_a_flagged_message(brand_
     assert Attachment.objects.count() == 0
 
 
-def test_attachments_are_stored_content_addressed(brand_a):
-    ingest_raw_email(eml("06_attachments_umlaut_filenames.eml"), brand=brand_a)
+def test_attachments_are_stored_content_addressed(ingest, brand_a):
+    ingest(eml("06_attachments_umlaut_filenames.eml"), brand=brand_a)
     # the same PDF in another mail: a second row, the same file
-    ingest_raw_email(
+    ingest(
         eml("06_attachments_umlaut_filenames.eml").replace(b"<anhang@", b"<anhang-2@"),
         brand=brand_a,
     )
@@ -181,9 +195,9 @@ def test_attachments_are_stored_content_addressed(brand_a):
     assert (first.size, first.content_type) == (len(data), "application/pdf")
 
 
-def test_a_nested_message_and_inline_images_are_attachments(brand_a):
-    ingest_raw_email(eml("09_forwarded_nested_rfc822.eml"), brand=brand_a)
-    ingest_raw_email(eml("07_html_script_onerror_cid.eml"), brand=brand_a)
+def test_a_nested_message_and_inline_images_are_attachments(ingest, brand_a):
+    ingest(eml("09_forwarded_nested_rfc822.eml"), brand=brand_a)
+    ingest(eml("07_html_script_onerror_cid.eml"), brand=brand_a)
 
     nested = Attachment.objects.get(content_type="message/rfc822")
     assert nested.filename == "Bestellung 4711.eml"
@@ -193,11 +207,11 @@ def test_a_nested_message_and_inline_images_are_attachments(brand_a):
     assert "<script" not in message.html and message.has_remote_images
 
 
-def test_a_reply_by_in_reply_to_joins_the_conversation(brand_a):
-    first = ingest_raw_email(eml("01_plain_utf8_umlauts.eml"), brand=brand_a)
+def test_a_reply_by_in_reply_to_joins_the_conversation(ingest, brand_a):
+    first = ingest(eml("01_plain_utf8_umlauts.eml"), brand=brand_a)
     stats = IngestStats()
     for name in ("02_reply_outlook_aw.eml", "03_reply_re_aw_no_headers.eml"):
-        stats.add(ingest_raw_email(eml(name), brand=brand_a))
+        stats.add(ingest(eml(name), brand=brand_a))
 
     assert stats.threaded == 2
     conversation = Conversation.objects.get()
@@ -206,30 +220,28 @@ def test_a_reply_by_in_reply_to_joins_the_conversation(brand_a):
 
 
 @pytest.mark.parametrize("prefix", ["12_thread_subject", "13_thread_refs"])
-def test_a_thread_of_three(brand_a, prefix):
-    outcomes = [
-        ingest_raw_email(eml(f"{prefix}_{n}.eml"), brand=brand_a).outcome for n in (1, 2, 3)
-    ]
+def test_a_thread_of_three(ingest, brand_a, prefix):
+    outcomes = [ingest(eml(f"{prefix}_{n}.eml"), brand=brand_a).outcome for n in (1, 2, 3)]
 
     assert outcomes == ["new", "threaded", "threaded"]
     assert Conversation.objects.get().message_count == 3
 
 
-def test_the_same_subject_after_14_days_is_a_new_conversation(brand_a):
+def test_the_same_subject_after_14_days_is_a_new_conversation(ingest, brand_a):
     old = timezone.now() - timedelta(days=20)
-    ingest_raw_email(
+    ingest(
         mail(message_id="<alt@b.de>", date=old.strftime("%a, %d %b %Y %H:%M:%S +0000")),
         brand=brand_a,
     )
 
-    result = ingest_raw_email(mail(subject="AW: Frage zur Wallbox", message_id="<neu@b.de>"),
+    result = ingest(mail(subject="AW: Frage zur Wallbox", message_id="<neu@b.de>"),
                               brand=brand_a)  # fmt: skip
 
     assert result.outcome == "new"
     assert Conversation.objects.count() == 2
 
 
-def test_a_reply_to_our_own_outbound_message_joins_its_conversation(brand_a):
+def test_a_reply_to_our_own_outbound_message_joins_its_conversation(ingest, brand_a):
     ours = MessageFactory(
         conversation__brand=brand_a,
         conversation__subject="Ihre Bestellung 4711",
@@ -238,7 +250,7 @@ def test_a_reply_to_our_own_outbound_message_joins_its_conversation(brand_a):
         message_id="<bestellung-4711@laderthuis.nl>",
     )
 
-    result = ingest_raw_email(
+    result = ingest(
         mail(
             subject="Was anderes",
             message_id="<antwort@kunde.example>",
@@ -253,8 +265,8 @@ def test_a_reply_to_our_own_outbound_message_joins_its_conversation(brand_a):
 
 
 @pytest.mark.parametrize("status", [Status.ARCHIVED, Status.CLOSED, Status.PENDING])
-def test_a_new_message_updates_the_conversation(brand_a, settings, status):
-    first = ingest_raw_email(mail(date="Fri, 20 Nov 2026 09:00:00 +0000"), brand=brand_a)
+def test_a_new_message_updates_the_conversation(ingest, brand_a, settings, status):
+    first = ingest(mail(date="Fri, 20 Nov 2026 09:00:00 +0000"), brand=brand_a)
     conversation = first.conversation
     assert conversation.response_due_at == conversation.last_message_at + timedelta(
         hours=settings.SLA_HOURS["normal"]
@@ -264,7 +276,7 @@ def test_a_new_message_updates_the_conversation(brand_a, settings, status):
     conversation.response_due_at = None  # answered
     conversation.save()
 
-    ingest_raw_email(
+    ingest(
         mail(
             subject="Re: Frage zur Wallbox",
             message_id="<q2@beispiel.de>",
@@ -284,10 +296,10 @@ def test_a_new_message_updates_the_conversation(brand_a, settings, status):
     assert conversation.response_due_at == conversation.last_message_at + timedelta(hours=24)
 
 
-def test_an_older_message_does_not_move_the_conversation_back(brand_a):
-    ingest_raw_email(mail(date="Fri, 20 Nov 2026 12:00:00 +0000"), brand=brand_a)
+def test_an_older_message_does_not_move_the_conversation_back(ingest, brand_a):
+    ingest(mail(date="Fri, 20 Nov 2026 12:00:00 +0000"), brand=brand_a)
 
-    ingest_raw_email(
+    ingest(
         mail(
             message_id="<spaet@b.de>",
             body="Verspätet zugestellt",
@@ -302,23 +314,23 @@ def test_an_older_message_does_not_move_the_conversation_back(brand_a):
     assert conversation.snippet == "Guten Tag, eine Frage."
 
 
-def test_a_date_in_the_future_counts_as_now(brand_a):
+def test_a_date_in_the_future_counts_as_now(ingest, brand_a):
     before = timezone.now()
 
-    ingest_raw_email(mail(date="Fri, 20 Nov 2099 10:00:00 +0000"), brand=brand_a)
+    ingest(mail(date="Fri, 20 Nov 2099 10:00:00 +0000"), brand=brand_a)
 
     conversation = Conversation.objects.get()
     assert before <= conversation.last_message_at <= timezone.now()
 
 
-def test_the_sender_classifies_and_it_is_marked_automatic(brand_a):
+def test_the_sender_classifies_and_it_is_marked_automatic(ingest, brand_a):
     customer = CustomerFactory(brand=brand_a, email="juergen.mueller@kunde-gmbh.de")
 
-    ingest_raw_email(eml("01_plain_utf8_umlauts.eml"), brand=brand_a)
-    ingest_raw_email(eml("08_newsletter_list_unsubscribe.eml"), brand=brand_a)
-    ingest_raw_email(eml("15_auto_generated.eml"), brand=brand_a)
-    ingest_raw_email(eml("09_forwarded_nested_rfc822.eml"), brand=brand_a)  # kollege@laderthuis.nl
-    ingest_raw_email(eml("12_thread_subject_1.eml"), brand=brand_a)
+    ingest(eml("01_plain_utf8_umlauts.eml"), brand=brand_a)
+    ingest(eml("08_newsletter_list_unsubscribe.eml"), brand=brand_a)
+    ingest(eml("15_auto_generated.eml"), brand=brand_a)
+    ingest(eml("09_forwarded_nested_rfc822.eml"), brand=brand_a)  # kollege@laderthuis.nl
+    ingest(eml("12_thread_subject_1.eml"), brand=brand_a)
 
     by_sender = {c.counterpart: c for c in Conversation.objects.all()}
     kunde = by_sender["juergen.mueller@kunde-gmbh.de"]
@@ -336,14 +348,14 @@ def test_the_sender_classifies_and_it_is_marked_automatic(brand_a):
     assert change.automatic and change.to_customer == customer and change.changed_by is None
 
 
-def test_a_manual_classification_is_not_overwritten_by_a_reply(brand_a):
-    first = ingest_raw_email(eml("08_newsletter_list_unsubscribe.eml"), brand=brand_a)
+def test_a_manual_classification_is_not_overwritten_by_a_reply(ingest, brand_a):
+    first = ingest(eml("08_newsletter_list_unsubscribe.eml"), brand=brand_a)
     conversation = first.conversation
     conversation.classification = Classification.ADVERTISING
     conversation.classified_automatically = False
     conversation.save()
 
-    ingest_raw_email(
+    ingest(
         mail(
             sender="news@elektro-newsletter.example",
             message_id="<nl-124@x>",
@@ -384,11 +396,30 @@ def test_a_manual_classification_is_not_overwritten_by_a_reply(brand_a):
         "binary",
     ],  # fmt: skip
 )
-def test_hostile_input_is_stored_and_never_raises(brand_a, raw):
-    result = ingest_raw_email(raw, brand=brand_a)
+def test_hostile_input_is_stored_and_never_raises(ingest, brand_a, raw):
+    result = ingest(raw, brand=brand_a)
 
     assert result.outcome in ("new", "flagged")
     assert bytes(RawEmail.objects.get().data) == raw
     message = Message.objects.get()
     assert message.raw_id == result.raw.pk
     assert "\x00" not in message.text + message.subject
+
+
+def test_a_reply_from_a_sender_known_by_now_classifies_the_conversation(ingest, brand_a):
+    first = ingest(mail(), brand=brand_a)
+    assert first.conversation.classification == ""
+    customer = CustomerFactory(brand=brand_a, email="kunde@beispiel.de")
+
+    ingest(
+        mail(message_id="<q2@beispiel.de>", extra="In-Reply-To: <q1@beispiel.de>\n"),
+        brand=brand_a,
+    )
+
+    conversation = Conversation.objects.get()
+    assert (conversation.classification, conversation.customer) == (
+        Classification.CUSTOMER,
+        customer,
+    )
+    assert conversation.message_count == 2
+    assert conversation.classification_changes.get().to_customer == customer

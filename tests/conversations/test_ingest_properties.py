@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conversations.ingest import ingest_raw_email
+from conversations.ingest import ingest_raw_email, ingest_raw_emails
 from conversations.models import Message, RawEmail
 
 pytestmark = pytest.mark.django_db
@@ -77,3 +77,15 @@ def test_mail_shaped_garbage_is_stored_raw_and_never_raises(brand_a, raw):
     ingest_raw_email(raw, brand=brand_a)
 
     assert_stored(raw)
+
+
+@SETTINGS
+@given(raws=st.lists(MAIL_SHAPED, min_size=1, max_size=6))
+def test_mail_shaped_garbage_in_one_batch_is_stored_raw_and_never_raises(brand_a, raws):
+    results = list(ingest_raw_emails([(raw, "") for raw in raws], brand=brand_a, batch_size=4))
+
+    assert len(results) == len(raws)
+    for raw, result in zip(raws, results, strict=True):
+        if result.outcome != "duplicate":  # else the same message, stored before
+            assert bytes(result.raw.data) == raw
+        assert Message.objects.filter(raw=result.raw).exists()

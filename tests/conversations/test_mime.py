@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from email.parser import BytesParser
+
 import pytest
 
+from conversations.benchmarks import generate_emails
 from conversations.mime import (
+    POLICY,
     content_hash,
     decode_bytes,
     normalize_message_id,
     parse_email,
+    parse_message,
     quick_message_id,
     safe_filename,
 )
@@ -216,3 +221,33 @@ def test_content_hash_ignores_trace_headers_and_line_endings():
 )
 def test_safe_filename(name, expected):
     assert safe_filename(name, "Anhang") == expected
+
+
+def _structure(message) -> list:
+    return [
+        (
+            part.get_content_type(),
+            part.items(),
+            part.preamble,
+            part.epilogue,
+            [type(d).__name__ for d in part.defects],
+            None if part.is_multipart() else part.get_payload(),
+        )
+        for part in message.walk()
+    ]
+
+
+def test_the_fast_parser_builds_the_same_message_as_the_stdlib():
+    corpus = [p.read_bytes() for p in sorted([*EMAILS.glob("*.eml"), *STDLIB.iterdir()])]
+    corpus += generate_emails(60, seed=3, domain="bench.example")
+    corpus += [
+        b'Content-Type: multipart/mixed; boundary="a.b*c(d)+e?"\n\n--a.b*c(d)+e?\n\nx\n'
+        b"--a.b*c(d)+e?  \n\ny\n--a.b*c(d)+e?--\r\nepilog\n",
+        b"Content-Type: multipart/mixed; boundary=zz\n\n--zz\n\nnicht geschlossen\n",
+        b'Content-Type: multipart/alternative; boundary=""\n\n--\n\nleer\n----\n',
+    ]
+
+    for raw in corpus:
+        ours = parse_message(raw)
+        theirs = BytesParser(policy=POLICY).parsebytes(raw)
+        assert _structure(ours) == _structure(theirs)

@@ -28,11 +28,28 @@ class Command(BaseCommand):
         )
         parser.add_argument("--messages", type=int, default=10_000, help="Anzahl E-Mails (10000)")
         parser.add_argument("--seed", type=int, default=42)
+        parser.add_argument(
+            "--batch-size",
+            type=int,
+            default=BenchOptions.batch_size,
+            help="E-Mails je Stapel beim Einlesen; 0 = einzeln wie beim Webhook",
+        )
         parser.add_argument("--json", type=Path, help="Ergebnis zusätzlich als JSON in diese Datei")
 
-    def handle(self, *args, only, messages: int, seed: int, json: Path | None, **options):
+    def handle(
+        self,
+        *args,
+        only,
+        messages: int,
+        seed: int,
+        batch_size: int,
+        json: Path | None,
+        **options,
+    ):
         names = only or sorted(BENCHMARKS)
-        rows = run_benchmarks(names, BenchOptions(messages=messages, seed=seed))
+        rows = run_benchmarks(
+            names, BenchOptions(messages=messages, seed=seed, batch_size=batch_size)
+        )
         database = database_label()
         width = max(len(r.metric) for r in rows)
         self.stdout.write(

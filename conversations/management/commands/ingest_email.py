@@ -4,7 +4,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from conversations.ingest import IngestContext, IngestStats, ingest_raw_email
+from conversations.ingest import IngestContext, IngestStats, ingest_raw_emails
 from conversations.sources import iter_raw_emails
 from kommunikation.services import default_brand, resolve_brand
 
@@ -23,10 +23,9 @@ class Command(BaseCommand):
         target = resolve_brand(brand) if brand else default_brand()
         context = IngestContext()
         stats = IngestStats()
-        for path in paths:
-            for source, raw in iter_raw_emails(path):
-                result = ingest_raw_email(raw, brand=target, source=source, context=context)
-                stats.add(result)
-                if result.outcome == "flagged" and verbosity >= 1:
-                    self.stderr.write(f"markiert: {source}: {result.reason}")
+        items = ((raw, source) for path in paths for source, raw in iter_raw_emails(path))
+        for result in ingest_raw_emails(items, brand=target, context=context):
+            stats.add(result)
+            if result.outcome == "flagged" and verbosity >= 1:
+                self.stderr.write(f"markiert: {result.raw.source}: {result.reason}")
         self.stdout.write(f"{target.name}: {stats.summary()} ({stats.total} gelesen)")
