@@ -38,6 +38,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from compliance.services import unsubscribe_by_mail
 from conversations.classify import SenderClassifier
 from conversations.mime import (
     ParsedEmail,
@@ -152,7 +153,9 @@ def ingest_raw_email(
     if isinstance(stored, IngestResult):
         return stored
     raw_row, conflict = stored
-    return _ingest_stored(raw_row, raw, conflict, mailbox=mailbox, context=context)
+    return _act_on_unsubscribe(
+        _ingest_stored(raw_row, raw, conflict, mailbox=mailbox, context=context), brand
+    )
 
 
 def _ingest_stored(
@@ -544,7 +547,27 @@ def ingest_raw_emails(
     the results are consumed."""
     context = context or IngestContext()
     for batch in batched(items, size=batch_size, size_of=lambda item: len(item[0])):
-        yield from _ingest_batch(batch, brand=brand, mailbox=mailbox, context=context)
+        for result in _ingest_batch(batch, brand=brand, mailbox=mailbox, context=context):
+            yield _act_on_unsubscribe(result, brand)
+
+
+def _act_on_unsubscribe(result: IngestResult, brand: BusinessEntity) -> IngestResult:
+    """Mail to the brand's noreply address answering our List-Unsubscribe mailto: act on
+    its signed token and file the conversation away (the mail itself is kept). Without a
+    valid token it stays in the inbox for a person to read."""
+    message = result.message
+    noreply = (brand.noreply_email or "").lower()
+    if (
+        result.outcome in ("new", "threaded")
+        and message is not None
+        and noreply
+        and noreply in message.to
+        and unsubscribe_by_mail(message.subject)
+    ):
+        Conversation.objects.filter(pk=message.conversation_id).update(
+            status=Status.ARCHIVED, unread=False
+        )
+    return result
 
 
 def batched(

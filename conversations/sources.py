@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import mailbox
+import re
 from collections.abc import Iterator
 from pathlib import Path
+
+
+def _natural(key: str) -> list:
+    """Maildir keys ("1732270000.M98765P42Q3.host") in delivery order: their numbers compare
+    as numbers, since the microseconds are not zero-padded."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", key)]
 
 
 def is_maildir(path: Path) -> bool:
@@ -27,7 +34,7 @@ def iter_raw_emails(path: Path) -> Iterator[tuple[str, bytes]]:
     """(source, raw bytes) for every message below path, in a stable order."""
     if is_maildir(path):
         box = mailbox.Maildir(path, factory=None, create=False)
-        for key in sorted(box.keys()):
+        for key in sorted(box.keys(), key=_natural):
             with box.get_file(key) as handle:
                 yield f"{path}#{key}", handle.read()
         return

@@ -106,3 +106,18 @@ def test_the_same_message_in_an_eml_and_an_mbox_is_one(brand_a, tmp_path):
 
     assert "1 neu, 1 doppelt" in out
     assert Message.objects.count() == 1
+
+
+def test_maildir_messages_are_read_in_delivery_order(tmp_path):
+    from conversations.sources import iter_raw_emails
+
+    maildir = tmp_path / "Maildir"
+    for sub in ("cur", "new", "tmp"):
+        (maildir / sub).mkdir(parents=True)
+    # the same second, microseconds not zero-padded: a string sort would put 100000 first
+    (maildir / "new" / "1732270000.M99999P1Q1.host").write_bytes(b"Subject: eins\n\nx\n")
+    (maildir / "new" / "1732270000.M100000P1Q2.host").write_bytes(b"Subject: zwei\n\nx\n")
+
+    subjects = [raw.split(b"\n", 1)[0] for _source, raw in iter_raw_emails(maildir)]
+
+    assert subjects == [b"Subject: eins", b"Subject: zwei"]
