@@ -1,26 +1,69 @@
 """anymail's webhooks under /webhooks/: inbound mail becomes ingested mail.
 
-anymail authenticates every call with the basic-auth WEBHOOK_SECRET (a wrong or
-missing secret answers 400 and changes nothing) and hands us a parsed message;
-we give its bytes to the one ingestion service.
+Every call must carry the basic-auth WEBHOOK_SECRET: we check it first and answer
+401 with the reason (anymail would say 400), then anymail checks it again, parses
+the ESP's payload and hands us a parsed message; we give its bytes to the one
+ingestion service. Without a configured secret every webhook is refused.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import json
 import logging
+from functools import wraps
 
 import anymail.urls
 from anymail.signals import inbound
+from django.conf import settings
 from django.dispatch import receiver
+from django.http import HttpResponse
 from django.urls import path
+from django.views.decorators.csrf import csrf_exempt
 
 from conversations.ingest import ingest_raw_email
 from conversations.routing import route_inbound
 
 log = logging.getLogger(__name__)
+
+
+def _configured_secrets() -> list[bytes]:
+    secret = (settings.ANYMAIL or {}).get("WEBHOOK_SECRET")
+    if not secret:
+        return []
+    return [s.encode() for s in ([secret] if isinstance(secret, str) else secret)]
+
+
+def require_webhook_secret(view):
+    """401 unless the request's basic auth is one of the configured secrets."""
+
+    @csrf_exempt
+    @wraps(view)
+    def checked(request, *args, **kwargs):
+        secrets = _configured_secrets()
+        header = request.headers.get("Authorization", "")
+        given = b""
+        if header.lower().startswith("basic "):
+            try:
+                given = base64.b64decode(header[6:].strip(), validate=True)
+            except ValueError:
+                given = b""
+        # compare with every secret, in constant time, so timing tells nothing
+        matches = [hmac.compare_digest(given, secret) for secret in secrets]
+        if not any(matches):
+            reason = (
+                "Webhook secret not configured (ANYMAIL_WEBHOOK_SECRET)."
+                if not secrets
+                else "Missing or wrong webhook credentials."
+            )
+            response = HttpResponse(reason, status=401, content_type="text/plain")
+            response["WWW-Authenticate"] = 'Basic realm="webhooks"'
+            return response
+        return view(request, *args, **kwargs)
+
+    return checked
 
 
 def anymail_webhook_urls() -> list:
@@ -32,7 +75,8 @@ def anymail_webhook_urls() -> list:
             suffix = f"_{kind}_webhook"
             if name.endswith(suffix):
                 esp = name.removesuffix(suffix)
-                patterns.append(path(f"{kind}/{esp}/", pattern.callback, name=name))
+                view = require_webhook_secret(pattern.callback)
+                patterns.append(path(f"{kind}/{esp}/", view, name=name))
     return patterns
 
 
