@@ -161,7 +161,11 @@ def list_page(qs: QuerySet[Conversation], cursor: str = "", size: int = PAGE_SIZ
     after = decode_cursor(cursor)
     if after:
         at, pk = after
-        qs = qs.filter(Q(last_message_at__lt=at) | Q(last_message_at=at, id__lt=pk))
+        # the redundant "<= at" is the index bound: with the OR alone PostgreSQL scans
+        # the list index from the newest row (200k PG, a page 90 % down: 185 ms -> 54 ms)
+        qs = qs.filter(last_message_at__lte=at).filter(
+            Q(last_message_at__lt=at) | Q(last_message_at=at, id__lt=pk)
+        )
     rows = list(qs[: size + 1])
     more = len(rows) > size
     rows = rows[:size]
