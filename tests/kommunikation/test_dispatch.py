@@ -261,18 +261,33 @@ def test_a_batch_reuses_one_smtp_connection(smtp_sink, customer):
     assert smtp_sink.connections == 1
 
 
-def test_a_sent_row_whose_worker_died_before_threading_gets_its_entry(
-    smtp_sink, customer, settings
-):
-    row = enqueue(customer)
-    # what a worker killed between the "sent" mark and the thread write leaves behind
-    OutboundMessage.objects.filter(pk=row.pk).update(
-        status=OutboundStatus.SENT, recipient="anna@kunde.example",
-        sent_at=timezone.now() - dt.timedelta(seconds=settings.OUTBOX_LEASE_SECONDS + 1),
-    )  # fmt: skip
-    dispatch_batch()
-    row.refresh_from_db()
-    assert row.message is not None
-    assert row.message.message_id == row.header_message_id
-    assert row.message.subject == "Ihre Rechnung RE-1001"
-    assert smtp_sink.envelopes == []  # completed, not sent again
+def test_written_back_in_groups_one_thread_holds_the_whole_batch(smtp_sink, customer, settings):
+    settings.OUTBOX_WRITE_BACK_EVERY = 2
+    for n in range(5):
+        enqueue(
+            customer, idempotency_key=f"invoice:{n}", subject="AW: " * n + "Ihre Rechnung RE-1001"
+        )
+    assert dispatch_batch().sent == 5
+    thread = Conversation.objects.get()  # the later groups found the first group's thread
+    assert thread.message_count == 5
+    rows = OutboundMessage.objects.all()
+    assert {row.status for row in rows} == {OutboundStatus.SENT}
+    assert {row.conversation_id for row in rows} == {thread.pk}
+    assert sorted(rows.values_list("message__message_id", flat=True)) == sorted(
+        rows.values_list("header_message_id", flat=True)
+    )
+    assert StatusChange.objects.filter(status="sent").count() == 5
+
+
+def test_the_same_template_twice_in_one_batch_goes_once(smtp_sink, customer):
+    grant(customer)
+    for n in range(2):
+        enqueue(
+            customer, category="marketing", template_key="", idempotency_key=f"news:{n}",
+            subject="News", text="Neu im Shop",
+        )  # fmt: skip
+    OutboundMessage.objects.update(template_key="newsletter-mai")
+    result = dispatch_batch()
+    assert (result.sent, result.refused) == (1, 1)
+    refused = OutboundMessage.objects.get(status=OutboundStatus.REFUSED)
+    assert "Dieselbe Vorlage" in refused.last_error

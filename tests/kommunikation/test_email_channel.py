@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+import pytest
 from django.core import mail
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -127,3 +128,53 @@ def test_the_mailto_unsubscribe_works_with_the_subject_it_names(smtp_sink, custo
     assert unsubscribe_by_mail(subject) is True
     current = Consent.objects.current(customer=customer, purpose="marketing", channel="email")
     assert current.state == Consent.State.WITHDRAWN
+
+
+@pytest.mark.parametrize(
+    ("subject", "text", "html", "name"),
+    [
+        ("Ihre Rechnung RE-1001 – fällig", "Grüße\nvon uns", "<p>Grüße</p>", "Läder & Co"),
+        ("Plain ASCII", "Hello", "", "Shop"),
+        ("x" * 200 + " Überlang " + "y" * 120, "a" * 1200 + "ä\n.Punkt am Anfang", "<p>ä</p>", ""),
+        ("Zeilen\nim Betreff", "", "<html><body>nur HTML</body></html>", "Shop"),
+    ],
+)
+def test_the_direct_smtp_bytes_read_like_djangos_message(subject, text, html, name):
+    """The fast path writes the message itself; a mail reader sees what Django would send."""
+    from email import message_from_bytes
+    from email import policy as email_policy
+
+    from django.core.mail import EmailMultiAlternatives
+
+    from kommunikation.channels.email import mime_bytes
+
+    headers = {
+        "Message-ID": "<1@shop.example>",
+        "List-Unsubscribe": "<https://shop.example/" + "u" * 90 + ">",
+    }
+    ours = mime_bytes(
+        subject=subject, from_name=name, from_email="s@shop.example", to="k@kunde.example",
+        reply_to="r@shop.example", headers=headers, text=text, html=html,
+    )  # fmt: skip
+    django = EmailMultiAlternatives(
+        subject=" ".join(subject.split()), body=text,
+        from_email=f"{name} <s@shop.example>" if name else "s@shop.example",
+        to=["k@kunde.example"], reply_to=["r@shop.example"], headers=headers,
+    )  # fmt: skip
+    if html:
+        django.attach_alternative(html, "text/html")
+    expected = message_from_bytes(
+        django.message().as_bytes(linesep="\r\n"), policy=email_policy.default
+    )
+    got = message_from_bytes(ours, policy=email_policy.default)
+    assert all(len(line) <= 998 for line in ours.split(b"\r\n"))
+    for header in ("Subject", "From", "To", "Reply-To", "Message-ID", "List-Unsubscribe"):
+        # compared as a reader shows them (Django's folding adds a leading space)
+        assert " ".join(got[header].split()) == " ".join(expected[header].split()), header
+    assert got.get_content_type() == expected.get_content_type()
+    assert [p.get_content_type() for p in got.walk()] == [
+        p.get_content_type() for p in expected.walk()
+    ]
+    for kind in ("plain", "html"):
+        mine, theirs = got.get_body((kind,)), expected.get_body((kind,))
+        assert (mine and mine.get_content()) == (theirs and theirs.get_content()), kind
