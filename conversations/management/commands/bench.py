@@ -56,13 +56,20 @@ class Command(BaseCommand):
             f"{'Messung':<10} {'Kennzahl':<{width}} {'Wert':>12}  Einheit   [{database}]"
         )
         for row in rows:
-            value = f"{row.value:,.1f}" if isinstance(row.value, float) else f"{row.value:,}"
+            value = _number(row.value)
             self.stdout.write(f"{row.benchmark:<10} {row.metric:<{width}} {value:>12}  {row.unit}")
         payload = {"database": database, "results": rows_as_dicts(rows)}
         line = _json_dumps(payload)
         self.stdout.write(line)
         if json:
             json.write_text(line + "\n", encoding="utf-8")
+
+
+def _number(value) -> str:
+    """Readable at any scale: 3,667.0 messages/s as well as a 0.046 s letter."""
+    if isinstance(value, float):
+        return f"{value:,.3f}" if abs(value) < 10 else f"{value:,.1f}"
+    return f"{value:,}" if isinstance(value, int) else str(value)
 
 
 def _json_dumps(payload: dict) -> str:
