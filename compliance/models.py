@@ -11,17 +11,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from kommunikation.models import Customer
-
-
-class Category(models.TextChoices):
-    TRANSACTIONAL = "transactional", _("Transaktional")
-    SERVICE = "service", _("Service")
-    REMINDER = "reminder", _("Erinnerung")
-    MARKETING = "marketing", _("Marketing")
-    RELATIONSHIP = "relationship", _("Beziehungspflege")
-    FEEDBACK = "feedback", _("Feedback")
-
+from kommunikation.models import Category, Customer
+from kommunikation.models import SendChannel as Channel
 
 # Contract messages (Art. 6 (1) b DSGVO) need no consent; these three do, and count
 # against the frequency caps.
@@ -30,15 +21,6 @@ CONSENT_CATEGORIES = frozenset({Category.MARKETING, Category.RELATIONSHIP, Categ
 
 def needs_consent(category: str) -> bool:
     return category in CONSENT_CATEGORIES
-
-
-class Channel(models.TextChoices):
-    EMAIL = "email", _("E-Mail")
-    SMS = "sms", _("SMS")
-    WHATSAPP = "whatsapp", _("WhatsApp")
-    LETTER = "letter", _("Brief")
-    PUSH = "push", _("Push")
-    CALL = "call", _("Anruf")
 
 
 class ConsentQuerySet(models.QuerySet):

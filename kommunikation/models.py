@@ -17,6 +17,32 @@ class Language(models.TextChoices):
     NL = "nl", _("Niederländisch")
 
 
+class SendChannel(models.TextChoices):
+    """The ways a message can reach a customer; shared by templates, consent and the outbox."""
+
+    EMAIL = "email", _("E-Mail")
+    SMS = "sms", _("SMS")
+    WHATSAPP = "whatsapp", _("WhatsApp")
+    LETTER = "letter", _("Brief")
+    PUSH = "push", _("Push")
+    CALL = "call", _("Anruf")
+
+
+class Category(models.TextChoices):
+    """What a message is for; the category decides the consent rules (seed 000).
+
+    Transactional, service and reminder messages rest on the contract (Art. 6 (1) b
+    DSGVO) and need no consent; marketing, relationship and feedback messages do.
+    """
+
+    TRANSACTIONAL = "transactional", _("Transaktional")
+    SERVICE = "service", _("Service")
+    REMINDER = "reminder", _("Erinnerung")
+    MARKETING = "marketing", _("Marketing")
+    RELATIONSHIP = "relationship", _("Beziehungspflege")
+    FEEDBACK = "feedback", _("Feedback")
+
+
 class BusinessEntityQuerySet(models.QuerySet):
     def for_user(self, user) -> BusinessEntityQuerySet:
         """The brands a staff member may see: all for superusers, else their own."""

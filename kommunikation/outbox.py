@@ -13,11 +13,12 @@ from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from compliance.models import CONSENT_CATEGORIES, Category
+from compliance.models import CONSENT_CATEGORIES
 from compliance.services import request_double_opt_in
 from kommunikation.contact import email_domain
 from kommunikation.models import (
     BusinessEntity,
+    Category,
     Customer,
     OutboundMessage,
     OutboundSource,

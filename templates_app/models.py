@@ -11,27 +11,8 @@ from django.db import models, transaction
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from kommunikation.models import BusinessEntity, Language
-
-
-class Category(models.TextChoices):
-    """The category decides the consent rules (transactional/service need none)."""
-
-    TRANSACTIONAL = "transactional", _("Transaktional")
-    SERVICE = "service", _("Service")
-    MARKETING = "marketing", _("Marketing")
-    RELATIONSHIP = "relationship", _("Beziehungspflege")
-    FEEDBACK = "feedback", _("Feedback")
-    REMINDER = "reminder", _("Erinnerung")
-
-
-class Channel(models.TextChoices):
-    EMAIL = "email", _("E-Mail")
-    SMS = "sms", _("SMS")
-    WHATSAPP = "whatsapp", _("WhatsApp")
-    LETTER = "letter", _("Brief")
-    PUSH = "push", _("Push")
-    CALL = "call", _("Anruf")
+from kommunikation.models import BusinessEntity, Category, Language
+from kommunikation.models import SendChannel as Channel
 
 
 def _event_type_choices():
