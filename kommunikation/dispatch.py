@@ -342,7 +342,13 @@ def recipient_for(
 def render(row: OutboundMessage, channel: str) -> Rendered:
     """Agent-written content as given; a template key through templates_app."""
     if row.text or row.html:
-        return Rendered(row.subject, row.text, row.html)
+        text = row.text
+        if row.source == "reply" and channel == "email" and text and row.brand.imprint.strip():
+            # German business mail must carry the company details (§ 37a HGB, § 35a GmbHG);
+            # templates have them in the layout's footer, agents' replies get them here,
+            # below the standard signature separator "-- " (RFC 3676).
+            text = f"{text.rstrip()}\n\n-- \n{row.brand.imprint.strip()}\n"
+        return Rendered(row.subject, text, row.html)
     try:
         # imported here: templates_app is optional for the outbox and its import is heavy
         from templates_app.events import NO_CUSTOMER, customer_data

@@ -203,6 +203,25 @@ def test_a_queued_reply_is_sent_through_the_outbox_and_marked_sent(
     assert conv.messages.count() == 2  # the thread entry was updated, not duplicated
 
 
+def test_a_sent_reply_carries_the_brands_imprint(
+    brand_a, agent_a, settings, django_capture_on_commit_callbacks
+):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    brand_a.imprint = "LaderThuis GmbH · Amtsgericht Köln HRB 12345 · GF: Jana Berg"
+    brand_a.save()
+    conv = ConversationFactory(brand=brand_a, counterpart="kunde@example.de", subject="Frage")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        reply = services.queue_reply(conversation=conv, text="Gern geschehen.", author=agent_a)
+
+    [sent] = mail.outbox
+    assert sent.body == (
+        "Gern geschehen.\n\n-- \nLaderThuis GmbH · Amtsgericht Köln HRB 12345 · GF: Jana Berg\n"
+    )
+    reply.refresh_from_db()
+    assert reply.text == "Gern geschehen."  # the thread shows what the agent wrote
+
+
 def test_an_internal_note_never_goes_out(brand_a, agent_a):
     conv = ConversationFactory(brand=brand_a)
 
