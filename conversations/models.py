@@ -10,7 +10,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from kommunikation.models import BusinessEntity, Customer
+from kommunikation.models import BusinessEntity, Customer, SendChannel
 
 
 class Classification(models.TextChoices):
@@ -40,14 +40,11 @@ class Priority(models.TextChoices):
     LOW = "low", _("niedrig")
 
 
-class Channel(models.TextChoices):
-    EMAIL = "email", _("E-Mail")
-    SMS = "sms", _("SMS")
-    WHATSAPP = "whatsapp", _("WhatsApp")
-    LETTER = "letter", _("Brief")
-    PUSH = "push", _("Push")
-    CALL = "call", _("Anruf")
-    NOTE = "note", _("Notiz")
+# A thread holds every channel a message can be sent on, and internal notes.
+Channel = models.TextChoices(
+    "Channel",
+    [(c.name, (c.value, c.label)) for c in SendChannel] + [("NOTE", ("note", _("Notiz")))],
+)
 
 
 class Direction(models.TextChoices):

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from kommunikation.contact import email_domain, normalize_email, normalize_phone
@@ -287,8 +288,6 @@ def normalize_contact(channel: str, value: str) -> str:
 
 
 # --- the outbox (issue 5): the one way a message leaves the system ----------------------
-
-from django.utils import timezone  # noqa: E402  (kept with the outbox section for merging)
 
 
 class OutboundStatus(models.TextChoices):
