@@ -30,16 +30,11 @@ from conversations.models import (
     StatusChange,
 )
 from kommunikation.contact import email_domain, format_phone
+from kommunikation.events.catalogue import build_context
 from kommunikation.models import ContactChannel, ContactType, Customer, CustomerKind
 from kommunikation.outbox import enqueue_outbound
-from templates_app.events import (
-    NO_CUSTOMER,
-    MissingVariable,
-    brand_data,
-    build_context,
-    customer_data,
-)
 from templates_app.models import MessageTemplate
+from templates_app.plain import NO_CUSTOMER, MissingVariable, brand_data, customer_data
 from templates_app.rendering import TemplateNotFound, email_text_footer, render_message
 
 # Kunde and Lieferant name whom; the other three stand on their own.

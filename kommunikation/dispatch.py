@@ -351,7 +351,7 @@ def render(row: OutboundMessage, channel: str) -> Rendered:
         return Rendered(row.subject, text, row.html)
     try:
         # imported here: templates_app is optional for the outbox and its import is heavy
-        from templates_app.events import NO_CUSTOMER, customer_data
+        from templates_app.plain import NO_CUSTOMER, customer_data
         from templates_app.rendering import render_message
 
         rendered = render_message(

@@ -436,3 +436,7 @@ class ProviderBudget(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider}: {self.used}"
+
+
+# The event models live in their own package but belong to this app.
+from kommunikation.events.models import Event, EventOutcome, EventSource  # noqa: E402, F401

@@ -13,9 +13,10 @@ from decimal import Decimal
 
 from django.db import transaction
 
-from templates_app.events import EVENT_TYPES, SAMPLE_BRAND, SAMPLE_CUSTOMER
+from kommunikation.events.catalogue import EVENT_TYPES
 from templates_app.letters import Letter, render_letter, render_letters_batch
 from templates_app.models import MessageTemplate, TemplateVariant, create_version
+from templates_app.plain import SAMPLE_BRAND, SAMPLE_CUSTOMER
 from templates_app.rendering import common_context, render_version
 
 EMAILS = 10_000

@@ -16,7 +16,7 @@ from kommunikation.models import SendChannel as Channel
 
 
 def _event_type_choices():
-    from templates_app.events import EVENT_TYPES
+    from kommunikation.events.catalogue import EVENT_TYPES
 
     return [(key, f"{et.label} ({key})") for key, et in EVENT_TYPES.items()]
 

@@ -50,9 +50,9 @@ from django.utils.timezone import template_localtime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from templates_app.events import (
+from kommunikation.events.catalogue import EVENT_TYPES
+from templates_app.plain import (
     _EXACT_SCALARS,
-    EVENT_TYPES,
     BrandData,
     CustomerData,
     MissingVariable,
@@ -507,7 +507,7 @@ def common_context(
 ) -> dict[str, Any]:
     from django.utils import timezone
 
-    from templates_app.events import SAMPLE_CUSTOMER
+    from templates_app.plain import SAMPLE_CUSTOMER
 
     customer = customer or SAMPLE_CUSTOMER
     links = links or {}
@@ -759,7 +759,7 @@ def render_message(
 ) -> RenderedMessage:
     """Render the template for key/channel for one customer of a brand.
 
-    ``context`` is the event's plain data (see templates_app.events.build_context); customer
+    ``context`` is the event's plain data (see kommunikation.events.catalogue.build_context); customer
     and brand variables are added here. Raises TemplateNotFound, or MissingVariable naming the
     variable a template needs and the context lacks: the caller marks the message failed.
     """

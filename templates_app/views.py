@@ -15,9 +15,10 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from kommunikation.events.catalogue import EVENT_TYPES
 from kommunikation.models import BusinessEntity, Customer
-from templates_app.events import EVENT_TYPES, MissingVariable, brand_data, customer_data
 from templates_app.models import CONTENT_FIELDS, MessageTemplate, TemplateVersion, restore_version
+from templates_app.plain import MissingVariable, brand_data, customer_data
 from templates_app.rendering import FIELD_LABELS, common_context, render_version, validate_content
 from templates_app.signals import test_send_requested
 

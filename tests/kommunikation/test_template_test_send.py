@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from django.core import mail
 
+from kommunikation.events.catalogue import EVENT_TYPES
 from kommunikation.models import OutboundMessage
-from templates_app.events import EVENT_TYPES
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db

@@ -7,8 +7,9 @@ import yaml
 from django.template import Template
 from django.test import override_settings
 
-from templates_app.events import EVENT_TYPES, MissingVariable, plain
+from kommunikation.events.catalogue import EVENT_TYPES
 from templates_app.loading import LIBRARY_DIR
+from templates_app.plain import MissingVariable, plain
 from templates_app.rendering import (
     HTML_ENGINE,
     TEXT_ENGINE,

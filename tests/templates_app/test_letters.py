@@ -5,7 +5,6 @@ import io
 
 from pypdf import PdfReader
 
-from templates_app.events import SAMPLE_BRAND, SAMPLE_CUSTOMER
 from templates_app.letters import (
     Letter,
     letter_css,
@@ -13,6 +12,7 @@ from templates_app.letters import (
     render_letter,
     render_letters_batch,
 )
+from templates_app.plain import SAMPLE_BRAND, SAMPLE_CUSTOMER
 
 MM = 72 / 25.4
 

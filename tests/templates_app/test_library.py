@@ -6,9 +6,10 @@ import pytest
 import yaml
 from django.core.management import call_command
 
-from templates_app.events import EVENT_TYPES, SAMPLE_CUSTOMER
+from kommunikation.events.catalogue import EVENT_TYPES
 from templates_app.loading import LIBRARY_DIR
 from templates_app.models import MessageTemplate, TemplateVersion
+from templates_app.plain import SAMPLE_CUSTOMER
 from templates_app.rendering import render_message
 
 pytestmark = pytest.mark.django_db

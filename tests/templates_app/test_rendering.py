@@ -6,7 +6,8 @@ from collections import Counter
 import pytest
 from django.core.exceptions import ValidationError
 
-from templates_app.events import EVENT_TYPES, MissingVariable, NotPlainData, build_context
+from kommunikation.events.catalogue import EVENT_TYPES, build_context
+from templates_app.plain import MissingVariable, NotPlainData
 from templates_app.rendering import TemplateNotFound, render_message
 from tests.factories import BrandFactory, CustomerFactory
 
@@ -163,7 +164,7 @@ def test_templates_cannot_call_methods_because_the_context_is_plain_data(templat
     with pytest.raises(NotPlainData, match="Customer is not plain data"):
         render(context={**ORDER, "order_number": customer})
     # a dict's own methods are not reachable either: keys only
-    from templates_app.events import plain
+    from templates_app.plain import plain
     from templates_app.rendering import compile_source, render_source
 
     with pytest.raises(MissingVariable, match="customer.items"):
@@ -175,7 +176,7 @@ def test_templates_cannot_call_methods_because_the_context_is_plain_data(templat
 
 
 def test_plain_data_refuses_objects_at_any_depth_and_names_the_path():
-    from templates_app.events import StrictDict, plain
+    from templates_app.plain import StrictDict, plain
 
     class Tricky(str):
         pass

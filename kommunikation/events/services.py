@@ -1,0 +1,213 @@
+"""Recording events: the one way an event enters the system.
+
+``record_event`` is called by every source (the sevDesk sync, the event API, the daily scans,
+the inbox). It validates the type against the catalogue (``custom.<name>`` is always allowed)
+and the payload as plain JSON, and stores the event once per (brand, source, source_key):
+called again with the same key and the same content it returns the stored event with
+``created=False``; with the same key and other content it raises ``EventConflict``.
+
+Hook point for the rules engine: the ``event_recorded`` signal is sent **after the
+transaction commits** (``transaction.on_commit``), once per newly recorded event, with the
+keyword argument ``event``. A receiver therefore never sees an event that is rolled back, and
+a slow receiver does not hold the caller's transaction open (it should start a django-q2 task
+rather than work inline). Connect with a ``dispatch_uid``::
+
+    from kommunikation.events.services import event_recorded
+    event_recorded.connect(on_event, dispatch_uid="rules")
+
+Events are never sent twice through the signal for the same key; a receiver that crashed can
+find what it missed with ``Event.objects.pending()``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.dispatch import Signal
+from django.utils.translation import gettext as _
+
+from kommunikation.events.catalogue import get_event_type
+from kommunikation.events.models import Event
+
+# sent on commit with event=<Event>; see the module docstring
+event_recorded = Signal()
+
+# the field sizes of Event, checked before the database refuses them
+_LIMITS = {
+    "type": 80,
+    "source": 60,
+    "source_key": 200,
+    "record_kind": 20,
+    "record_id": 80,
+    "record_number": 80,
+    "record_status": 40,
+    "record_version": 80,
+}
+
+
+class InvalidEvent(ValueError):
+    """The event cannot be recorded; ``errors`` maps each field to its problems."""
+
+    def __init__(self, errors: dict[str, list[str]]):
+        self.errors = errors
+        super().__init__("; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items()))
+
+
+class EventConflict(Exception):
+    """The key is already recorded with other content (the event API answers 409)."""
+
+    def __init__(self, event: Event):
+        self.event = event
+        super().__init__(f"{event.source} {event.source_key}: already recorded, other content")
+
+
+def json_errors(value: Any, path: str = "payload") -> list[str]:
+    """Why value is not plain JSON (objects with string keys, arrays, strings, finite
+    numbers, booleans, null); empty when it is."""
+    if value is None or isinstance(value, bool | str | int):
+        return []
+    if isinstance(value, float):
+        if math.isfinite(value):
+            return []
+        return [_("%(path)s: keine endliche Zahl.") % {"path": path}]
+    if isinstance(value, Mapping):
+        errors = []
+        for key, item in value.items():
+            if not isinstance(key, str):
+                errors.append(_("%(path)s: Schlüssel müssen Texte sein.") % {"path": path})
+            else:
+                errors.extend(json_errors(item, f"{path}.{key}"))
+        return errors
+    if isinstance(value, list | tuple):
+        return [e for i, item in enumerate(value) for e in json_errors(item, f"{path}.{i}")]
+    return [
+        _("%(path)s: %(type)s ist kein JSON-Wert (Zahlen und Daten als Text übergeben).")
+        % {"path": path, "type": type(value).__name__}
+    ]
+
+
+def fingerprint(content: Mapping[str, Any]) -> str:
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def check_event(
+    *, type: str, source: str, source_key: str, occurred_at, payload, fields: Mapping[str, str]
+) -> dict[str, list[str]]:
+    """Errors per field (empty: the event may be recorded)."""
+    errors: dict[str, list[str]] = {}
+    entry = get_event_type(type) if isinstance(type, str) else None
+    if entry is None:
+        errors["type"] = [_("Unbekannter Ereignistyp „%(key)s“.") % {"key": type}]
+    if not source:
+        errors["source"] = [_("Pflichtfeld.")]
+    if not source_key:
+        errors["source_key"] = [_("Pflichtfeld.")]
+    if not isinstance(occurred_at, dt.datetime) or occurred_at.tzinfo is None:
+        errors["occurred_at"] = [_("Zeitpunkt mit Zeitzone erforderlich.")]
+    for name, limit in _LIMITS.items():
+        value = {"type": type, "source": source, "source_key": source_key, **fields}.get(name)
+        if isinstance(value, str) and len(value) > limit:
+            errors.setdefault(name, []).append(_("Höchstens %(limit)s Zeichen.") % {"limit": limit})
+    if not isinstance(payload, Mapping):
+        errors["payload"] = [_("Ein JSON-Objekt erforderlich.")]
+    else:
+        problems = json_errors(payload)
+        if problems:
+            errors["payload"] = problems
+        elif entry is not None:
+            for name, messages in entry.payload_errors(payload).items():
+                errors.setdefault(f"payload.{name}", []).extend(messages)
+    return errors
+
+
+def record_event(
+    *,
+    brand,
+    type: str,
+    source: str,
+    source_key: str,
+    occurred_at: dt.datetime,
+    payload: Mapping[str, Any],
+    customer=None,
+    customer_ref: Mapping[str, Any] | None = None,
+    record_kind: str = "",
+    record_id: str = "",
+    record_number: str = "",
+    record_status: str = "",
+    record_version: str = "",
+) -> tuple[Event, bool]:
+    """Store an event once per (brand, source, source_key); returns (event, created).
+
+    Raises InvalidEvent (with errors per field) for an unknown type, a payload that is not
+    plain JSON or lacks a field its type requires; EventConflict when the key is recorded
+    with other content. ``customer`` must belong to ``brand``. ``record_kind`` defaults to
+    the type's kind (invoice, order, ...).
+    """
+    entry = get_event_type(type) if isinstance(type, str) else None
+    record = {
+        "record_kind": record_kind or (entry.record_kind if entry else ""),
+        "record_id": str(record_id),
+        "record_number": str(record_number),
+        "record_status": str(record_status),
+        "record_version": str(record_version),
+    }
+    errors = check_event(
+        type=type,
+        source=source,
+        source_key=source_key,
+        occurred_at=occurred_at,
+        payload=payload,
+        fields=record,
+    )
+    ref = dict(customer_ref or {})
+    if json_errors(ref, "customer_ref"):
+        errors["customer_ref"] = json_errors(ref, "customer_ref")
+    if customer is not None and customer.brand_id != brand.pk:
+        # a source of one brand must never attach events to another brand's customer
+        errors["customer"] = [_("Der Kunde gehört zu einer anderen Marke.")]
+    if errors:
+        raise InvalidEvent(errors)
+    payload = dict(payload)
+    # the content as given: what a repeat must match (the resolved customer is not part of
+    # it, so a repeat after the customer was created later is still the same event)
+    content_hash = fingerprint(
+        {
+            "type": type,
+            "occurred_at": occurred_at.astimezone(dt.UTC).isoformat(),
+            "customer_ref": ref,
+            "customer": customer.pk if customer is not None and not ref else None,
+            "payload": payload,
+            **record,
+        }
+    )
+    key = {"brand": brand, "source": source, "source_key": source_key}
+    existing = Event.objects.filter(**key).first()
+    if existing is None:
+        try:
+            # a savepoint: a concurrent insert of the same key fails alone, not the caller
+            with transaction.atomic():
+                event = Event.objects.create(
+                    **key,
+                    type=type,
+                    customer=customer,
+                    customer_ref=ref,
+                    payload=payload,
+                    fingerprint=content_hash,
+                    occurred_at=occurred_at,
+                    **record,
+                )
+        except IntegrityError:
+            existing = Event.objects.get(**key)
+        else:
+            transaction.on_commit(lambda: event_recorded.send(sender=Event, event=event))
+            return event, True
+    if existing.fingerprint != content_hash:
+        raise EventConflict(existing)
+    return existing, False
