@@ -320,3 +320,6 @@ OUTBOX_PROVIDER_BUDGETS = {
 }
 # open pixel and click redirect for plain SMTP (ESPs track themselves)
 OUTBOX_TRACK_SMTP = env_bool("OUTBOX_TRACK_SMTP", True)
+
+# The event API (issue 9): the largest request body accepted (a batch of 500 events fits)
+EVENT_API_MAX_BYTES = env_int("EVENT_API_MAX_BYTES", 1024 * 1024)

@@ -9,6 +9,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("webhooks/", include(anymail_webhook_urls())),
+    path("api/v1/", include("kommunikation.events.urls")),
     path("", include("compliance.urls")),
     path("", include("kommunikation.urls")),
     path("", include("conversations.urls")),

@@ -67,9 +67,14 @@ class EventConflict(Exception):
         super().__init__(f"{event.source} {event.source_key}: already recorded, other content")
 
 
-def json_errors(value: Any, path: str = "payload") -> list[str]:
+MAX_DEPTH = 20  # nesting of objects and arrays in a payload
+
+
+def json_errors(value: Any, path: str = "payload", depth: int = 0) -> list[str]:
     """Why value is not plain JSON (objects with string keys, arrays, strings, finite
-    numbers, booleans, null); empty when it is."""
+    numbers, booleans, null; at most MAX_DEPTH levels deep); empty when it is."""
+    if depth > MAX_DEPTH:
+        return [_("%(path)s: zu tief verschachtelt.") % {"path": path}]
     if value is None or isinstance(value, bool | str | int):
         return []
     if isinstance(value, float):
@@ -82,10 +87,12 @@ def json_errors(value: Any, path: str = "payload") -> list[str]:
             if not isinstance(key, str):
                 errors.append(_("%(path)s: Schlüssel müssen Texte sein.") % {"path": path})
             else:
-                errors.extend(json_errors(item, f"{path}.{key}"))
+                errors.extend(json_errors(item, f"{path}.{key}", depth + 1))
         return errors
     if isinstance(value, list | tuple):
-        return [e for i, item in enumerate(value) for e in json_errors(item, f"{path}.{i}")]
+        return [
+            e for i, item in enumerate(value) for e in json_errors(item, f"{path}.{i}", depth + 1)
+        ]
     return [
         _("%(path)s: %(type)s ist kein JSON-Wert (Zahlen und Daten als Text übergeben).")
         % {"path": path, "type": type(value).__name__}

@@ -1,0 +1,9 @@
+from django.urls import path
+
+from kommunikation.events import views
+
+urlpatterns = [
+    path("events", views.post_event, name="api_events"),
+    path("events/batch", views.post_events_batch, name="api_events_batch"),
+    path("openapi.json", views.openapi_json, name="api_openapi"),
+]
