@@ -83,3 +83,6 @@ class OutboundMessageAdmin(admin.ModelAdmin):
         self.message_user(
             request, _("%(n)s Nachrichten storniert.") % {"n": count}, messages.SUCCESS
         )
+
+
+from kommunikation.events import admin as _events_admin  # noqa: E402, F401  (registers)

@@ -38,6 +38,7 @@ _AGENT = [
     "compliance.change_channelpreference",
     "compliance.view_suppression",
     "kommunikation.view_outboundmessage",
+    "kommunikation.view_event",
 ]
 _TEAM_LEAD = _AGENT + [
     "conversations.reassign_conversation",
@@ -65,6 +66,9 @@ _ADMIN = _TEAM_LEAD + [
     "compliance.view_auditentry",
     "kommunikation.view_providerbudget",
     "kommunikation.change_providerbudget",
+    "kommunikation.view_eventsource",
+    "kommunikation.add_eventsource",
+    "kommunikation.change_eventsource",
 ]
 _MANAGEMENT = _TEAM_LEAD + [
     "conversations.view_mailbox",

@@ -25,6 +25,7 @@ from kommunikation.models import BusinessEntity, Customer, CustomerKind
 staff_required = staff_member_required(login_url="login")
 TIMELINE_LIMIT = 200
 CONSENT_LOG_LIMIT = 10
+EVENTS_LIMIT = 20  # the customer page's "Ereignisse" card: the latest events
 # recording what the customer wants is a consent record and a preference change
 PREFERENCE_PERMISSIONS = ("compliance.change_channelpreference", "compliance.add_consent")
 
@@ -83,6 +84,9 @@ def customer_detail(request, pk: int):
         "active": values,
         "classifications": Classification.choices,
         "timeline_limit": TIMELINE_LIMIT,
+        "events": customer.events.all()[:EVENTS_LIMIT]
+        if request.user.has_perm("kommunikation.view_event")
+        else None,
     }
     context.update(_compliance_context(request, customer))
     return render(request, "kommunikation/customer.html", context)

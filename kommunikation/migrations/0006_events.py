@@ -4,6 +4,8 @@ import django.db.models.deletion
 import django.utils.timezone
 from django.db import migrations, models
 
+from kommunikation.roles import sync_roles
+
 
 class Migration(migrations.Migration):
 
@@ -64,4 +66,5 @@ class Migration(migrations.Migration):
                 'constraints': [models.UniqueConstraint(fields=('brand', 'source', 'source_key'), name='event_unique_source_key')],
             },
         ),
+        migrations.RunPython(sync_roles, migrations.RunPython.noop),
     ]
