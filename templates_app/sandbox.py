@@ -216,17 +216,20 @@ class SandboxTemplate(Template):
     """A compiled message template: renders within the budget, output size checked."""
 
     def render(self, context):
-        with render_budget() as budget:
-            start = budget.output
-            try:
-                out = super().render(context)
-                if budget.error is not None:
-                    raise budget.error
-                budget.output = start + len(out)
-                budget.check_output(budget.output)
-            except SandboxError as exc:
-                exc.lineno = error_line(exc)
-                raise
+        budget = _BUDGET.get()
+        if budget is None:
+            with render_budget():
+                return self.render(context)
+        start = budget.output
+        try:
+            out = super().render(context)
+            if budget.error is not None:
+                raise budget.error
+            budget.output = start + len(out)
+            budget.check_output(budget.output)
+        except SandboxError as exc:
+            exc.lineno = error_line(exc)
+            raise
         return out
 
 
