@@ -400,3 +400,16 @@ def test_the_preview_shows_the_limit_instead_of_rendering(client, admin_user, se
     body = response.content.decode()
     assert "Zeile 2: Mit den Beispielwerten nicht darstellbar: Darstellung abgebrochen" in body
     assert "y" * 500 not in body
+
+
+def test_the_reply_picker_leaves_out_a_stored_template_beyond_the_limits(brand_a):
+    from conversations.services import reply_templates
+    from tests.factories import ConversationFactory
+
+    saved_without_checks(key="bomb", event_type="conversation", text=NESTED_LOOPS)
+    saved_without_checks(key="thanks", event_type="conversation", text="Vielen Dank!")
+    conversation = ConversationFactory(brand=brand_a, customer=None)
+
+    assert [(key, text) for key, _label, text in reply_templates(conversation)] == [
+        ("thanks", "Vielen Dank!")
+    ]
