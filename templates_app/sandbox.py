@@ -27,10 +27,9 @@ import functools
 import math
 import re
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, NoReturn
 
 from django.conf import settings
 from django.template import Library, Template, defaultfilters, defaulttags, loader_tags
@@ -177,30 +176,38 @@ class Budget:
                 % {"max": self.max_output}
             )
 
-    def fail(self, message: str):
+    def fail(self, message: str) -> NoReturn:
         # Sticky: Django's {% if a == b %} swallows its operands' exceptions, so the
         # first error is kept and raised again when the template has finished.
         if self.error is None:
             self.error = RenderLimitExceeded(message)
         raise self.error
 
+    def check(self) -> None:
+        self.step(0)
+        self.check_output(self.output)
+
 
 _BUDGET: ContextVar[Budget | None] = ContextVar("kk_template_budget", default=None)
 
 
-@contextmanager
-def render_budget() -> Iterator[Budget]:
+class render_budget:  # noqa: N801 (used like a function: with render_budget() as budget)
     """The budget of the render in progress, or a new one for this render."""
-    budget = _BUDGET.get()
-    if budget is not None:
-        yield budget
-        return
-    budget = Budget()
-    token = _BUDGET.set(budget)
-    try:
-        yield budget
-    finally:
-        _BUDGET.reset(token)
+
+    __slots__ = ("budget", "token")
+
+    def __enter__(self) -> Budget:
+        budget = _BUDGET.get()
+        if budget is None:
+            budget = Budget()
+            self.token = _BUDGET.set(budget)
+        else:
+            self.token = None
+        return budget
+
+    def __exit__(self, *exc_info) -> None:
+        if self.token is not None:
+            _BUDGET.reset(self.token)
 
 
 def error_line(exc: BaseException) -> int | None:
@@ -271,6 +278,9 @@ class StrictVariable(Variable):
         return current
 
 
+_NO_PARENTLOOP = StrictDict(path="forloop.parentloop")  # never written to
+
+
 class BoundedForNode(ForNode):
     """Django's ForNode (5.2) with the budget: iterations x body nodes charged up front,
     output counted per iteration; unpacking only of lists of the right length."""
@@ -282,10 +292,7 @@ class BoundedForNode(ForNode):
         if budget is None:
             with render_budget():
                 return self.render(context)
-        if "forloop" in context:
-            parentloop = context["forloop"]
-        else:
-            parentloop = StrictDict(path="forloop.parentloop")
+        parentloop = context.get("forloop", _NO_PARENTLOOP)
         with context.push():
             values = self.sequence.resolve(context, ignore_failures=True)
             if values is None:
@@ -441,12 +448,20 @@ def _bounded(name: str, func: Callable) -> Callable:
             if name == "join" and budget is not None and isinstance(value, list | tuple):
                 budget.check_output(budget.output + len(value) * len(str(args[0])))
         result = func(value, *args, **kwargs)
-        if budget is not None:
-            budget.step()
+        if budget is not None:  # inline: this runs for every filter call
+            budget.steps += 1
             if isinstance(result, str):
-                budget.produced(len(result))
-            elif isinstance(result, list | tuple):
-                budget.check_output(budget.output + len(result))
+                budget.output += len(result)
+                size = budget.output
+            else:
+                size = budget.output + len(result) if isinstance(result, list | tuple) else 0
+            if (
+                budget.steps > budget.max_steps
+                or size > budget.max_output
+                or time.perf_counter() > budget.deadline
+            ):
+                budget.check()
+                budget.check_output(size)
         return result
 
     bounded.kk_filter_name = name
