@@ -1,12 +1,17 @@
 """Strict rendering of message templates, and their validation when they are saved.
 
 Templates are Django template language on a dedicated Engine: no loaders (no include or
-extends), our filters built in, a short list of allowed tags. Two rules make it strict:
+extends), a short list of allowed tags, and as its only builtins templates_app.sandbox's
+bounded copies of Django's filters and ours. What makes it strict:
 
 - when saving, every variable a template reads is checked against its event type's
-  declared variables (walking the compiled nodelist), and refused with its line;
+  declared variables (walking the compiled nodelist), as are methods, filter arguments and
+  loops, and then the template is rendered with the event type's example values; any
+  problem is refused with its line;
 - when rendering, the context raises MissingVariable for any missing key (Django swallows
-  only exceptions marked ``silent_variable_failure``), so nothing is sent with a blank.
+  only exceptions marked ``silent_variable_failure``), so nothing is sent with a blank;
+  variables are values only (nothing is ever called) and every message renders within a
+  budget of steps, output and time (templates_app.sandbox).
 """
 
 from __future__ import annotations
