@@ -274,7 +274,10 @@ def preference_url(customer: Customer) -> str:
 
 
 def customer_for_preference_token(token: str) -> Customer:
-    """BadSignature (tampered) or SignatureExpired (too old) for a link that is no good."""
+    """BadSignature (tampered) or SignatureExpired (older than COMPLIANCE_LINK_DAYS).
+
+    Unlike an unsubscribe link, a preference link may expire: it grants consent,
+    so a link in an old, forwarded mail should not."""
     data = signing.loads(token, salt=PREFERENCE_SALT, max_age=settings.COMPLIANCE_LINK_DAYS * 86400)
     try:
         return Customer.objects.select_related("brand").get(pk=data["c"])
@@ -303,9 +306,13 @@ def unsubscribe_url(**kwargs) -> str:
 
 
 def unsubscribe_target(token: str) -> UnsubscribeTarget:
-    data = signing.loads(
-        token, salt=UNSUBSCRIBE_SALT, max_age=settings.COMPLIANCE_LINK_DAYS * 86400
-    )
+    """The target a signed unsubscribe link names; BadSignature for a tampered one.
+
+    Never expires: an unsubscribe link must work for as long as the mail carrying
+    it exists (RFC 8058 POSTs come from mailbox providers years later; a refused
+    opt-out would keep the marketing coming). Tokens are still signed with a
+    timestamp (``signing.dumps``), so links in mails sent before stay valid."""
+    data = signing.loads(token, salt=UNSUBSCRIBE_SALT)
     try:
         customer = Customer.objects.select_related("brand").get(pk=data["c"])
         return UnsubscribeTarget(customer, data["ch"], data["k"], data["a"])
