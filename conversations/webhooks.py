@@ -104,9 +104,7 @@ def webhook_view(anymail_view, *, kind: str, esp: str):
             return response
         if request.method not in ("POST", "HEAD"):
             return HttpResponseNotAllowed(["POST", "HEAD"])
-        return receive_webhook(
-            request, kind=kind, esp=esp, build=lambda: view_class(**initkwargs)
-        )
+        return receive_webhook(request, kind=kind, esp=esp, build=lambda: view_class(**initkwargs))
 
     return view
 
@@ -173,9 +171,7 @@ def receive_webhook(request, *, kind: str, esp: str, build) -> HttpResponse:
         except ImproperlyConfigured as exc:
             return _not_configured(kind, esp, exc)
         return HttpResponse()
-    delivery = store_webhook(
-        kind=kind, esp=esp, body=request.body, headers=_kept_headers(request)
-    )
+    delivery = store_webhook(kind=kind, esp=esp, body=request.body, headers=_kept_headers(request))
     if delivery.state == WebhookDelivery.State.OK:
         return _text(200, "Already processed.")  # an ESP's retry: nothing is done twice
 
@@ -191,8 +187,10 @@ def receive_webhook(request, *, kind: str, esp: str, build) -> HttpResponse:
     except Exception as exc:
         # a wrong signature, or a body the validator could not even read (Mailgun's
         # looks for its signature block in whatever JSON came)
-        reason = str(exc) if isinstance(exc, AnymailWebhookValidationFailure) else (
-            _("Die Signatur ist nicht prüfbar: %(error)s") % {"error": _error(exc)}
+        reason = (
+            str(exc)
+            if isinstance(exc, AnymailWebhookValidationFailure)
+            else (_("Die Signatur ist nicht prüfbar: %(error)s") % {"error": _error(exc)})
         )
         _finish(delivery, WebhookDelivery.State.REJECTED, reason)
         return _text(400, reason)
@@ -232,9 +230,7 @@ def receive_webhook(request, *, kind: str, esp: str, build) -> HttpResponse:
         for _receiver, value in responses:
             if isinstance(value, BusinessEntity):
                 brand = value
-    _finish(
-        delivery, WebhookDelivery.State.OK, "; ".join(notes), events=len(events), brand=brand
-    )
+    _finish(delivery, WebhookDelivery.State.OK, "; ".join(notes), events=len(events), brand=brand)
     return _text(200, "OK")
 
 
@@ -272,7 +268,9 @@ def _lenient_parse(kind: str, esp: str, handler, body: bytes) -> tuple[list, lis
             attachment["ContentType"] = "application/octet-stream"
             name = str(attachment.get("Name") or "")
             notes.append(
-                _("Anhang „%(name)s“ war nicht gültig Base64-kodiert und ist unverändert gespeichert.")
+                _(
+                    "Anhang „%(name)s“ war nicht gültig Base64-kodiert und ist unverändert gespeichert."
+                )
                 % {"name": name}
             )
     if not notes:

@@ -271,7 +271,9 @@ def test_a_mail_with_a_broken_base64_attachment_lands_flagged_with_the_attachmen
 def test_a_retry_of_the_mail_with_the_broken_attachment_duplicates_nothing(client, brand_b):
     body = broken_attachment_payload()
     for _ in range(3):
-        assert post(client, "/webhooks/inbound/postmark/", body, "application/json").status_code == 200
+        assert (
+            post(client, "/webhooks/inbound/postmark/", body, "application/json").status_code == 200
+        )
 
     assert Message.objects.count() == 1
     assert Attachment.objects.count() == 2

@@ -66,9 +66,7 @@ def test_an_admin_reads_the_body_of_their_delivery_but_cannot_change_it(
     assert deliveries["a"].state == "ok"
 
 
-def test_a_superuser_sees_the_rejected_body_that_no_brand_could_be_found_for(
-    client, deliveries
-):
+def test_a_superuser_sees_the_rejected_body_that_no_brand_could_be_found_for(client, deliveries):
     client.force_login(UserFactory(username="root", is_superuser=True, is_staff=True))
 
     listing = client.get(f"{URL}?state=rejected")
