@@ -36,7 +36,7 @@ import anymail.urls
 from anymail.exceptions import AnymailWebhookValidationFailure
 from anymail.signals import inbound
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import ImproperlyConfigured, RequestDataTooBig
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.dispatch import receiver
@@ -126,11 +126,14 @@ def anymail_webhook_urls() -> list:
 # --- store first, then parse ----------------------------------------------------------
 
 
-def store_webhook(*, kind: str, esp: str, body: bytes, headers: dict) -> WebhookDelivery:
+def store_webhook(
+    *, kind: str, esp: str, body: bytes, headers: dict, fingerprint: str = ""
+) -> WebhookDelivery:
     """The delivery for these bytes: a new row, or the earlier one with one more attempt.
 
-    Commits on its own, before any parsing, so whatever happens next the body is kept."""
-    sha = hashlib.sha256(body).hexdigest()
+    Commits on its own, before any parsing, so whatever happens next the body is kept.
+    ``fingerprint`` stands in for the body where there is none to hash."""
+    sha = hashlib.sha256(fingerprint.encode() if fingerprint else body).hexdigest()
     now = timezone.now()
     try:
         with transaction.atomic():
@@ -171,7 +174,21 @@ def receive_webhook(request, *, kind: str, esp: str, build) -> HttpResponse:
         except ImproperlyConfigured as exc:
             return _not_configured(kind, esp, exc)
         return HttpResponse()
-    delivery = store_webhook(kind=kind, esp=esp, body=request.body, headers=_kept_headers(request))
+    try:
+        body = request.body
+    except RequestDataTooBig:
+        # above DATA_UPLOAD_MAX_MEMORY_SIZE Django refuses to read it; the attempt is
+        # kept (without the body) so that it shows in the admin with its size
+        reason = _("Der Inhalt ist größer als DATA_UPLOAD_MAX_MEMORY_SIZE (%(size)s Bytes).") % {
+            "size": request.META.get("CONTENT_LENGTH", "?")
+        }
+        delivery = store_webhook(
+            kind=kind, esp=esp, body=b"", headers=_kept_headers(request),
+            fingerprint=json.dumps(["too big", _kept_headers(request)], sort_keys=True),
+        )  # fmt: skip
+        _finish(delivery, WebhookDelivery.State.REJECTED, reason)
+        return _text(413, reason)
+    delivery = store_webhook(kind=kind, esp=esp, body=body, headers=_kept_headers(request))
     if delivery.state == WebhookDelivery.State.OK:
         return _text(200, "Already processed.")  # an ESP's retry: nothing is done twice
 

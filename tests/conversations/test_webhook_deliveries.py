@@ -294,6 +294,19 @@ def test_a_mailgun_body_with_a_wrong_signature_is_rejected_and_kept(client, bran
     assert Message.objects.count() == 0
 
 
+@pytest.mark.django_db
+def test_a_body_above_djangos_limit_is_413_and_the_attempt_shows(client, settings, brand_b):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    data, content_type = postmark_inbound()
+
+    response = post(client, "/webhooks/inbound/postmark/", data, content_type)
+
+    assert response.status_code == 413
+    assert "DATA_UPLOAD_MAX_MEMORY_SIZE" in response.content.decode()
+    delivery = WebhookDelivery.objects.get()
+    assert (delivery.state, delivery.reason) == ("rejected", response.content.decode())
+
+
 # --- configuration and credentials --------------------------------------------------
 
 
