@@ -326,6 +326,17 @@ def test_an_esp_without_its_own_settings_is_404_and_the_body_kept(client, settin
 
 
 @pytest.mark.django_db
+def test_the_esps_url_check_with_head_and_other_methods(client, settings):
+    head = client.head("/webhooks/tracking/postmark/", HTTP_AUTHORIZATION=auth())
+    get = client.get("/webhooks/tracking/postmark/", HTTP_AUTHORIZATION=auth())
+    settings.ANYMAIL = {"WEBHOOK_SECRET": SECRET}
+    unconfigured = client.head("/webhooks/tracking/mailgun/", HTTP_AUTHORIZATION=auth())
+
+    assert (head.status_code, get.status_code, unconfigured.status_code) == (200, 405, 404)
+    assert WebhookDelivery.objects.count() == 0
+
+
+@pytest.mark.django_db
 def test_a_wrong_secret_stores_nothing(client, brand_b):
     data, content_type = postmark_inbound()
 
