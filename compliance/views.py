@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core import signing
 from django.shortcuts import render
 from django.utils.translation import gettext as _
@@ -36,6 +37,9 @@ def _client_ip(request) -> str | None:
 def preferences(request, token: str):
     try:
         customer = services.customer_for_preference_token(token)
+    except signing.SignatureExpired:
+        reason = _("Dieser Link zu Ihren Einstellungen ist abgelaufen: er gilt %(days)d Tage.")
+        return _bad_link(request, reason % {"days": settings.COMPLIANCE_LINK_DAYS})
     except signing.BadSignature as exc:
         return _bad_link(request, _reason(exc))
     form = PreferenceForm(request.POST or None, matrix=services.preference_matrix(customer))
