@@ -10,6 +10,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from compliance import services
+from config.security import client_ip
 from compliance.forms import PreferenceForm
 from compliance.models import Consent
 
@@ -27,10 +28,6 @@ def _reason(exc: signing.BadSignature) -> str:
     if isinstance(exc, signing.SignatureExpired):
         return _("Dieser Link ist abgelaufen.")
     return _("Dieser Link ist ungültig oder unvollständig.")
-
-
-def _client_ip(request) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
 
 
 @require_http_methods(["GET", "POST"])
@@ -51,7 +48,7 @@ def preferences(request, token: str):
             actor=services.Actor(label=services.CUSTOMER_SELF),
             source=Consent.Source.PREFERENCE_PAGE,
             wording=PREFERENCE_WORDING,
-            ip_address=_client_ip(request),
+            ip_address=client_ip(request),
         )
         form = PreferenceForm(matrix=services.preference_matrix(customer))
         saved = True
@@ -101,7 +98,7 @@ def confirm(request, token: str):
         return _bad_link(request, _reason(exc))
     done = False
     if request.method == "POST":
-        services.confirm_double_opt_in(pending=pending, ip_address=_client_ip(request))
+        services.confirm_double_opt_in(pending=pending, ip_address=client_ip(request))
         done = True
     return render(
         request,
