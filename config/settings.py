@@ -300,7 +300,7 @@ COMPLIANCE_WEEKLY_CAPS = {
 }
 COMPLIANCE_CAP_DAYS = 7
 COMPLIANCE_DUPLICATE_HOURS = env_int("DUPLICATE_WINDOW_HOURS", 24)
-COMPLIANCE_LINK_DAYS = env_int("PREFERENCE_LINK_DAYS", 365)  # preference and unsubscribe links
+COMPLIANCE_LINK_DAYS = env_int("PREFERENCE_LINK_DAYS", 365)  # preference links (unsubscribe: never)
 COMPLIANCE_DOUBLE_OPT_IN_DAYS = env_int("DOUBLE_OPT_IN_DAYS", 7)
 
 OUTBOX_BATCH_SIZE = env_int("OUTBOX_BATCH_SIZE", 200)
@@ -320,6 +320,18 @@ OUTBOX_PROVIDER_BUDGETS = {
 }
 # open pixel and click redirect for plain SMTP (ESPs track themselves)
 OUTBOX_TRACK_SMTP = env_bool("OUTBOX_TRACK_SMTP", True)
+
+# Bounds for rendering one message from a template edited in the admin (templates_app.sandbox):
+# steps (loop iterations x nodes of the loop body, filter calls), characters of output,
+# milliseconds (0 = no time limit); a larger message fails with the reason on its outbox row
+# and is refused when the template is saved (rendered with the example values).
+TEMPLATE_RENDER_MAX_STEPS = env_int("TEMPLATE_RENDER_MAX_STEPS", 100_000)
+TEMPLATE_RENDER_MAX_OUTPUT = env_int("TEMPLATE_RENDER_MAX_OUTPUT", 1_000_000)
+TEMPLATE_RENDER_TIMEOUT_MS = env_int("TEMPLATE_RENDER_TIMEOUT_MS", 2000)
+# the largest width/length/decimal places a filter accepts (ljust, truncatechars, floatformat ...)
+TEMPLATE_MAX_FILTER_ARGUMENT = env_int("TEMPLATE_MAX_FILTER_ARGUMENT", 1000)
+# {% for %} inside {% for %} ...: at most this deep (checked when a template is saved)
+TEMPLATE_MAX_LOOP_DEPTH = env_int("TEMPLATE_MAX_LOOP_DEPTH", 3)
 
 # The event API (issue 9): the largest request body accepted (a batch of 500 events fits)
 EVENT_API_MAX_BYTES = env_int("EVENT_API_MAX_BYTES", 1024 * 1024)

@@ -34,7 +34,7 @@ from kommunikation.events.catalogue import build_context
 from kommunikation.models import ContactChannel, ContactType, Customer, CustomerKind
 from kommunikation.outbox import enqueue_outbound
 from templates_app.models import MessageTemplate
-from templates_app.plain import NO_CUSTOMER, MissingVariable, brand_data, customer_data
+from templates_app.plain import NO_CUSTOMER, TemplateRenderError, brand_data, customer_data
 from templates_app.rendering import TemplateNotFound, email_text_footer, render_message
 
 # Kunde and Lieferant name whom; the other three stand on their own.
@@ -406,7 +406,7 @@ def reply_templates(conversation: Conversation) -> list[tuple[str, str, str]]:
                 key=key, channel="email", customer=data, brand=brand, language=language,
                 context=context,
             )  # fmt: skip
-        except (MissingVariable, TemplateNotFound):
+        except (TemplateRenderError, TemplateNotFound):  # MissingVariable, render limits ...
             continue
         footer = email_text_footer(
             "",

@@ -469,6 +469,8 @@ def attachment_inline(request, token: str):
         )
     except signing.BadSignature:
         raise Http404 from None
+    if not pk.isdigit() or len(pk) > 18:  # signed, but not an id: a 404 all the same
+        raise Http404
     attachment = Attachment.objects.filter(pk=pk, content_type__startswith="image/").first()
     if attachment is None:
         raise Http404

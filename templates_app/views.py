@@ -18,8 +18,14 @@ from django.views.decorators.http import require_POST
 from kommunikation.events.catalogue import EVENT_TYPES
 from kommunikation.models import BusinessEntity, Customer
 from templates_app.models import CONTENT_FIELDS, MessageTemplate, TemplateVersion, restore_version
-from templates_app.plain import MissingVariable, brand_data, customer_data
-from templates_app.rendering import FIELD_LABELS, common_context, render_version, validate_content
+from templates_app.plain import MissingVariable, TemplateRenderError, brand_data, customer_data
+from templates_app.rendering import (
+    FIELD_LABELS,
+    common_context,
+    render_error_message,
+    render_version,
+    validate_content,
+)
 from templates_app.signals import test_send_requested
 
 
@@ -140,6 +146,8 @@ def preview(request: HttpRequest) -> HttpResponse:
             )
         except MissingVariable as exc:
             errors["text"] = [_("Variable fehlt: %(name)s") % {"name": exc.name}]
+        except TemplateRenderError as exc:  # e.g. the render limits, with the sample customer
+            errors["text"] = [render_error_message(exc)]
     if result and result["letter_pdf"]:
         result["letter_pdf_b64"] = base64.b64encode(result["letter_pdf"]).decode()
     test_send = request.POST.get("test_send") == "1"
