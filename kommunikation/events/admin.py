@@ -8,7 +8,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from kommunikation.admin_scoping import BrandScopedAdmin
-from kommunikation.events.models import Event, EventSource, secret_fingerprint
+from kommunikation.events.models import Event, EventSource
 
 
 @admin.register(Event)
@@ -70,15 +70,15 @@ class EventSourceAdmin(BrandScopedAdmin):
 
     @admin.display(description=_("Schlüssel (Fingerabdruck)"))
     def fingerprint(self, obj: EventSource) -> str:
-        return secret_fingerprint(obj.secret)
+        return obj.fingerprints()[0]
 
     @admin.display(description=_("vorheriger Schlüssel (Fingerabdruck)"))
     def previous_fingerprint(self, obj: EventSource) -> str:
-        return secret_fingerprint(obj.previous_secret) or "–"
+        return obj.fingerprints()[1] or "–"
 
     @admin.display(description=_("alter Schlüssel gültig"), boolean=True)
     def previous_in_use(self, obj: EventSource) -> bool:
-        return bool(obj.previous_secret)
+        return bool(obj.previous_secret_encrypted)
 
     def response_add(self, request, obj, post_url_continue=None):
         return self._show_secret(request, obj, obj.secret, rotated=False)
@@ -98,7 +98,7 @@ class EventSourceAdmin(BrandScopedAdmin):
 
     @admin.action(description=_("Alten Schlüssel widerrufen"), permissions=["change"])
     def revoke_previous_secret(self, request, queryset):
-        for source in queryset.exclude(previous_secret=""):
+        for source in queryset.exclude(previous_secret_encrypted=""):
             source.revoke_previous()
         self.message_user(request, gettext("Alte Schlüssel widerrufen."), messages.SUCCESS)
 

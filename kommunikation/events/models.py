@@ -15,6 +15,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from kommunikation.events.crypto import UnreadableSecret, decrypt, encrypt
+
 
 class EventOutcome(models.TextChoices):
     PENDING = "pending", _("offen")
@@ -168,8 +170,8 @@ class EventSource(models.Model):
 
     Two secrets at once for rotation: after ``rotate()`` the new one is current and the old
     one stays valid until ``revoke_previous()``, so the sender can switch without a gap.
-    The secrets are stored (HMAC verification needs them) but never shown again after they
-    were created; the admin shows a fingerprint.
+    The secrets are stored encrypted (crypto.py; HMAC verification needs them, so no hash)
+    and never shown again after the page that created them; the admin shows a fingerprint.
     """
 
     brand = models.ForeignKey(
@@ -182,9 +184,9 @@ class EventSource(models.Model):
     # sent by the caller in the X-Event-Source header; part of Event.source ("api:<slug>")
     slug = models.SlugField(_("Kennung"), max_length=60, unique=True)
     active = models.BooleanField(_("aktiv"), default=True)
-    secret = models.CharField(_("Schlüssel"), max_length=120, editable=False)
-    previous_secret = models.CharField(
-        _("vorheriger Schlüssel"), max_length=120, blank=True, editable=False
+    secret_encrypted = models.TextField(_("Schlüssel (verschlüsselt)"), editable=False)
+    previous_secret_encrypted = models.TextField(
+        _("vorheriger Schlüssel (verschlüsselt)"), blank=True, editable=False
     )
     rotated_at = models.DateTimeField(_("Schlüssel gewechselt"), null=True, blank=True)
     last_used_at = models.DateTimeField(_("zuletzt benutzt"), null=True, blank=True)
@@ -202,8 +204,8 @@ class EventSource(models.Model):
         return f"{self.name} ({self.slug})"
 
     def save(self, *args, **kwargs) -> None:
-        if not self.secret:
-            self.secret = generate_secret()
+        if not self.secret_encrypted:
+            self.secret_encrypted = encrypt(generate_secret())
         super().save(*args, **kwargs)
 
     @property
@@ -211,34 +213,63 @@ class EventSource(models.Model):
         """The value of Event.source for events posted by this source."""
         return f"api:{self.slug}"
 
+    @property
+    def secret(self) -> str:
+        """The current secret in plain text (raises UnreadableSecret)."""
+        return decrypt(self.secret_encrypted)
+
+    @property
+    def previous_secret(self) -> str:
+        return decrypt(self.previous_secret_encrypted)
+
     def secrets_to_try(self) -> list[tuple[str, str]]:
-        """(which, secret) pairs the API accepts: the current one first."""
-        pairs = [("current", self.secret)]
-        if self.previous_secret:
-            pairs.append(("previous", self.previous_secret))
+        """(which, secret) pairs the API accepts: the current one first; unreadable ones
+        (encrypted with a SECRET_KEY that is gone) are left out."""
+        pairs = []
+        for which, token in (
+            ("current", self.secret_encrypted),
+            ("previous", self.previous_secret_encrypted),
+        ):
+            if token:
+                try:
+                    pairs.append((which, decrypt(token)))
+                except UnreadableSecret:
+                    continue
         return pairs
+
+    def fingerprints(self) -> tuple[str, str]:
+        """What the admin shows of (current, previous): enough to tell secrets apart."""
+        result = []
+        for token in (self.secret_encrypted, self.previous_secret_encrypted):
+            try:
+                result.append(secret_fingerprint(decrypt(token)))
+            except UnreadableSecret:
+                result.append(str(_("nicht lesbar (SECRET_KEY geändert?) – bitte wechseln")))
+        return result[0], result[1]
 
     def rotate(self, *, now=None) -> str:
         """A new current secret; the old one stays valid until revoked. Returns the new one."""
-        self.previous_secret, self.secret = self.secret, generate_secret()
+        secret = generate_secret()
+        self.previous_secret_encrypted = self.secret_encrypted
+        self.secret_encrypted = encrypt(secret)
         self.rotated_at = now or timezone.now()
         self.previous_last_used_at = self.last_used_at
         self.last_used_at = None
         self.save(
             update_fields=[
-                "secret",
-                "previous_secret",
+                "secret_encrypted",
+                "previous_secret_encrypted",
                 "rotated_at",
                 "last_used_at",
                 "previous_last_used_at",
             ]
         )
-        return self.secret
+        return secret
 
     def revoke_previous(self) -> None:
-        self.previous_secret = ""
+        self.previous_secret_encrypted = ""
         self.previous_last_used_at = None
-        self.save(update_fields=["previous_secret", "previous_last_used_at"])
+        self.save(update_fields=["previous_secret_encrypted", "previous_last_used_at"])
 
     def note_use(self, which: str, *, now=None) -> None:
         field = "last_used_at" if which == "current" else "previous_last_used_at"

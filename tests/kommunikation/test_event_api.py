@@ -398,3 +398,29 @@ def test_the_answers_match_the_documented_schema(client, shop, brand_a):
     for response, name in answers:
         schema = {**schemas[name], "components": {"schemas": schemas}}
         OAS31Validator(schema).validate(response.json())
+
+
+# --- secrets at rest ------------------------------------------------------------------------
+
+
+def test_secrets_are_stored_encrypted(shop):
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT * FROM kommunikation_eventsource WHERE id = %s", [shop.pk])
+        row = " ".join(str(value) for value in cursor.fetchone())
+    assert shop.secret.startswith("whsec_")
+    assert shop.secret not in row and shop.secret[6:] not in row
+
+
+def test_a_rotated_secret_key_still_reads_the_secrets_through_its_fallback(client, shop, settings):
+    old_key = settings.SECRET_KEY
+    settings.SECRET_KEY, settings.SECRET_KEY_FALLBACKS = "a-new-secret-key" * 4, [old_key]
+    assert post(client, event_body()).status_code == 201
+
+
+def test_secrets_of_a_secret_key_that_is_gone_are_refused_not_a_500(client, shop, settings):
+    secret = shop.secret
+    settings.SECRET_KEY, settings.SECRET_KEY_FALLBACKS = "a-new-secret-key" * 4, []
+    assert post(client, event_body(), secret=secret).status_code == 401
+    assert "nicht lesbar" in EventSource.objects.get().fingerprints()[0]
