@@ -62,6 +62,9 @@ if not SECRET_KEY:
             "für die lokale Entwicklung DEBUG=true."
         )
     SECRET_KEY = "insecure-development-key-never-use-in-production"
+# old keys, comma-separated, while rotating SECRET_KEY: signed links and the encrypted event
+# source secrets made with them stay readable
+SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS")
 
 # the test client's "testserver" is added by Django's test set-up, never here
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost")
