@@ -18,4 +18,36 @@ SCHEDULES: list[tuple[str, str, str, str]] = [
         "* * * * *",
         "Fällige Nachrichten aus dem Ausgang senden; neue sofortige Nachrichten lösen ihn zusätzlich direkt aus.",
     ),
+    # the daily scans: events from the calendar (kommunikation/events/scans.py); early in the
+    # Berlin morning so the rules can plan the day's messages for business hours
+    (
+        "scan-birthdays",
+        "kommunikation.tasks.scan_birthdays",
+        "5 6 * * *",
+        "Geburtstage des Tages als Ereignisse erfassen (29. Februar in anderen Jahren am 28.).",
+    ),
+    (
+        "scan-anniversaries",
+        "kommunikation.tasks.scan_anniversaries",
+        "10 6 * * *",
+        "Jahrestage von „Kunde seit“ als Ereignisse erfassen.",
+    ),
+    (
+        "scan-seasonal",
+        "kommunikation.tasks.scan_seasonal",
+        "15 6 * * *",
+        "Saisonale Grüße an ihren eingestellten Tagen (SCAN_SEASONAL_DATES) als Ereignisse erfassen.",
+    ),
+    (
+        "scan-inactive",
+        "kommunikation.tasks.scan_inactive",
+        "20 6 * * *",
+        "Kunden ohne Auftrag oder Rechnung seit SCAN_INACTIVE_MONTHS Monaten einmal je Funkstille erfassen.",
+    ),
+    (
+        "scan-no-response",
+        "kommunikation.tasks.scan_no_response",
+        "0 * * * *",
+        "Konversationen ohne Antwort des Kunden nach 48 h / 72 h / 14 Tagen; stündlich, weil die Fristen in Stunden zählen.",
+    ),
 ]

@@ -259,6 +259,16 @@ SMS_MAX_CHARS = env_int("SMS_MAX_CHARS", 0)
 # Subject-based threading only joins a conversation this recent.
 THREADING_SUBJECT_WINDOW_DAYS = env_int("THREADING_SUBJECT_WINDOW_DAYS", 14)
 
+# The daily scans (kommunikation/events/scans.py).
+# Seasonal greetings: occasion=MM-DD (or easter[+-N] for a day relative to Easter Sunday),
+# the day their events are recorded; the rules then decide when and to whom they go.
+SCAN_SEASONAL_DATES = env_list("SCAN_SEASONAL_DATES", "christmas=12-18,new_year=12-30")
+# A customer with no order or invoice for this many months is inactive (once per silence).
+SCAN_INACTIVE_MONTHS = env_int("SCAN_INACTIVE_MONTHS", 12)
+# Hours after our last message without a customer answer that make an event, one per
+# threshold (seed 002: 48 h SMS reminder, 72 h call, 14 days escalation email).
+SCAN_NO_RESPONSE_HOURS = [int(h) for h in env_list("SCAN_NO_RESPONSE_HOURS", "48,72,336")]
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -3,9 +3,33 @@
 from __future__ import annotations
 
 from kommunikation.dispatch import dispatch_until_empty
+from kommunikation.events import scans
 
 
 def dispatch_outbox(max_batches: int = 50) -> str:
     """Send what is due, batch by batch (scheduled every minute and triggered on enqueue)."""
     result = dispatch_until_empty(max_batches=max_batches)
     return f"{result.sent} gesendet, {result.deferred} verschoben, {result.failed} fehlgeschlagen"
+
+
+# --- the daily scans (config/schedules.py); each records events, the rules do the rest
+
+
+def scan_birthdays() -> str:
+    return str(scans.scan_birthdays())
+
+
+def scan_anniversaries() -> str:
+    return str(scans.scan_anniversaries())
+
+
+def scan_seasonal() -> str:
+    return str(scans.scan_seasonal())
+
+
+def scan_inactive() -> str:
+    return str(scans.scan_inactive())
+
+
+def scan_no_response() -> str:
+    return str(scans.scan_no_response())
