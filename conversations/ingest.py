@@ -59,6 +59,7 @@ from conversations.models import (
     RawEmail,
     Status,
 )
+from conversations.signals import message_ingested
 from conversations.threading import BatchThreading, find_conversation, normalize_subject
 from kommunikation.models import BusinessEntity
 
@@ -79,6 +80,8 @@ class IngestResult:
     message: Message | None = None
     conversation: Conversation | None = None
     reason: str = ""
+    # the message started its conversation (also when it was flagged)
+    new_conversation: bool = False
 
 
 @dataclass
@@ -153,9 +156,27 @@ def ingest_raw_email(
     if isinstance(stored, IngestResult):
         return stored
     raw_row, conflict = stored
-    return _act_on_unsubscribe(
+    result = _act_on_unsubscribe(
         _ingest_stored(raw_row, raw, conflict, mailbox=mailbox, context=context), brand
     )
+    _announce([result], brand=brand)
+    return result
+
+
+def _announce(results: list[IngestResult], *, brand: BusinessEntity) -> None:
+    """``message_ingested`` for the stored messages, once, after commit (see signals)."""
+    stored = [r for r in results if r.message is not None and r.outcome != "duplicate"]
+    if not stored:
+        return
+
+    def send() -> None:
+        for receiver, error in message_ingested.send_robust(
+            sender=Message, brand=brand, results=stored
+        ):
+            if isinstance(error, Exception):
+                log.error("message_ingested receiver %r failed", receiver, exc_info=error)
+
+    transaction.on_commit(send)
 
 
 def _ingest_stored(
@@ -423,6 +444,7 @@ def _result(prepared: _Prepared) -> IngestResult:
         message=prepared.message,
         conversation=prepared.conversation,
         reason="; ".join(prepared.problems),
+        new_conversation=prepared.outcome == "new",
     )
 
 
@@ -527,7 +549,12 @@ def _store_unreadable(
     raw_row.error = reason
     raw_row.save(update_fields=["state", "error"])
     return IngestResult(
-        "flagged", raw=raw_row, message=message, conversation=conversation, reason=reason
+        "flagged",
+        raw=raw_row,
+        message=message,
+        conversation=conversation,
+        reason=reason,
+        new_conversation=True,
     )
 
 
@@ -547,8 +574,12 @@ def ingest_raw_emails(
     the results are consumed."""
     context = context or IngestContext()
     for batch in batched(items, size=batch_size, size_of=lambda item: len(item[0])):
-        for result in _ingest_batch(batch, brand=brand, mailbox=mailbox, context=context):
-            yield _act_on_unsubscribe(result, brand)
+        results = [
+            _act_on_unsubscribe(result, brand)
+            for result in _ingest_batch(batch, brand=brand, mailbox=mailbox, context=context)
+        ]
+        _announce(results, brand=brand)
+        yield from results
 
 
 def _act_on_unsubscribe(result: IngestResult, brand: BusinessEntity) -> IngestResult:

@@ -334,6 +334,12 @@ class Message(models.Model):
     def __str__(self) -> str:
         return self.subject or self.text[:60] or f"#{self.pk}"
 
+    def header(self, name: str) -> str:
+        """The first kept header of that name, "" when absent (``headers`` holds the
+        (name, value) pairs conversations.mime keeps, e.g. Auto-Submitted, List-Id)."""
+        lower = name.lower()
+        return next((value for key, value in self.headers if key.lower() == lower), "")
+
     @property
     def timestamp(self):
         return self.sent_at or self.created_at

@@ -527,6 +527,57 @@ def build_no_response(p: Mapping[str, Any]) -> NoResponseContext:
     )
 
 
+class InboundContext(TypedDict):
+    conversation_reference: str
+    conversation_subject: str
+    message_subject: str
+    from_name: str
+    from_address: str
+    channel: str
+    received_at: dt.datetime
+
+
+def build_inbound(p: Mapping[str, Any]) -> InboundContext:
+    # ``from_*``, not ``sender_*``: sender_name is ours (COMMON_VARIABLES). The payload also
+    # carries what the rules need and templates do not (RFC 3834 headers, classification).
+    return InboundContext(
+        conversation_reference=_str(p, "conversation_reference"),
+        conversation_subject=_opt(p, "conversation_subject"),
+        message_subject=_opt(p, "message_subject"),
+        from_name=_opt(p, "from_name"),
+        from_address=_opt(p, "from_address"),
+        channel=_opt(p, "channel") or "email",
+        received_at=_datetime(p, "received_at"),
+    )
+
+
+_INBOUND_EXAMPLE = {
+    "conversation_reference": "KK-2025-000042",
+    "conversation_subject": "Frage zu meiner Bestellung",
+    "message_subject": "Frage zu meiner Bestellung",
+    "from_name": "Anna Müller",
+    "from_address": "anna.mueller@example.org",
+    "channel": "email",
+    "received_at": dt.datetime(2025, 6, 16, 19, 30, tzinfo=ZoneInfo("Europe/Berlin")),
+    "message_id": 4711,
+    "classification": "customer",
+    "mailbox_id": 1,
+    "to": ["support@musterfirma.de"],
+    "auto_submitted": "",
+    "precedence": "",
+    "list_id": "",
+    "return_path": "<anna.mueller@example.org>",
+    "list_unsubscribe": False,
+    "x_auto_response_suppress": "",
+    "flagged": False,
+    "is_bulk": False,
+    "is_auto_generated": False,
+    "sender_is_noreply": False,
+    "sender_is_mailer_daemon": False,
+    "auto_reply_blockers": [],
+}
+
+
 class CustomContext(TypedDict):
     data: dict[str, Any]
 
@@ -818,6 +869,22 @@ EVENT_TYPES: dict[str, EventType] = {
             },
             record_kind="conversation",
             required=("conversation_reference",),
+        ),
+        _et(
+            "message.received",
+            _("Nachricht eingegangen"),
+            build_inbound,
+            _INBOUND_EXAMPLE,
+            record_kind="conversation",
+            required=("conversation_reference", "received_at"),
+        ),
+        _et(
+            "conversation.created",
+            _("Neue Konversation"),
+            build_inbound,
+            _INBOUND_EXAMPLE,
+            record_kind="conversation",
+            required=("conversation_reference", "received_at"),
         ),
         # --- other systems
         _et(

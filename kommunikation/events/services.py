@@ -25,10 +25,11 @@ import datetime as dt
 import hashlib
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.dispatch import Signal
 from django.utils.translation import gettext as _
 
@@ -157,13 +158,107 @@ def record_event(
     with other content. ``customer`` must belong to ``brand``. ``record_kind`` defaults to
     the type's kind (invoice, order, ...).
     """
+    key, fields = _prepare_event(
+        brand=brand,
+        type=type,
+        source=source,
+        source_key=source_key,
+        occurred_at=occurred_at,
+        payload=payload,
+        customer=customer,
+        customer_ref=customer_ref,
+        record={
+            "record_kind": record_kind,
+            "record_id": record_id,
+            "record_number": record_number,
+            "record_status": record_status,
+            "record_version": record_version,
+        },
+    )
+    content_hash = fields["fingerprint"]
+    existing = Event.objects.filter(**key).first()
+    if existing is None:
+        try:
+            # a savepoint: a concurrent insert of the same key fails alone, not the caller
+            with transaction.atomic():
+                event = Event.objects.create(**key, **fields)
+        except IntegrityError:
+            existing = Event.objects.get(**key)
+        else:
+            transaction.on_commit(lambda: event_recorded.send(sender=Event, event=event))
+            return event, True
+    if existing.fingerprint != content_hash:
+        raise EventConflict(existing)
+    return existing, False
+
+
+def record_events(items: Iterable[Mapping[str, Any]]) -> list[tuple[Event, bool]]:
+    """``record_event`` for many events at once (keyword dicts of its arguments): one query
+    for the keys already stored, one bulk insert for the rest, ``event_recorded`` on commit
+    for each new one. Same answers as calling record_event for each: (event, created) in
+    input order; InvalidEvent for the first invalid item (nothing is stored then),
+    EventConflict for a stored key with other content. Should the bulk insert meet a
+    concurrent insert of the same key, the items are recorded one by one instead.
+    """
+    prepared = []
+    for item in items:
+        arguments = {"customer": None, "customer_ref": None, **item}
+        fields = dict(arguments)
+        record = {name: fields.pop(name, "") for name in _RECORD_FIELDS}
+        prepared.append((arguments, *_prepare_event(**fields, record=record)))
+    if not prepared:
+        return []
+    query = Q()
+    for source in {key["source"] for _a, key, _f in prepared}:
+        keys = {key["source_key"] for _a, key, _f in prepared if key["source"] == source}
+        query |= Q(source=source, source_key__in=keys)
+    stored = {(e.brand_id, e.source, e.source_key): e for e in Event.objects.filter(query)}
+    results: list[tuple[Event, bool]] = []
+    new: list[Event] = []
+    for _arguments, key, fields in prepared:
+        ident = (key["brand"].pk, key["source"], key["source_key"])
+        event = stored.get(ident)
+        if event is None:
+            event = stored[ident] = Event(**key, **fields)
+            new.append(event)
+            results.append((event, True))
+        elif event.fingerprint != fields["fingerprint"]:
+            raise EventConflict(event)
+        else:
+            results.append((event, False))
+    try:
+        with transaction.atomic():  # a savepoint, as in record_event
+            Event.objects.bulk_create(new)
+    except IntegrityError:  # a concurrent writer of a key: one by one sorts it out
+        return [record_event(**arguments) for arguments, _key, _fields in prepared]
+    for event in new:
+        transaction.on_commit(lambda event=event: event_recorded.send(sender=Event, event=event))
+    return results
+
+
+_RECORD_FIELDS = ("record_kind", "record_id", "record_number", "record_status", "record_version")
+
+
+def _prepare_event(
+    *,
+    brand,
+    type: str,
+    source: str,
+    source_key: str,
+    occurred_at,
+    payload,
+    customer,
+    customer_ref,
+    record: Mapping[str, Any],
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Validate one event; (its unique key, the other fields of the row). Raises InvalidEvent."""
     entry = get_event_type(type) if isinstance(type, str) else None
     record = {
-        "record_kind": record_kind or (entry.record_kind if entry else ""),
-        "record_id": str(record_id),
-        "record_number": str(record_number),
-        "record_status": str(record_status),
-        "record_version": str(record_version),
+        "record_kind": record["record_kind"] or (entry.record_kind if entry else ""),
+        "record_id": str(record["record_id"]),
+        "record_number": str(record["record_number"]),
+        "record_status": str(record["record_status"]),
+        "record_version": str(record["record_version"]),
     }
     errors = check_event(
         type=type,
@@ -195,26 +290,13 @@ def record_event(
         }
     )
     key = {"brand": brand, "source": source, "source_key": source_key}
-    existing = Event.objects.filter(**key).first()
-    if existing is None:
-        try:
-            # a savepoint: a concurrent insert of the same key fails alone, not the caller
-            with transaction.atomic():
-                event = Event.objects.create(
-                    **key,
-                    type=type,
-                    customer=customer,
-                    customer_ref=ref,
-                    payload=payload,
-                    fingerprint=content_hash,
-                    occurred_at=occurred_at,
-                    **record,
-                )
-        except IntegrityError:
-            existing = Event.objects.get(**key)
-        else:
-            transaction.on_commit(lambda: event_recorded.send(sender=Event, event=event))
-            return event, True
-    if existing.fingerprint != content_hash:
-        raise EventConflict(existing)
-    return existing, False
+    fields = {
+        "type": type,
+        "customer": customer,
+        "customer_ref": ref,
+        "payload": payload,
+        "fingerprint": content_hash,
+        "occurred_at": occurred_at,
+        **record,
+    }
+    return key, fields
