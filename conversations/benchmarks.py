@@ -197,6 +197,9 @@ def delete_brand_data(brand: BusinessEntity) -> None:
     RawEmail.objects.filter(brand=brand).delete()
     SenderRule.objects.filter(brand=brand).delete()
     Mailbox.objects.filter(brand=brand).delete()
+    # the events kommunikation recorded for the ingested mail (append-only, but the bench
+    # brand goes entirely); through the reverse relation, no import of kommunikation's
+    brand.events.all().delete()
     brand.delete()
     still_used = set(Attachment.objects.filter(sha256__in=shas).values_list("sha256", flat=True))
     for sha in shas - still_used:

@@ -208,11 +208,16 @@ def record_events(items: Iterable[Mapping[str, Any]]) -> list[tuple[Event, bool]
         prepared.append((arguments, *_prepare_event(**fields, record=record)))
     if not prepared:
         return []
+    # by (brand, source), so the lookup uses the unique index (brand, source, source_key)
+    groups: dict[tuple[int, str], set[str]] = {}
+    for _arguments, key, _fields in prepared:
+        groups.setdefault((key["brand"].pk, key["source"]), set()).add(key["source_key"])
     query = Q()
-    for source in {key["source"] for _a, key, _f in prepared}:
-        keys = {key["source_key"] for _a, key, _f in prepared if key["source"] == source}
-        query |= Q(source=source, source_key__in=keys)
-    stored = {(e.brand_id, e.source, e.source_key): e for e in Event.objects.filter(query)}
+    for (brand_id, source), keys in groups.items():
+        query |= Q(brand_id=brand_id, source=source, source_key__in=keys)
+    stored = {
+        (e.brand_id, e.source, e.source_key): e for e in Event.objects.filter(query).order_by()
+    }
     results: list[tuple[Event, bool]] = []
     new: list[Event] = []
     for _arguments, key, fields in prepared:
