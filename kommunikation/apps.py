@@ -19,6 +19,6 @@ class KommunikationConfig(AppConfig):
         test_send_requested.connect(queue_template_test_send, dispatch_uid="kk-template-test")
         from conversations.signals import message_ingested
         from kommunikation import tracking  # noqa: F401  (connects the anymail tracking receiver)
-        from kommunikation.events.inbound import record_inbound_events
+        from kommunikation.events.inbound import queue_inbound_events
 
-        message_ingested.connect(record_inbound_events, dispatch_uid="kk-inbound-events")
+        message_ingested.connect(queue_inbound_events, dispatch_uid="kk-inbound-events")
