@@ -9,7 +9,15 @@ from django.utils import timezone
 from compliance.models import Consent, Suppression
 from compliance.services import Actor, record_consent
 from conversations.models import Conversation, Message, StatusChange
-from kommunikation.dispatch import dispatch_batch
+from kommunikation import dispatch
+from kommunikation.dispatch import (
+    BatchResult,
+    Rendered,
+    claim_batch,
+    claimed_rows,
+    dispatch_batch,
+    write_back_sent,
+)
 from kommunikation.models import OutboundMessage, OutboundStatus
 from kommunikation.outbox import enqueue_outbound
 from tests.factories import ConversationFactory, MessageFactory
@@ -291,3 +299,92 @@ def test_the_same_template_twice_in_one_batch_goes_once(smtp_sink, customer):
     assert (result.sent, result.refused) == (1, 1)
     refused = OutboundMessage.objects.get(status=OutboundStatus.REFUSED)
     assert "Dieselbe Vorlage" in refused.last_error
+
+
+# --- a write-back changes only the rows its claim still holds ---------------------------
+
+
+def claimed_then_taken(customer, settings, **kwargs):
+    """Worker A claims the row; its lease runs out; worker B claims it, sends it, writes it
+    back. Returns A's row as A loaded it, about to write back."""
+    row = enqueue(customer, **kwargs)
+    now = timezone.now()
+    claim = claim_batch(limit=10, now=now, worker="worker-a")
+    (stale,) = claimed_rows(claim)
+    after_the_lease = now + dt.timedelta(seconds=settings.OUTBOX_LEASE_SECONDS + 1)
+    assert dispatch_batch(now=after_the_lease, worker="worker-b").sent == 1
+    row.refresh_from_db()
+    return row, stale
+
+
+def test_a_claim_records_its_worker_time_lease_and_token(customer, settings):
+    row = enqueue(customer)
+    now = timezone.now()
+    claim = claim_batch(limit=10, now=now, worker="worker-a")
+    row.refresh_from_db()
+    assert claim.ids == [row.pk]
+    assert row.status == OutboundStatus.SENDING
+    assert (row.claimed_by, row.claim_token, row.claimed_at) == ("worker-a", claim.token, now)
+    assert row.lease_until == now + dt.timedelta(seconds=settings.OUTBOX_LEASE_SECONDS)
+    # a second claim after the lease takes the row under a new token
+    later = now + dt.timedelta(seconds=settings.OUTBOX_LEASE_SECONDS + 1)
+    again = claim_batch(limit=10, now=later, worker="worker-b")
+    assert again.ids == [row.pk]
+    assert again.token != claim.token
+    assert claimed_rows(claim) == []  # A no longer holds it: it will not send it
+
+
+def test_a_sent_write_back_that_lost_its_claim_changes_nothing(smtp_sink, customer, settings):
+    row, stale = claimed_then_taken(customer, settings)
+    stale.sent_at, stale.provider_id = timezone.now(), "late"
+    rendered = Rendered(stale.subject, stale.text, stale.html)
+    assert write_back_sent([(stale, rendered)]) == [stale]
+    fresh = OutboundMessage.objects.get(pk=row.pk)
+    assert (fresh.status, fresh.claimed_by, fresh.claim_token) == (
+        OutboundStatus.SENT, "worker-b", row.claim_token,
+    )  # fmt: skip
+    assert (fresh.sent_at, fresh.provider_id, fresh.attempts) == (
+        row.sent_at, row.provider_id, 1,
+    )  # fmt: skip
+    assert Message.objects.count() == 1
+    assert Conversation.objects.get().message_count == 1
+    assert list(StatusChange.objects.values_list("status", flat=True)) == ["queued", "sent"]
+
+
+def test_a_failure_write_back_that_lost_its_claim_changes_nothing(smtp_sink, customer, settings):
+    row, stale = claimed_then_taken(customer, settings)
+    result = BatchResult()
+    assert not dispatch._write(
+        stale, result, status=OutboundStatus.FAILED, last_error="550", attempted=True
+    )
+    assert result.lost == 1
+    fresh = OutboundMessage.objects.get(pk=row.pk)
+    assert (fresh.status, fresh.last_error, fresh.attempts) == (OutboundStatus.SENT, "", 1)
+
+
+def test_a_held_claim_writes_back_and_counts_the_attempt_in_the_database(customer):
+    row = enqueue(customer)
+    claim = claim_batch(limit=10, now=timezone.now(), worker="worker-a")
+    (held,) = claimed_rows(claim)
+    # the database's count, not the one read at the claim, is the base (no read-modify-write)
+    OutboundMessage.objects.filter(pk=row.pk).update(attempts=3)
+    result = BatchResult()
+    assert dispatch._write(
+        held, result, status=OutboundStatus.QUEUED, last_error="451", attempted=True
+    )
+    row.refresh_from_db()
+    assert (row.status, row.attempts, row.lease_until, result.lost) == (
+        OutboundStatus.QUEUED, 4, None, 0,
+    )  # fmt: skip
+
+
+def test_sent_rows_count_their_attempt_in_the_database(smtp_sink, customer):
+    row = enqueue(customer)
+    claim = claim_batch(limit=10, now=timezone.now(), worker="worker-a")
+    (held,) = claimed_rows(claim)
+    OutboundMessage.objects.filter(pk=row.pk).update(attempts=2)
+    held.sent_at, held.provider_id = timezone.now(), "p-1"
+    assert write_back_sent([(held, Rendered(held.subject, held.text, held.html))]) == []
+    row.refresh_from_db()
+    assert (row.status, row.attempts, row.provider_id) == (OutboundStatus.SENT, 3, "p-1")
+    assert row.message.message_id == row.header_message_id
