@@ -125,7 +125,9 @@ def held_sink(settings):
     controller = Controller(sink, hostname="127.0.0.1", port=free_port())
     controller.start()
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", controller.port, 10
+    settings.EMAIL_HOST = "127.0.0.1"
+    settings.EMAIL_PORT = controller.port
+    settings.EMAIL_TIMEOUT = 10
     settings.OUTBOX_TRACK_SMTP = False
     yield sink
     for hold in sink.holds:
@@ -183,7 +185,9 @@ def assert_one_thread_entry(row, *, worker: str):
     assert Conversation.objects.get().message_count == 1
 
 
-def test_a_stalled_worker_writes_back_nothing_of_a_row_sent_by_the_next(held_sink, customer, settings):
+def test_a_stalled_worker_writes_back_nothing_of_a_row_sent_by_the_next(
+    held_sink, customer, settings
+):
     row = enqueue_invoice(customer)
     stalled = held_sink.hold()
     a = Worker("worker-a")
