@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from django.utils import timezone
 
 from compliance.models import Consent, Suppression
@@ -304,17 +305,28 @@ def test_the_same_template_twice_in_one_batch_goes_once(smtp_sink, customer):
 # --- a write-back changes only the rows its claim still holds ---------------------------
 
 
-def claimed_then_taken(customer, settings, **kwargs):
-    """Worker A claims the row; its lease runs out; worker B claims it, sends it, writes it
-    back. Returns A's row as A loaded it, about to write back."""
+def claimed_then_taken(customer, settings, *, b_finished: bool, **kwargs):
+    """Worker A claims the row; its lease runs out; worker B claims it and, if `b_finished`,
+    sends it and writes it back. Returns the row and A's copy, as A loaded it."""
     row = enqueue(customer, **kwargs)
     now = timezone.now()
     claim = claim_batch(limit=10, now=now, worker="worker-a")
     (stale,) = claimed_rows(claim)
     after_the_lease = now + dt.timedelta(seconds=settings.OUTBOX_LEASE_SECONDS + 1)
-    assert dispatch_batch(now=after_the_lease, worker="worker-b").sent == 1
+    if b_finished:
+        assert dispatch_batch(now=after_the_lease, worker="worker-b").sent == 1
+    else:
+        assert claim_batch(limit=10, now=after_the_lease, worker="worker-b").ids == [row.pk]
     row.refresh_from_db()
     return row, stale
+
+
+def assert_unchanged(row):
+    fresh = OutboundMessage.objects.get(pk=row.pk)
+    columns = ["status", "claimed_by", "claim_token", "lease_until", "attempts", "last_error",
+               "sent_at", "provider_id", "next_attempt_at", "message_id"]  # fmt: skip
+    assert [getattr(fresh, c) for c in columns] == [getattr(row, c) for c in columns]
+    assert fresh.claimed_by == "worker-b"
 
 
 def test_a_claim_records_its_worker_time_lease_and_token(customer, settings):
@@ -334,32 +346,32 @@ def test_a_claim_records_its_worker_time_lease_and_token(customer, settings):
     assert claimed_rows(claim) == []  # A no longer holds it: it will not send it
 
 
-def test_a_sent_write_back_that_lost_its_claim_changes_nothing(smtp_sink, customer, settings):
-    row, stale = claimed_then_taken(customer, settings)
+@pytest.mark.parametrize("b_finished", [True, False], ids=["b-sent", "b-sending"])
+def test_a_sent_write_back_that_lost_its_claim_changes_nothing(
+    smtp_sink, customer, settings, b_finished
+):
+    row, stale = claimed_then_taken(customer, settings, b_finished=b_finished)
     stale.sent_at, stale.provider_id = timezone.now(), "late"
     rendered = Rendered(stale.subject, stale.text, stale.html)
     assert write_back_sent([(stale, rendered)]) == [stale]
-    fresh = OutboundMessage.objects.get(pk=row.pk)
-    assert (fresh.status, fresh.claimed_by, fresh.claim_token) == (
-        OutboundStatus.SENT, "worker-b", row.claim_token,
-    )  # fmt: skip
-    assert (fresh.sent_at, fresh.provider_id, fresh.attempts) == (
-        row.sent_at, row.provider_id, 1,
-    )  # fmt: skip
-    assert Message.objects.count() == 1
-    assert Conversation.objects.get().message_count == 1
-    assert list(StatusChange.objects.values_list("status", flat=True)) == ["queued", "sent"]
+    assert_unchanged(row)
+    assert Message.objects.count() == (1 if b_finished else 0)
+    assert StatusChange.objects.count() == (2 if b_finished else 0)
 
 
-def test_a_failure_write_back_that_lost_its_claim_changes_nothing(smtp_sink, customer, settings):
-    row, stale = claimed_then_taken(customer, settings)
+@pytest.mark.parametrize("b_finished", [True, False], ids=["b-sent", "b-sending"])
+@pytest.mark.parametrize("status", [OutboundStatus.QUEUED, OutboundStatus.FAILED])
+def test_a_failure_write_back_that_lost_its_claim_changes_nothing(
+    smtp_sink, customer, settings, b_finished, status
+):
+    row, stale = claimed_then_taken(customer, settings, b_finished=b_finished)
     result = BatchResult()
     assert not dispatch._write(
-        stale, result, status=OutboundStatus.FAILED, last_error="550", attempted=True
-    )
+        stale, result, status=status, last_error="451", attempted=True,
+        next_attempt_at=timezone.now() + dt.timedelta(minutes=5),
+    )  # fmt: skip
     assert result.lost == 1
-    fresh = OutboundMessage.objects.get(pk=row.pk)
-    assert (fresh.status, fresh.last_error, fresh.attempts) == (OutboundStatus.SENT, "", 1)
+    assert_unchanged(row)
 
 
 def test_a_held_claim_writes_back_and_counts_the_attempt_in_the_database(customer):

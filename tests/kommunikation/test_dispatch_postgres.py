@@ -234,7 +234,7 @@ def test_a_stalled_worker_that_wakes_first_still_loses_to_the_current_claim(
     ["451 4.3.0 Bitte später erneut versuchen", "554 5.6.0 Nachricht abgelehnt"],
     ids=["transient", "permanent"],
 )
-def test_a_stalled_worker_s_failure_does_not_undo_the_next_worker_s_send(
+def test_a_stalled_worker_s_failure_does_not_undo_the_next_worker_s_claim(
     held_sink, customer, settings, answer
 ):
     conversation = ConversationFactory(brand=customer.brand, customer=customer)
@@ -246,14 +246,22 @@ def test_a_stalled_worker_s_failure_does_not_undo_the_next_worker_s_send(
         customer, idempotency_key=f"reply:{reply.pk}", source="reply", message=reply,
         subject="Re: Frage", text="Gern geschehen.", to_address="anna@kunde.example",
     )  # fmt: skip
-    stalled = held_sink.hold(answer)
+    stalled_a, stalled_b = held_sink.hold(answer), held_sink.hold()
     a = Worker("worker-a")
     a.start()
-    assert stalled.arrived.wait(10)
-    assert dispatch_batch(now=after_the_lease(settings), worker="worker-b").sent == 1
-    stalled.release.set()  # A's copy is refused: A would retry or fail the row
-    result = a.finish()
-    assert (result.sent, result.retried, result.failed, result.lost) == (0, 0, 0, 1)
+    assert stalled_a.arrived.wait(10)
+    b = Worker("worker-b", now=after_the_lease(settings))
+    b.start()
+    assert stalled_b.arrived.wait(10)
+    stalled_a.release.set()  # A's copy is refused: A would retry or fail the row
+    result_a = a.finish()
+    assert (result_a.sent, result_a.retried, result_a.failed, result_a.lost) == (0, 0, 0, 1)
+    row.refresh_from_db()
+    assert (row.status, row.claimed_by, row.attempts) == (OutboundStatus.SENDING, "worker-b", 0)
+    reply.refresh_from_db()
+    assert reply.status == Message.State.QUEUED  # the composer does not show A's failure
+    stalled_b.release.set()
+    assert b.finish().sent == 1
     row.refresh_from_db()
     assert (row.status, row.claimed_by, row.attempts, row.last_error) == (
         OutboundStatus.SENT, "worker-b", 1, "",
