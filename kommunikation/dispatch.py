@@ -173,10 +173,12 @@ def _within_budgets(rows: list[tuple[int, str]], now: dt.datetime) -> list[int]:
         budgets = ProviderBudget.objects.filter(provider=channel)
         if now - budget.window_start >= dt.timedelta(minutes=1):
             budget.window_start, budget.used = now, 0
-            budgets.update(window_start=now, used=0)
-        granted = max(0, min(len(ids), limit - budget.used))
-        if granted:
-            budgets.update(used=F("used") + granted)
+            granted = min(len(ids), limit)
+            budgets.update(window_start=now, used=granted)
+        else:
+            granted = max(0, min(len(ids), limit - budget.used))
+            if granted:
+                budgets.update(used=F("used") + granted)
         allowed += ids[:granted]
         if ids[granted:]:
             # waiting rows wait for the next window; a row still "sending" under an expired
