@@ -600,18 +600,32 @@ def write_back_sent(
 ) -> list[OutboundMessage]:
     """Mark a group of sent rows and put them in their threads, in one short transaction.
 
-    Only the rows this worker still holds: the group's rows are locked first,
-    matched on status and claim token; a row claimed again by another worker
-    (our lease ran out) gets no thread entry and no status from us. Returns those
-    lost rows. Inbox replies update their own thread entry; automated messages
-    join the customer's conversation with the same subject or start a new one,
-    which starts closed: a routine message is no task for the inbox until the
+    Only the rows this worker still holds; returns the others, lost to a worker
+    that claimed them again after our lease ran out: they get no thread entry and
+    no status from us. Inbox replies update their own thread entry; automated
+    messages join the customer's conversation with the same subject or start a new
+    one, which starts closed: a routine message is no task for the inbox until the
     customer answers (ingestion reopens it then, threading on our Message-ID).
+
+    Optimistic first, as losing a row is rare: thread and mark the whole group,
+    each UPDATE matched on the claim token, and compare the row count. Short of a
+    row, the transaction is rolled back (thread entries included) and the group
+    written again, this time locking the rows still ours first.
     """
     threads = {} if threads is None else threads
+    before = [(row.conversation, row.message) for row, _rendered in sent]
+    try:
+        with transaction.atomic():
+            _thread_and_mark(sent, threads)
+        return []
+    except WriteBackConflict:
+        # the rolled-back transaction's conversations and messages must not be reused
+        threads.clear()
+        for (row, _rendered), (conversation, message) in zip(sent, before, strict=True):
+            row.conversation, row.message = conversation, message
     with transaction.atomic():
-        # locked until the commit: a worker claiming them now waits (or, with SKIP
-        # LOCKED, passes them by) and then finds them sent
+        # locked until the commit: a worker claiming them now skips them (SKIP LOCKED)
+        # and later finds them sent
         held = set(
             OutboundMessage.objects.select_for_update()
             .filter(
@@ -623,14 +637,18 @@ def write_back_sent(
             .values_list("pk", "claim_token")
         )
         lost = [row for row, _rendered in sent if (row.pk, row.claim_token) not in held]
-        sent = [(row, rendered) for row, rendered in sent if (row.pk, row.claim_token) in held]
-        if sent:
-            _thread_sent(sent, threads)
-            written = _mark_sent([row for row, _rendered in sent])
-            if written != len(sent):
-                raise WriteBackConflict(f"{written} of {len(sent)} rows written back")
+        ours = [(row, rendered) for row, rendered in sent if (row.pk, row.claim_token) in held]
+        if ours:
+            _thread_and_mark(ours, threads)
     _lost(lost)
     return lost
+
+
+def _thread_and_mark(sent: list[tuple[OutboundMessage, Rendered]], threads: dict) -> None:
+    _thread_sent(sent, threads)
+    written = _mark_sent([row for row, _rendered in sent])
+    if written != len(sent):
+        raise WriteBackConflict(f"{written} of {len(sent)} rows written back")
 
 
 def _thread_sent(sent: list[tuple[OutboundMessage, Rendered]], threads: dict) -> None:

@@ -400,3 +400,44 @@ def test_sent_rows_count_their_attempt_in_the_database(smtp_sink, customer):
     row.refresh_from_db()
     assert (row.status, row.attempts, row.provider_id) == (OutboundStatus.SENT, 3, "p-1")
     assert row.message.message_id == row.header_message_id
+
+
+def test_a_claim_past_its_lease_still_writes_back_while_nobody_took_it(
+    smtp_sink, customer, settings
+):
+    row = enqueue(customer)
+    now = timezone.now()
+    claim = claim_batch(limit=10, now=now, worker="worker-a")
+    (held,) = claimed_rows(claim)
+    held.sent_at, held.provider_id = now + dt.timedelta(hours=1), "p-1"  # long after the lease
+    assert write_back_sent([(held, Rendered(held.subject, held.text, held.html))]) == []
+    row.refresh_from_db()
+    assert (row.status, row.claimed_by, row.lease_until) == (OutboundStatus.SENT, "worker-a", None)
+    assert Message.objects.count() == 1
+
+
+def test_in_a_group_only_the_lost_row_is_left_out(smtp_sink, customer, settings):
+    kept = enqueue(customer, idempotency_key="invoice:RE-1001")
+    taken = enqueue(customer, idempotency_key="invoice:RE-1001:reminder")
+    now = timezone.now()
+    claim = claim_batch(limit=10, now=now, worker="worker-a")
+    mine = {row.pk: row for row in claimed_rows(claim)}
+    # only the second row's lease runs out and worker B sends it
+    OutboundMessage.objects.filter(pk=kept.pk).update(lease_until=now + dt.timedelta(days=1))
+    after_the_lease = now + dt.timedelta(seconds=settings.OUTBOX_LEASE_SECONDS + 1)
+    assert dispatch_batch(now=after_the_lease, worker="worker-b").sent == 1
+    group = []
+    for row in mine.values():
+        row.sent_at, row.provider_id = timezone.now(), f"a-{row.pk}"
+        group.append((row, Rendered(row.subject, row.text, row.html)))
+    assert write_back_sent(group) == [mine[taken.pk]]
+    kept.refresh_from_db()
+    taken.refresh_from_db()
+    assert (kept.status, kept.claimed_by, kept.provider_id) == ("sent", "worker-a", f"a-{kept.pk}")
+    assert (taken.status, taken.claimed_by) == ("sent", "worker-b")
+    assert taken.provider_id != f"a-{taken.pk}"
+    # one thread, one entry each
+    thread = Conversation.objects.get()
+    assert thread.message_count == 2
+    assert {kept.message_id, taken.message_id} == set(thread.messages.values_list("pk", flat=True))
+    assert StatusChange.objects.filter(status="sent").count() == 2
