@@ -293,6 +293,23 @@ def walk_admin(sweep: Sweep) -> None:
         hidden = model._default_manager.exclude(pk__in=visible.values("pk"))
         for obj in spread(hidden, 1):  # another brand's: the admin says it does not exist
             sweep.get(admin_url(model, "change", obj.pk), {302, 403, 404})
+        for extra in own_admin_pages(model_admin):  # e.g. a preview: the model's door
+            sweep.get(reverse(f"admin:{extra.name}"), door | {400, 405})
+
+
+STANDARD_ADMIN_PAGES = ("changelist", "add", "history", "delete", "change")
+
+
+def own_admin_pages(model_admin) -> list[URLPattern]:
+    """The admin's own pages beyond the standard ones, those that take no argument."""
+    return [
+        p
+        for p in model_admin.get_urls()
+        if isinstance(p, URLPattern)
+        and p.name
+        and not p.name.endswith(STANDARD_ADMIN_PAGES)
+        and not getattr(p.pattern, "converters", None)
+    ]
 
 
 OUR_APPS = ("kommunikation", "conversations", "templates_app", "compliance")
@@ -305,7 +322,9 @@ def test_every_object_of_the_demo_has_a_name(demo):
     for model in apps.get_models():
         if model._meta.app_label in OUR_APPS:
             rows = model._default_manager.all()
-            wrong += [f"{model.__name__} {obj.pk}" for obj in rows if type(str(obj)) is not str]
+            wrong += [
+                f"{model.__name__} {obj.pk}" for obj in rows if type(obj.__str__()) is not str
+            ]
     assert not wrong
 
 
