@@ -24,10 +24,11 @@ registered admin and fails for one that is not scoped here.
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin
 from django.contrib.admin.widgets import ForeignKeyRawIdWidget, ManyToManyRawIdWidget
 from django.contrib.auth import get_user_model
-from django.core.exceptions import ImproperlyConfigured, PermissionDenied
+from django.core.exceptions import NON_FIELD_ERRORS, ImproperlyConfigured, PermissionDenied
 from django.db.models import Q, QuerySet
 
 from kommunikation.models import BusinessEntity, brand_of
@@ -76,9 +77,24 @@ class ScopedManyToManyRawIdWidget(ManyToManyRawIdWidget):
         super().__init__(*args, **kwargs)  # shows no labels; the scope is the form's queryset
 
 
+class BrandCheckedModelForm(forms.ModelForm):
+    """A model's ``clean()`` names the linking field; when the form shows that field
+    read-only (or not at all) the error is shown above the form instead of crashing."""
+
+    def _update_errors(self, errors):
+        if hasattr(errors, "error_dict"):
+            for field in [f for f in errors.error_dict if f != NON_FIELD_ERRORS]:
+                if field not in self.fields:
+                    errors.error_dict.setdefault(NON_FIELD_ERRORS, []).extend(
+                        errors.error_dict.pop(field)
+                    )
+        super()._update_errors(errors)
+
+
 class _BrandScope:
     """The part shared by model admins and inlines."""
 
+    form = BrandCheckedModelForm
     brand_path = UNDECLARED
     global_rows = False  # rows whose brand is empty belong to every brand
 
@@ -120,6 +136,11 @@ class _BrandScope:
         related_admin = self.admin_site._registry.get(model)
         if isinstance(related_admin, _BrandScope):
             return related_admin.scoped(model._default_manager.all(), user)
+        for parent_admin in self.admin_site._registry.values():  # a model edited inline only
+            for inline in getattr(parent_admin, "inlines", []):
+                if inline.model is model and issubclass(inline, _BrandScope):
+                    scope = inline(parent_admin.model, self.admin_site)
+                    return scope.scoped(model._default_manager.all(), user)
         raise ImproperlyConfigured(
             f"{type(self).__name__}: no brand scope for related model {model._meta.label}; "
             "register it with a BrandScopedAdmin."
