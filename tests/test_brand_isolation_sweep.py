@@ -21,8 +21,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import pytest
 from django import forms
@@ -351,14 +351,17 @@ def sweep_admin(client, user, superuser, world_a: dict, world_b: dict, found: Fi
 
         if not isinstance(model_admin, BrandScopedAdmin):
             found.add(f"{opts.label}: {type(model_admin).__name__} is not a BrandScopedAdmin")
-            continue
-        own_scope = type(model_admin).scope_queryset is not BrandScopedAdmin.scope_queryset
-        if model_admin.brand_path is UNDECLARED or (
-            model_admin.brand_path is None and not own_scope
-        ):
+        own_scope = getattr(type(model_admin), "scope_queryset", None) is not getattr(
+            BrandScopedAdmin, "scope_queryset", None
+        )
+        brand_path = getattr(model_admin, "brand_path", UNDECLARED)
+        if brand_path is UNDECLARED or (brand_path is None and not own_scope):
             found.add(f"{opts.label}: declares no brand_path / scope_queryset")
         for inline in model_admin.inlines:
-            if not issubclass(inline, BrandScopedInline) or inline.brand_path is UNDECLARED:
+            if (
+                not issubclass(inline, BrandScopedInline)
+                or getattr(inline, "brand_path", UNDECLARED) is UNDECLARED
+            ):
                 found.add(
                     f"{opts.label}: inline {inline.__name__} is not a scoped BrandScopedInline"
                 )
