@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import contextlib
 
-from django import forms
 from django.contrib import admin
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from compliance.models import AuditEntry, ChannelPreference, Consent, Suppression
 from compliance.services import Actor, lift_suppression, record_consent, suppress_address
-from kommunikation.admin_scoping import BrandScopedAdmin
+from kommunikation.admin_scoping import BrandCheckedModelForm, BrandScopedAdmin
 from kommunikation.models import BusinessEntity, ContactPoint, Customer, normalize_contact
 
 
@@ -77,7 +76,7 @@ def _address_holders(suppression: Suppression):
     return Customer.objects.filter(contact_points__value=suppression.value).distinct()
 
 
-class SuppressionForm(forms.ModelForm):
+class SuppressionForm(BrandCheckedModelForm):
     user = None  # set per request by SuppressionAdmin.get_form
 
     class Meta:
@@ -87,11 +86,13 @@ class SuppressionForm(forms.ModelForm):
     def clean(self):
         cleaned = super().clean()
         channel, value = cleaned.get("channel"), cleaned.get("value")
-        if not value or self.user is None or self.user.is_superuser:
+        if not value:
             return cleaned
-        contact_channel = "email" if channel == "email" else "phone"
         with contextlib.suppress(ValueError):  # an invalid number simply matches no customer
-            value = normalize_contact(contact_channel, value)
+            value = normalize_contact("email" if channel == "email" else "phone", value)
+        cleaned["value"] = value
+        if self.user is None or self.user.is_superuser:
+            return cleaned
         own = ContactPoint.objects.filter(
             value=value, customer__brand__in=BusinessEntity.objects.for_user(self.user)
         )
