@@ -131,12 +131,9 @@ class SuppressionAdmin(BrandScopedAdmin):
     def has_delete_permission(self, request, obj=None):
         if not super().has_delete_permission(request, obj):
             return False
-        if obj is None or request.user.is_superuser:
+        if obj is None:
             return True
-        others = _address_holders(obj).exclude(
-            brand__in=BusinessEntity.objects.for_user(request.user)
-        )
-        return not others.exists()
+        return not obj.protects_customers_outside(BusinessEntity.objects.for_user(request.user))
 
     def _customer_id(self, request, suppression: Suppression) -> int | None:
         visible = self.related_scope(Customer, request).values("pk")

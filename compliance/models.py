@@ -119,6 +119,12 @@ class Suppression(models.Model):
     def __str__(self) -> str:
         return f"{self.value} ({self.get_reason_display()})"
 
+    def protects_customers_outside(self, brands) -> bool:
+        """True when a customer of a brand not in ``brands`` has this address or number:
+        lifting the entry would unblock them too (a suppression holds for every brand)."""
+        holders = Customer.objects.filter(contact_points__value=self.value)
+        return holders.exclude(brand__in=brands).exists()
+
     def blocks(self, category: str) -> bool:
         """An unsubscribe stops promotional mail only; invoices still reach the customer
         (contract, Art. 6 (1) b). Bounces, complaints and staff blocks stop everything."""

@@ -120,6 +120,7 @@ class RawEmailAdmin(BrandScopedAdmin):
     list_display = ["__str__", "brand", "mailbox", "state", "size", "received_at"]
     list_filter = ["state", "brand"]
     search_fields = ["message_id", "sha256", "source"]
+    ordering = ["-received_at", "-id"]
     exclude = ["data"]
     readonly_fields = [f.name for f in RawEmail._meta.fields if f.name != "data"]
 
