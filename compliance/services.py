@@ -84,6 +84,16 @@ def audit(
     )
 
 
+def _signed_id(value) -> int:
+    """A primary key out of a signed token; ValueError for anything that is not one.
+
+    The signature proves we made the token, not that its payload fits today's
+    code (an older token format, a bug): garbage must stay a 400, not a 500."""
+    if type(value) is not int or not 0 < value < 2**63:
+        raise ValueError(f"not an id: {value!r}")
+    return value
+
+
 # --- consent --------------------------------------------------------------------------
 
 
@@ -177,8 +187,8 @@ def consent_for_confirmation(token: str) -> Consent:
     max_age = settings.COMPLIANCE_DOUBLE_OPT_IN_DAYS * 86400
     pk = signing.TimestampSigner(salt=DOUBLE_OPT_IN_SALT).unsign(token, max_age=max_age)
     try:
-        return Consent.objects.select_related("customer").get(pk=int(pk))
-    except Consent.DoesNotExist:
+        return Consent.objects.select_related("customer").get(pk=_signed_id(int(pk)))
+    except (Consent.DoesNotExist, ValueError):
         raise signing.BadSignature("unknown consent") from None
 
 
@@ -288,11 +298,14 @@ def preference_url(customer: Customer) -> str:
 
 
 def customer_for_preference_token(token: str) -> Customer:
-    """BadSignature (tampered) or SignatureExpired (too old) for a link that is no good."""
+    """BadSignature (tampered) or SignatureExpired (older than COMPLIANCE_LINK_DAYS).
+
+    Unlike an unsubscribe link, a preference link may expire: it grants consent,
+    so a link in an old, forwarded mail should not."""
     data = signing.loads(token, salt=PREFERENCE_SALT, max_age=settings.COMPLIANCE_LINK_DAYS * 86400)
     try:
-        return Customer.objects.select_related("brand").get(pk=data["c"])
-    except (Customer.DoesNotExist, KeyError, TypeError):
+        return Customer.objects.select_related("brand").get(pk=_signed_id(data["c"]))
+    except (Customer.DoesNotExist, KeyError, TypeError, ValueError):
         raise signing.BadSignature("unknown customer") from None
 
 
@@ -317,13 +330,20 @@ def unsubscribe_url(**kwargs) -> str:
 
 
 def unsubscribe_target(token: str) -> UnsubscribeTarget:
-    data = signing.loads(
-        token, salt=UNSUBSCRIBE_SALT, max_age=settings.COMPLIANCE_LINK_DAYS * 86400
-    )
+    """The target a signed unsubscribe link names; BadSignature for a tampered one.
+
+    Never expires: an unsubscribe link must work for as long as the mail carrying
+    it exists (RFC 8058 POSTs come from mailbox providers years later; a refused
+    opt-out would keep the marketing coming). Tokens are still signed with a
+    timestamp (``signing.dumps``), so links in mails sent before stay valid."""
+    data = signing.loads(token, salt=UNSUBSCRIBE_SALT)
     try:
-        customer = Customer.objects.select_related("brand").get(pk=data["c"])
-        return UnsubscribeTarget(customer, data["ch"], data["k"], data["a"])
-    except (Customer.DoesNotExist, KeyError, TypeError):
+        channel, category, address = data["ch"], data["k"], data["a"]
+        if channel not in Channel.values or category not in Category.values:
+            raise ValueError(f"no such channel or category: {channel!r}, {category!r}")
+        customer = Customer.objects.select_related("brand").get(pk=_signed_id(data["c"]))
+        return UnsubscribeTarget(customer, channel, category, str(address))
+    except (Customer.DoesNotExist, KeyError, TypeError, ValueError):
         raise signing.BadSignature("unknown customer") from None
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core import signing
 from django.shortcuts import render
 from django.utils.translation import gettext as _
@@ -11,6 +12,7 @@ from django.views.decorators.http import require_http_methods
 from compliance import services
 from compliance.forms import PreferenceForm
 from compliance.models import Consent
+from config.security import client_ip
 
 PREFERENCE_WORDING = _(
     "Ich möchte Nachrichten der angekreuzten Arten über die angekreuzten Kanäle erhalten. "
@@ -28,14 +30,13 @@ def _reason(exc: signing.BadSignature) -> str:
     return _("Dieser Link ist ungültig oder unvollständig.")
 
 
-def _client_ip(request) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
-
-
 @require_http_methods(["GET", "POST"])
 def preferences(request, token: str):
     try:
         customer = services.customer_for_preference_token(token)
+    except signing.SignatureExpired:
+        reason = _("Dieser Link zu Ihren Einstellungen ist abgelaufen: er gilt %(days)d Tage.")
+        return _bad_link(request, reason % {"days": settings.COMPLIANCE_LINK_DAYS})
     except signing.BadSignature as exc:
         return _bad_link(request, _reason(exc))
     form = PreferenceForm(request.POST or None, matrix=services.preference_matrix(customer))
@@ -47,7 +48,7 @@ def preferences(request, token: str):
             actor=services.Actor(label=services.CUSTOMER_SELF),
             source=Consent.Source.PREFERENCE_PAGE,
             wording=PREFERENCE_WORDING,
-            ip_address=_client_ip(request),
+            ip_address=client_ip(request),
         )
         form = PreferenceForm(matrix=services.preference_matrix(customer))
         saved = True
@@ -97,7 +98,7 @@ def confirm(request, token: str):
         return _bad_link(request, _reason(exc))
     done = False
     if request.method == "POST":
-        services.confirm_double_opt_in(pending=pending, ip_address=_client_ip(request))
+        services.confirm_double_opt_in(pending=pending, ip_address=client_ip(request))
         done = True
     return render(
         request,

@@ -7,6 +7,7 @@ DEBUG=false, SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL and the mail settings.
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -48,15 +49,22 @@ def env_list(name: str, default: str = "") -> list[str]:
 
 
 DEBUG = env_bool("DEBUG", False)
-# Required when DEBUG is off, enforced where it is used: left empty, Django refuses
-# every use (sessions, CSRF, signed links, the task queue) with "The SECRET_KEY setting
-# must not be empty", and `check --deploy` reports it; commands that never sign
-# anything (makemigrations, check) still run without it.
+# Required when DEBUG is off: a production start without a key stops here, before any
+# command runs, rather than at the first signed cookie (tests set one in tests/pytest_env.py,
+# `make run` runs with DEBUG=true and the development key below).
 SECRET_KEY = env("SECRET_KEY")
-if not SECRET_KEY and (DEBUG or env_bool("ALLOW_INSECURE_SECRET", False)):
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "SECRET_KEY is not set: with DEBUG=false (production) set SECRET_KEY to a long "
+            "random value, or DEBUG=true for local development. / SECRET_KEY fehlt: im "
+            "Produktivbetrieb (DEBUG=false) SECRET_KEY auf einen langen Zufallswert setzen, "
+            "für die lokale Entwicklung DEBUG=true."
+        )
     SECRET_KEY = "insecure-development-key-never-use-in-production"
 
-ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
+# the test client's "testserver" is added by Django's test set-up, never here
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 SITE_URL = env("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 
@@ -72,6 +80,7 @@ INSTALLED_APPS = [
     "template_partials",
     "django_q",
     "anymail",
+    "axes",
     "kommunikation",
     "conversations",
     "templates_app",
@@ -88,6 +97,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a lockout into the lockout page
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -131,6 +141,37 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+# Every authenticate() call (our /anmelden/, /admin/login/, anything later) passes Axes'
+# backend first, which refuses a locked-out client before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Login lockout (django-axes), two separate counts: an account after N failures from
+# anywhere, a client IP after M failures for any usernames (spraying); higher for the IP,
+# as a whole office may share one address. Locked for the cool-off after the last failure;
+# tries during a lockout do not extend it, so an attacker cannot keep an account shut with
+# one try now and then. Failures are not reset by a success: an attacker's own valid
+# account must not clear the count of the address he sprays from.
+LOGIN_FAILURES_PER_ACCOUNT = env_int("LOGIN_FAILURES_PER_ACCOUNT", 5)
+LOGIN_FAILURES_PER_IP = env_int("LOGIN_FAILURES_PER_IP", 20)
+# Reverse proxies in front of the app that append to X-Forwarded-For (nginx with
+# $proxy_add_x_forwarded_for counts 1); 0 = the header is ignored and REMOTE_ADDR counts.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_FAILURE_LIMIT = LOGIN_FAILURES_PER_ACCOUNT  # the handler applies LOGIN_FAILURES_PER_IP
+AXES_HANDLER = "config.security.LoginLockoutHandler"
+AXES_CLIENT_IP_CALLABLE = "config.security.client_ip"
+AXES_LOCKOUT_CALLABLE = "config.security.lockout_response"
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_COOLOFF_MINUTES", 15))
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_RESET_ON_SUCCESS = False
+# Axes' tables hold usernames and addresses of every brand: no admin pages for them
+# (staff admins are brand-scoped); operators use `manage.py axes_reset` & co. No log of
+# successful logins either (personal data nobody reads; the audit log is ours).
+AXES_ENABLE_ADMIN = False
+AXES_DISABLE_ACCESS_LOG = True
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
@@ -259,7 +300,7 @@ COMPLIANCE_WEEKLY_CAPS = {
 }
 COMPLIANCE_CAP_DAYS = 7
 COMPLIANCE_DUPLICATE_HOURS = env_int("DUPLICATE_WINDOW_HOURS", 24)
-COMPLIANCE_LINK_DAYS = env_int("PREFERENCE_LINK_DAYS", 365)  # preference and unsubscribe links
+COMPLIANCE_LINK_DAYS = env_int("PREFERENCE_LINK_DAYS", 365)  # preference links (unsubscribe: never)
 COMPLIANCE_DOUBLE_OPT_IN_DAYS = env_int("DOUBLE_OPT_IN_DAYS", 7)
 
 OUTBOX_BATCH_SIZE = env_int("OUTBOX_BATCH_SIZE", 200)
@@ -279,3 +320,15 @@ OUTBOX_PROVIDER_BUDGETS = {
 }
 # open pixel and click redirect for plain SMTP (ESPs track themselves)
 OUTBOX_TRACK_SMTP = env_bool("OUTBOX_TRACK_SMTP", True)
+
+# Bounds for rendering one message from a template edited in the admin (templates_app.sandbox):
+# steps (loop iterations x nodes of the loop body, filter calls), characters of output,
+# milliseconds (0 = no time limit); a larger message fails with the reason on its outbox row
+# and is refused when the template is saved (rendered with the example values).
+TEMPLATE_RENDER_MAX_STEPS = env_int("TEMPLATE_RENDER_MAX_STEPS", 100_000)
+TEMPLATE_RENDER_MAX_OUTPUT = env_int("TEMPLATE_RENDER_MAX_OUTPUT", 1_000_000)
+TEMPLATE_RENDER_TIMEOUT_MS = env_int("TEMPLATE_RENDER_TIMEOUT_MS", 2000)
+# the largest width/length/decimal places a filter accepts (ljust, truncatechars, floatformat ...)
+TEMPLATE_MAX_FILTER_ARGUMENT = env_int("TEMPLATE_MAX_FILTER_ARGUMENT", 1000)
+# {% for %} inside {% for %} ...: at most this deep (checked when a template is saved)
+TEMPLATE_MAX_LOOP_DEPTH = env_int("TEMPLATE_MAX_LOOP_DEPTH", 3)

@@ -10,6 +10,7 @@ from conversations.models import (
     RawEmail,
     SenderRule,
     StatusChange,
+    WebhookDelivery,
 )
 from kommunikation.admin_scoping import BrandScopedAdmin, BrandScopedInline
 
@@ -162,3 +163,36 @@ class SenderRuleAdmin(BrandScopedAdmin):
 
 admin.site.site_header = _("Kundenkommunikation")
 admin.site.site_title = _("Kundenkommunikation")
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(BrandScopedAdmin):
+    """What ESPs sent, read-only: rejected and failed bodies stay visible with the reason.
+
+    Deliveries whose brand is not known (nothing could be parsed) only superusers see."""
+
+    brand_path = "brand"
+    list_display = ["received_at", "esp", "kind", "state", "brand", "attempts", "events", "size"]
+    list_filter = ["state", "kind", "esp", "brand"]
+    search_fields = ["reason", "body_sha256"]
+    date_hierarchy = "received_at"
+    fields = [
+        "esp", "kind", "state", "reason", "brand", "events", "attempts",
+        "received_at", "last_received_at", "size", "body_sha256", "headers", "body_preview",
+    ]  # fmt: skip
+    readonly_fields = fields
+
+    @admin.display(description=_("Inhalt"))
+    def body_preview(self, obj: WebhookDelivery) -> str:
+        text = obj.body_text()
+        limit = 20_000
+        return text if len(text) <= limit else text[:limit] + " …"
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

@@ -5,7 +5,6 @@ from __future__ import annotations
 from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import AuthenticationForm
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.http import QueryDict
 from django.utils.translation import gettext_lazy as _
@@ -15,43 +14,14 @@ from conversations.models import Classification, Conversation, Priority, Status
 from conversations.services import CLASSIFICATIONS_WITH_CUSTOMER, REMEMBER_ADDRESS, REMEMBER_DOMAIN
 from kommunikation.models import BusinessEntity, Customer
 
-LOGIN_ATTEMPTS = 5
-LOGIN_WINDOW_SECONDS = 15 * 60
 
-
-def client_ip(request) -> str:
-    # REMOTE_ADDR only: X-Forwarded-For is set by clients and would let anyone pick a key.
-    return request.META.get("REMOTE_ADDR", "") if request else ""
-
-
-class RateLimitedAuthenticationForm(AuthenticationForm):
-    """Django's login form, refusing after 5 failures per username and IP in 15 minutes."""
+class LoginForm(AuthenticationForm):
+    """Django's login form with our wording; the lockout is django-axes' (config/security.py)."""
 
     error_messages = {
         **AuthenticationForm.error_messages,
         "invalid_login": _("Benutzername oder Passwort ist falsch."),
-        "rate_limited": _(
-            "Zu viele fehlgeschlagene Anmeldeversuche. Bitte versuchen Sie es in 15 Minuten erneut."
-        ),
     }
-
-    def _key(self) -> str:
-        username = (self.data.get("username") or "").strip().casefold()
-        return f"login-failures:{username}:{client_ip(self.request)}"
-
-    def clean(self):
-        key = self._key()
-        if cache.get(key, 0) >= LOGIN_ATTEMPTS:
-            raise ValidationError(self.error_messages["rate_limited"], code="rate_limited")
-        try:
-            return super().clean()
-        except ValidationError:
-            if cache.add(key, 1, LOGIN_WINDOW_SECONDS) is False:
-                try:
-                    cache.incr(key)
-                except ValueError:  # expired between add and incr
-                    cache.set(key, 1, LOGIN_WINDOW_SECONDS)
-            raise
 
 
 class ClassifyForm(forms.Form):

@@ -511,3 +511,65 @@ class SenderRule(models.Model):
 
     def clean(self) -> None:
         check_same_brand(self.brand_id, customer=brand_of(self, "customer__brand"))
+
+
+class WebhookDelivery(models.Model):
+    """The body of an ESP webhook (inbound mail or delivery status), stored before parsing.
+
+    One row per distinct body: an ESP's retry of the same bytes counts as another
+    attempt of the same delivery. A body that cannot be parsed stays here, rejected
+    with the reason, so nothing an ESP sent is lost."""
+
+    class Kind(models.TextChoices):
+        INBOUND = "inbound", _("eingehende E-Mail")
+        TRACKING = "tracking", _("Zustellstatus")
+
+    class State(models.TextChoices):
+        RECEIVED = "received", _("empfangen")
+        OK = "ok", _("verarbeitet")
+        REJECTED = "rejected", _("abgelehnt")
+        FAILED = "failed", _("fehlgeschlagen")
+
+    esp = models.CharField(_("Anbieter"), max_length=40)
+    kind = models.CharField(_("Art"), max_length=10, choices=Kind.choices)
+    brand = models.ForeignKey(
+        BusinessEntity,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("Marke"),
+    )
+    headers = models.JSONField(_("Kopfzeilen"), default=dict, blank=True)
+    body = models.BinaryField(_("Inhalt"))
+    body_sha256 = models.CharField(max_length=64)
+    size = models.PositiveIntegerField(_("Größe"))
+    state = models.CharField(
+        _("Status"), max_length=10, choices=State.choices, default=State.RECEIVED
+    )
+    reason = models.TextField(_("Grund"), blank=True)
+    events = models.PositiveIntegerField(_("Ereignisse"), default=0)
+    attempts = models.PositiveIntegerField(_("Zustellversuche"), default=1)
+    received_at = models.DateTimeField(_("empfangen"), default=timezone.now)
+    last_received_at = models.DateTimeField(_("zuletzt empfangen"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("Webhook-Zustellung")
+        verbose_name_plural = _("Webhook-Zustellungen")
+        ordering = ["-received_at", "-id"]
+        constraints = [
+            # an ESP's retry of the same body is the same delivery
+            models.UniqueConstraint(
+                fields=["kind", "esp", "body_sha256"], name="webhookdelivery_unique_body"
+            ),
+        ]
+        indexes = [
+            # the admin's list: newest first, filtered by state
+            models.Index(fields=["state", "received_at"], name="webhookdelivery_state"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.esp} {self.kind} {self.received_at:%Y-%m-%d %H:%M}"
+
+    def body_text(self) -> str:
+        return bytes(self.body).decode("utf-8", "replace")

@@ -34,7 +34,7 @@ from kommunikation.models import ContactChannel, ContactType, Customer, Customer
 from kommunikation.outbox import enqueue_outbound
 from templates_app.events import (
     NO_CUSTOMER,
-    MissingVariable,
+    TemplateRenderError,
     brand_data,
     build_context,
     customer_data,
@@ -411,7 +411,7 @@ def reply_templates(conversation: Conversation) -> list[tuple[str, str, str]]:
                 key=key, channel="email", customer=data, brand=brand, language=language,
                 context=context,
             )  # fmt: skip
-        except (MissingVariable, TemplateNotFound):
+        except (TemplateRenderError, TemplateNotFound):  # MissingVariable, render limits ...
             continue
         footer = email_text_footer(
             "",

@@ -27,9 +27,9 @@ from conversations.filters import InboxFilterForm, filtered_conversations, list_
 from conversations.forms import (
     AssignForm,
     ClassifyForm,
+    LoginForm,
     NoteForm,
     PriorityForm,
-    RateLimitedAuthenticationForm,
     ReplyForm,
     StatusForm,
 )
@@ -39,7 +39,7 @@ from kommunikation.models import BusinessEntity
 
 staff_required = staff_member_required(login_url="login")
 
-login = auth_views.LoginView.as_view(authentication_form=RateLimitedAuthenticationForm)
+login = auth_views.LoginView.as_view(authentication_form=LoginForm)
 
 INLINE_LINK_MAX_AGE = 60 * 60  # signed cid: image links in a shown message
 
@@ -469,6 +469,8 @@ def attachment_inline(request, token: str):
         )
     except signing.BadSignature:
         raise Http404 from None
+    if not pk.isdigit() or len(pk) > 18:  # signed, but not an id: a 404 all the same
+        raise Http404
     attachment = Attachment.objects.filter(pk=pk, content_type__startswith="image/").first()
     if attachment is None:
         raise Http404

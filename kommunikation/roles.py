@@ -65,6 +65,7 @@ _ADMIN = _TEAM_LEAD + [
     "conversations.add_mailbox",
     "conversations.change_mailbox",
     "conversations.view_rawemail",
+    "conversations.view_webhookdelivery",
     "templates_app.add_messagetemplate",
     "templates_app.change_messagetemplate",
     "templates_app.add_templatevariant",
@@ -77,6 +78,7 @@ _ADMIN = _TEAM_LEAD + [
 _MANAGEMENT = _TEAM_LEAD + [
     "conversations.view_mailbox",
     "conversations.view_rawemail",
+    "conversations.view_webhookdelivery",
     "compliance.view_auditentry",
 ]
 

@@ -23,7 +23,8 @@ from django.views.decorators.http import require_GET
 from compliance.models import Suppression
 from compliance.services import Actor, UnsubscribeTarget, suppress_address, unsubscribe
 from conversations.models import Message, StatusChange
-from kommunikation.models import OutboundMessage
+from conversations.webhooks import RejectedPayload
+from kommunikation.models import BusinessEntity, OutboundMessage
 
 log = logging.getLogger(__name__)
 
@@ -91,9 +92,17 @@ def note_on_timeline(row: OutboundMessage, detail: str, *, at=None) -> None:
 
 
 def _tracked_row(token: str) -> tuple[OutboundMessage, dict] | None:
+    """The row a signed tracking link names, or None for anything else (a 400).
+
+    The signature proves we made the token, not that its payload fits today's code."""
     try:
         data = signing.loads(token, salt=TRACKING_SALT)
-        row = OutboundMessage.objects.select_related("message").get(pk=data["o"])
+        pk = data["o"]
+        if type(pk) is not int or not 0 < pk < 2**63:
+            return None
+        if "u" in data and not str(data["u"]).startswith(("https://", "http://")):
+            return None
+        row = OutboundMessage.objects.select_related("message").get(pk=pk)
     except (signing.BadSignature, OutboundMessage.DoesNotExist, KeyError, TypeError):
         return None
     return row, data
@@ -126,7 +135,7 @@ def click(request, token: str):
 
 def _row_for_event(event) -> OutboundMessage | None:
     outbound_id = (event.metadata or {}).get("outbound_id")
-    rows = OutboundMessage.objects.select_related("message", "customer")
+    rows = OutboundMessage.objects.select_related("message", "customer", "brand")
     if outbound_id and str(outbound_id).isdigit():
         row = rows.filter(pk=int(outbound_id)).first()
         if row is not None:
@@ -137,11 +146,15 @@ def _row_for_event(event) -> OutboundMessage | None:
 
 
 @receiver(tracking, dispatch_uid="kommunikation.tracking")
-def handle_tracking(sender, event, esp_name: str, **kwargs) -> None:
+def handle_tracking(sender, event, esp_name: str, **kwargs) -> BusinessEntity | None:
     """Map an ESP event onto the message; hard bounces and complaints are suppressed.
 
     Repeated deliveries of the same event (ESPs retry) change nothing the second time.
+    Returns the brand of the message it concerns (the webhook delivery is filed under it).
     """
+    if not (event.message_id or event.recipient or event.metadata):
+        # `{}` or a payload of another kind: nothing that names a message or an address
+        raise RejectedPayload(_("Kein Zustellereignis: weder Nachricht noch Empfänger angegeben."))
     row = _row_for_event(event)
     recipient = (event.recipient or (row.recipient if row else "")).lower()
     at = event.timestamp or timezone.now()
@@ -166,7 +179,7 @@ def handle_tracking(sender, event, esp_name: str, **kwargs) -> None:
         )  # fmt: skip
     if row is None:
         log.info("tracking %s from %s for an unknown message %s", kind, esp_name, event.message_id)
-        return
+        return None
     if kind == "complained":
         note_on_timeline(row, "Spam-Beschwerde", at=at)
     if kind == "unsubscribed":
@@ -188,3 +201,4 @@ def handle_tracking(sender, event, esp_name: str, **kwargs) -> None:
         detail = event.click_url or detail
     if status:
         record_status(row, status, detail=detail, at=at)
+    return row.brand

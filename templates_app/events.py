@@ -17,7 +17,19 @@ from typing import Any, TypedDict
 from django.utils.translation import gettext_lazy as _
 
 
-class MissingVariable(Exception):
+class TemplateRenderError(Exception):
+    """A template cannot be rendered with this data; the message is not sent (never retried).
+
+    Subclasses: MissingVariable, and in templates_app.sandbox the render limits and the
+    refused lookups. ``lineno`` is the template line, when known.
+    """
+
+    # Django's Variable._resolve_lookup re-raises exceptions unless this is true.
+    silent_variable_failure = False
+    lineno: int | None = None
+
+
+class MissingVariable(TemplateRenderError):
     """A variable the template needs is not in the context; nothing may be sent."""
 
     # Django's Variable._resolve_lookup re-raises exceptions unless this is true.

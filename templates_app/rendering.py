@@ -1,12 +1,17 @@
 """Strict rendering of message templates, and their validation when they are saved.
 
 Templates are Django template language on a dedicated Engine: no loaders (no include or
-extends), our filters built in, a short list of allowed tags. Two rules make it strict:
+extends), a short list of allowed tags, and as its only builtins templates_app.sandbox's
+bounded copies of Django's filters and ours. What makes it strict:
 
 - when saving, every variable a template reads is checked against its event type's
-  declared variables (walking the compiled nodelist), and refused with its line;
+  declared variables (walking the compiled nodelist), as are methods, filter arguments and
+  loops, and then the template is rendered with the event type's example values; any
+  problem is refused with its line;
 - when rendering, the context raises MissingVariable for any missing key (Django swallows
-  only exceptions marked ``silent_variable_failure``), so nothing is sent with a blank.
+  only exceptions marked ``silent_variable_failure``), so nothing is sent with a blank;
+  variables are values only (nothing is ever called) and every message renders within a
+  budget of steps, output and time (templates_app.sandbox).
 """
 
 from __future__ import annotations
@@ -23,24 +28,19 @@ from django.conf import settings
 from django.template import Context, Engine, Template, TemplateSyntaxError
 from django.template.base import (
     FilterExpression,
-    TextNode,
     Variable,
     VariableNode,
     render_value_in_context,
 )
 from django.template.defaulttags import (
     AutoEscapeControlNode,
-    CommentNode,
     CycleNode,
     FilterNode,
     FirstOfNode,
     ForNode,
     IfChangedNode,
     IfNode,
-    NowNode,
     SpacelessNode,
-    TemplateTagNode,
-    VerbatimNode,
     WithNode,
 )
 from django.template.loader import get_template
@@ -57,40 +57,42 @@ from templates_app.events import (
     CustomerData,
     MissingVariable,
     StrictDict,
+    TemplateRenderError,
     brand_data,
     plain,
 )
+from templates_app.sandbox import (
+    ALLOWED_NODES,
+    SandboxError,
+    error_line,
+    filter_argument_problem,
+    forbidden_lookup_message,
+    forbidden_tag_message,
+    render_budget,
+    secure,
+    unpack_message,
+)
 from templates_app.sms import SmsInfo, sms_info, sms_limit_error
+
+
+class _SandboxEngine(Engine):
+    # Not Django's default tags and filters: only templates_app.sandbox's bounded copies.
+    default_builtins: list[str] = []
+
 
 _ENGINE_OPTIONS = {
     "dirs": [],
     "app_dirs": False,
     "libraries": {},
-    "builtins": ["templates_app.templatetags.kk"],
+    "builtins": ["templates_app.sandbox"],
     "string_if_invalid": "",
+    # debug: errors raised while rendering name the node (and so the line) they came from
+    "debug": True,
 }
-HTML_ENGINE = Engine(debug=False, autoescape=True, **_ENGINE_OPTIONS)
-TEXT_ENGINE = Engine(debug=False, autoescape=False, **_ENGINE_OPTIONS)
-# Only for validation: the debug engine annotates syntax errors with their line.
-CHECK_ENGINE = Engine(debug=True, autoescape=True, **_ENGINE_OPTIONS)
-
-ALLOWED_NODES = (
-    TextNode,
-    VariableNode,
-    IfNode,
-    ForNode,
-    WithNode,
-    FirstOfNode,
-    CycleNode,
-    SpacelessNode,
-    AutoEscapeControlNode,
-    CommentNode,
-    FilterNode,
-    IfChangedNode,
-    VerbatimNode,
-    TemplateTagNode,
-    NowNode,
-)
+HTML_ENGINE = _SandboxEngine(autoescape=True, **_ENGINE_OPTIONS)
+TEXT_ENGINE = _SandboxEngine(autoescape=False, **_ENGINE_OPTIONS)
+# For validation: syntax errors carry their line.
+CHECK_ENGINE = HTML_ENGINE
 
 TEMPLATE_FIELDS = ("subject", "text", "html", "sms_text", "letter_body")
 FIELD_LABELS = {
@@ -122,8 +124,13 @@ _COMPILED: dict[tuple[str, str], Template] = {}
 
 
 def compile_source(source: str, *, html: bool) -> Template:
-    """Compile once; the template remembers which context names it reads (``required``)."""
+    """Compile once; the template remembers which context names it reads (``required``).
+
+    The only way message templates are compiled: sandbox.secure() makes every variable
+    strict (values only, nothing called), bounds loops and refuses tags that are not allowed.
+    """
     template = Template(source, engine=HTML_ENGINE if html else TEXT_ENGINE)
+    secure(template)
     checker = _Checker({})
     checker.nodelist(template.nodelist, {})
     template.required = frozenset(checker.top_level)
@@ -255,6 +262,7 @@ def render_source(template: Template, context: dict[str, Any], *, autoescape: bo
 
 _ANY = object()  # a value the checker cannot know (e.g. unpacked loop variables)
 _HANDLEBARS_WITH_SPACES = re.compile(r"\{\{\s*([A-Za-z_]\w*(?:[ \-]+\w+)+)\s*\}\}")
+# What a template may read from ``forloop`` (plus ``parentloop``: the enclosing loop's).
 FORLOOP = {
     "counter": 1,
     "counter0": 0,
@@ -262,13 +270,13 @@ FORLOOP = {
     "revcounter0": 0,
     "first": True,
     "last": True,
-    "parentloop": _ANY,
 }
 
 
 class _Unknown(Exception):
-    def __init__(self, name: str):
+    def __init__(self, name: str, *, method: bool = False):
         self.name = name
+        self.method = method  # the name is a method or attribute of the value, not a key
 
 
 def _lookup(scope: dict[str, Any], lookups: tuple[str, ...]) -> Any:
@@ -283,7 +291,7 @@ def _lookup(scope: dict[str, Any], lookups: tuple[str, ...]) -> Any:
         elif isinstance(value, list) and bit.isdigit():
             value = value[int(bit)] if int(bit) < len(value) else _ANY
         else:
-            raise _Unknown(".".join(lookups[:i]))
+            raise _Unknown(".".join(lookups[:i]), method=hasattr(type(value), bit))
     return value
 
 
@@ -292,6 +300,8 @@ class _Checker:
         self.variables = variables
         self.errors: list[str] = []
         self.top_level: set[str] = set()  # names read from the context (not loop/with locals)
+        self.loop_depth = 0
+        self.iterations = 1  # estimated iterations of the loops around the current node
 
     def error(self, node, message: str) -> None:
         token = getattr(node, "token", None)
@@ -310,16 +320,27 @@ class _Checker:
             try:
                 return _lookup(scope, var.lookups)
             except _Unknown as exc:
-                self.error(node, _("Unbekannte Variable „%(name)s“.") % {"name": exc.name})
+                if exc.method:
+                    message = forbidden_lookup_message(exc.name)
+                else:
+                    message = _("Unbekannte Variable „%(name)s“.") % {"name": exc.name}
+                self.error(node, message)
                 return _ANY
+        if isinstance(var, str | int | float):
+            return var  # a literal
         return _ANY
 
     def expression(self, node, fe: FilterExpression, scope) -> Any:
         value = self.variable(node, fe.var, scope)
-        for _func, args in fe.filters:
+        for func, args in fe.filters:
+            name = getattr(func, "kk_filter_name", "")
             for lookup, arg in args:
                 if lookup:
                     self.variable(node, arg, scope)
+                else:
+                    problem = filter_argument_problem(name, arg)
+                    if problem:
+                        self.error(node, problem)
         return value
 
     def condition(self, node, cond, scope) -> None:
@@ -337,14 +358,49 @@ class _Checker:
         for node in nodelist:
             self.node(node, scope)
 
-    def node(self, node, scope: dict[str, Any]) -> None:
-        if not isinstance(node, ALLOWED_NODES):
-            name = getattr(getattr(node, "token", None), "contents", type(node).__name__)
+    def loop(self, node: ForNode, scope: dict[str, Any]) -> None:
+        sequence = self.expression(node, node.sequence, scope)
+        max_depth = settings.TEMPLATE_MAX_LOOP_DEPTH
+        if self.loop_depth == max_depth:
             self.error(
                 node,
-                _("„%(tag)s“ ist in Vorlagen nicht erlaubt.")
-                % {"tag": f"{{% {name.split()[0]} %}}"},
+                _("Schleifen dürfen höchstens %(max)s-fach verschachtelt sein.")
+                % {"max": max_depth},
             )
+        outer = self.iterations
+        size = len(sequence) if isinstance(sequence, str | list) else 1
+        self.iterations = outer * max(size, 1)
+        max_steps = settings.TEMPLATE_RENDER_MAX_STEPS
+        if self.iterations > max_steps >= outer:
+            self.error(
+                node,
+                _(
+                    "Diese Schleifen ergäben etwa %(n)s Durchläufe; erlaubt sind höchstens "
+                    "%(max)s Schritte je Nachricht."
+                )
+                % {"n": self.iterations, "max": max_steps},
+            )
+        element = sequence[0] if isinstance(sequence, list) and sequence else _ANY
+        if isinstance(sequence, str) and sequence:
+            element = sequence[0]
+        inner = {**scope, "forloop": {**FORLOOP, "parentloop": scope.get("forloop", {})}}
+        if len(node.loopvars) == 1:
+            inner[node.loopvars[0]] = element
+        else:
+            if element is not _ANY and not (
+                isinstance(element, list) and len(element) == len(node.loopvars)
+            ):
+                self.error(node, unpack_message(node))
+            inner.update(dict.fromkeys(node.loopvars, _ANY))
+        self.loop_depth += 1
+        self.nodelist(node.nodelist_loop, inner)
+        self.loop_depth -= 1
+        self.iterations = outer
+        self.nodelist(node.nodelist_empty, scope)
+
+    def node(self, node, scope: dict[str, Any]) -> None:
+        if not isinstance(node, ALLOWED_NODES):
+            self.error(node, forbidden_tag_message(node))
             return
         if isinstance(node, VariableNode):
             self.expression(node, node.filter_expression, scope)
@@ -353,15 +409,7 @@ class _Checker:
                 self.condition(node, cond, scope)
                 self.nodelist(nodelist, scope)
         elif isinstance(node, ForNode):
-            sequence = self.expression(node, node.sequence, scope)
-            element = sequence[0] if isinstance(sequence, list) and sequence else _ANY
-            inner = {**scope, "forloop": FORLOOP}
-            if len(node.loopvars) == 1:
-                inner[node.loopvars[0]] = element
-            else:
-                inner.update(dict.fromkeys(node.loopvars, _ANY))
-            self.nodelist(node.nodelist_loop, inner)
-            self.nodelist(node.nodelist_empty, scope)
+            self.loop(node, scope)
         elif isinstance(node, WithNode):
             inner = dict(scope)
             for name, fe in node.extra_context.items():
@@ -386,7 +434,8 @@ class _Checker:
 
 
 def check_source(source: str, variables: dict[str, Any]) -> list[str]:
-    """Problems of one template source: syntax, forbidden tags, unknown variables (with lines)."""
+    """Problems of one template source: syntax, forbidden tags, unknown variables, methods,
+    absurd filter arguments and loops (with lines)."""
     errors = []
     for match in _HANDLEBARS_WITH_SPACES.finditer(source):
         line = source.count("\n", 0, match.start()) + 1
@@ -414,17 +463,52 @@ def check_source(source: str, variables: dict[str, Any]) -> list[str]:
     return checker.errors
 
 
+def render_error_message(exc: BaseException, *, prefix: str = "") -> str:
+    """A render failure as the admin shows it: the line and what went wrong (German)."""
+    if isinstance(exc, SandboxError):
+        message = exc.message
+    elif isinstance(exc, TemplateRenderError):
+        message = str(exc)
+    else:
+        message = f"{type(exc).__name__}: {exc}"
+    if prefix:
+        message = f"{prefix}: {message}"
+    line = error_line(exc)
+    return (
+        _("Zeile %(line)s: %(message)s") % {"line": line, "message": message} if line else message
+    )
+
+
+def sample_render(source: str, sample: StrictDict, *, html: bool) -> tuple[str, list[str]]:
+    """Render one source with the event type's example values: (output, problems)."""
+    try:
+        return render_source(compile_source(source, html=html), sample, autoescape=html), []
+    except Exception as exc:  # whatever fails here would fail every dispatch
+        return "", [render_error_message(exc, prefix=_("Mit den Beispielwerten nicht darstellbar"))]
+
+
 def validate_content(content: dict, *, event_type: str, channel: str) -> dict[str, list[str]]:
-    """Errors per field for a version's content; empty when it may be saved."""
+    """Errors per field for a version's content; empty when it may be saved.
+
+    Each field is checked statically (syntax, tags, variables, filter arguments, loops) and
+    then rendered with the event type's example values, so that a template that cannot
+    render (or exceeds the render limits) is refused here rather than failing every dispatch.
+    """
     event = EVENT_TYPES.get(event_type)
     if event is None:
         return {"subject": [_("Unbekannter Ereignistyp „%(key)s“.") % {"key": event_type}]}
     variables = event.variables
+    sample = plain(variables)
     errors: dict[str, list[str]] = {}
+    samples: dict[str, str] = {}
     for field in TEMPLATE_FIELDS:
         source = content.get(field) or ""
         if source:
             problems = check_source(source, variables)
+            if not problems:
+                samples[field], problems = sample_render(
+                    source, sample, html=is_html_field(field, source)
+                )
             if problems:
                 errors[field] = problems
     params = content.get("whatsapp_params") or []
@@ -432,7 +516,10 @@ def validate_content(content: dict, *, event_type: str, channel: str) -> dict[st
         errors["whatsapp_params"] = [_("Bitte eine Liste von Texten angeben.")]
     else:
         for i, param in enumerate(params, start=1):
-            for problem in check_source(param, variables):
+            problems = check_source(param, variables)
+            if not problems:
+                _output, problems = sample_render(param, sample, html=False)
+            for problem in problems:
                 errors.setdefault("whatsapp_params", []).append(f"{{{{{i}}}}}: {problem}")
     for field in REQUIRED_BY_CHANNEL.get(channel, ()):
         if not (content.get(field) or "").strip():
@@ -442,12 +529,7 @@ def validate_content(content: dict, *, event_type: str, channel: str) -> dict[st
     if channel == "email" and not (content.get("text") or content.get("html")):
         errors.setdefault("text", []).append(_("Bitte Text oder HTML angeben."))
     if channel == "sms" and "sms_text" not in errors and content.get("sms_text"):
-        sample = render_source(
-            compile_source(content["sms_text"], html=False),
-            plain(variables),
-            autoescape=False,
-        )
-        problem = sms_limit_error(sample.strip())
+        problem = sms_limit_error(samples["sms_text"].strip())
         if problem:
             errors["sms_text"] = [_("%(problem)s (mit den Beispielwerten)") % {"problem": problem}]
     return errors
@@ -538,7 +620,19 @@ def render_version(
     brand: BrandData,
     with_pdf: bool = True,
 ) -> dict[str, Any]:
-    """Render every field the channel needs from one version with a plain, strict context."""
+    """Render every field the channel needs from one version with a plain, strict context.
+
+    All fields share one render budget (templates_app.sandbox): a message that takes too
+    many steps, too long or too much output raises RenderLimitExceeded.
+    """
+    with render_budget():
+        return _render_version(
+            version, channel=channel, language=language, context=context, brand=brand,
+            with_pdf=with_pdf,
+        )  # fmt: skip
+
+
+def _render_version(version, *, channel, language, context, brand, with_pdf) -> dict[str, Any]:
     ctx = plain(context)
     if not isinstance(ctx, StrictDict):
         raise TypeError("context must be a dict")

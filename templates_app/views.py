@@ -17,9 +17,21 @@ from django.views.decorators.http import require_POST
 
 from kommunikation.admin_scoping import may_change_global_rows
 from kommunikation.models import BusinessEntity, Customer
-from templates_app.events import EVENT_TYPES, MissingVariable, brand_data, customer_data
+from templates_app.events import (
+    EVENT_TYPES,
+    MissingVariable,
+    TemplateRenderError,
+    brand_data,
+    customer_data,
+)
 from templates_app.models import CONTENT_FIELDS, MessageTemplate, TemplateVersion, restore_version
-from templates_app.rendering import FIELD_LABELS, common_context, render_version, validate_content
+from templates_app.rendering import (
+    FIELD_LABELS,
+    common_context,
+    render_error_message,
+    render_version,
+    validate_content,
+)
 from templates_app.signals import test_send_requested
 
 
@@ -150,6 +162,8 @@ def preview(request: HttpRequest) -> HttpResponse:
             )
         except MissingVariable as exc:
             errors["text"] = [_("Variable fehlt: %(name)s") % {"name": exc.name}]
+        except TemplateRenderError as exc:  # e.g. the render limits, with the sample customer
+            errors["text"] = [render_error_message(exc)]
     if result and result["letter_pdf"]:
         result["letter_pdf_b64"] = base64.b64encode(result["letter_pdf"]).decode()
     queued = False

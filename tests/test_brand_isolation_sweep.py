@@ -49,6 +49,7 @@ from conversations.models import (
     RawEmail,
     SenderRule,
     StatusChange,
+    WebhookDelivery,
 )
 from kommunikation.admin_scoping import UNDECLARED, BrandScopedAdmin, BrandScopedInline
 from kommunikation.models import BusinessEntity, ContactPoint, Customer, OutboundMessage
@@ -186,6 +187,9 @@ def build_world(brand: BusinessEntity, tag: str) -> dict:
         channel="email", value=contact.value, reason="hard_bounce"
     )
     entry = audit(actor=Actor(label="Test"), action="sweep", obj=consent, customer_id=customer.pk)
+    delivery = WebhookDelivery.objects.create(
+        esp="postmark", kind="inbound", brand=brand, body=b"{}", body_sha256=tag * 32, size=2
+    )
     return {
         User: staff,
         BusinessEntity: brand,
@@ -207,6 +211,7 @@ def build_world(brand: BusinessEntity, tag: str) -> dict:
         ChannelPreference: preference,
         Suppression: suppression,
         AuditEntry: entry,
+        WebhookDelivery: delivery,
     }
 
 

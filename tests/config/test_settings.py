@@ -21,7 +21,7 @@ def run_python(code: str, **env: str) -> subprocess.CompletedProcess:
     clean = {
         k: v
         for k, v in os.environ.items()
-        if k not in ("SECRET_KEY", "DEBUG", "DATABASE_URL", "Q2_BROKER")
+        if k not in ("SECRET_KEY", "DEBUG", "DATABASE_URL", "Q2_BROKER", "ALLOWED_HOSTS")
     }
     return subprocess.run(
         [sys.executable, "-c", "import django; django.setup();" + code],
@@ -33,35 +33,74 @@ def run_python(code: str, **env: str) -> subprocess.CompletedProcess:
     )
 
 
-def test_without_a_secret_key_and_debug_off_nothing_can_be_signed():
-    result = run_python(
-        "from django.core import signing; signing.dumps({'session': 1})", DEBUG="false"
+# what README's configuration table asks of a production deployment
+PRODUCTION_ENV = {
+    "DEBUG": "false",
+    "SECRET_KEY": "production-only-0123456789-abcdefghijklmnopqrstuvwxyz-ABCDEFG",
+    "ALLOWED_HOSTS": "kk.example.de",
+    "CSRF_TRUSTED_ORIGINS": "https://kk.example.de",
+    "SITE_URL": "https://kk.example.de",
+}
+
+
+def run_manage(*args: str, **env: str) -> subprocess.CompletedProcess:
+    """manage.py in a clean environment: only what is given, nothing of the test run's."""
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": os.environ.get("HOME", "/tmp"),
+            **env,
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
+
+def test_the_deploy_check_is_clean_in_production_settings():
+    result = run_manage("check", "--deploy", "--fail-level", "WARNING", **PRODUCTION_ENV)
+
+    assert result.returncode == 0, result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_without_a_secret_key_production_does_not_start():
+    env = {k: v for k, v in PRODUCTION_ENV.items() if k != "SECRET_KEY"}
+
+    check = run_manage("check", "--deploy", **env)
+    other = run_manage("makemigrations", "--check", "--dry-run", **env)
+
+    assert check.returncode != 0
+    assert "ImproperlyConfigured: SECRET_KEY is not set" in check.stderr
+    assert "SECRET_KEY fehlt" in check.stderr
+    assert other.returncode != 0
+    assert "SECRET_KEY fehlt" in other.stderr
+
+
+def test_an_empty_secret_key_counts_as_none():
+    result = run_python("pass", DEBUG="false", SECRET_KEY="")
+
     assert result.returncode != 0
-    assert "The SECRET_KEY setting must not be empty" in result.stderr
+    assert "SECRET_KEY fehlt" in result.stderr
 
 
-def test_without_a_secret_key_the_deploy_check_fails():
+def test_development_runs_without_a_secret_key():
+    result = run_python("from django.core import signing; print(signing.dumps(1))", DEBUG="true")
+
+    assert result.returncode == 0, result.stderr
+
+
+def test_the_production_hosts_do_not_include_the_test_client():
     result = run_python(
-        "from django.core.management import call_command;"
-        "call_command('check', '--deploy', '--fail-level', 'WARNING')",
+        "from django.conf import settings as s; print(s.ALLOWED_HOSTS)",
         DEBUG="false",
-        ALLOWED_HOSTS="kk.example.de",
-    )
-
-    assert result.returncode != 0
-    assert "security.W009" in result.stderr
-
-
-def test_commands_that_sign_nothing_run_without_a_secret_key():
-    result = run_python(
-        "from django.core.management import call_command;"
-        "call_command('makemigrations', '--check', '--dry-run', verbosity=0)",
-        DEBUG="false",
+        SECRET_KEY=PRODUCTION_ENV["SECRET_KEY"],
     )
 
     assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "['127.0.0.1', 'localhost']"
 
 
 def test_a_boolean_is_only_true_or_false():

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import pytest
-from django.core.cache import cache
 from django.core.files.base import ContentFile
 
 from conversations.models import Attachment, ClassificationChange, Conversation, SenderRule
@@ -196,24 +195,6 @@ def test_the_message_html_view_is_sandboxed_and_maps_cid_images(client, agent_a,
     download = client.get(f"/anhaenge/{attachment.pk}/")
     assert download.status_code == 200
     assert "attachment" in download["Content-Disposition"]
-
-
-def test_login_is_refused_after_five_failures(client, agent_a):
-    cache.clear()
-    for _ in range(5):
-        response = client.post("/anmelden/", {"username": "anna.agent", "password": "falsch"})
-        assert "Benutzername oder Passwort ist falsch." in response.text
-
-    response = client.post("/anmelden/", {"username": "anna.agent", "password": "geheim-123"})
-
-    assert response.status_code == 200
-    assert "Zu viele fehlgeschlagene Anmeldeversuche" in response.text
-    assert "_auth_user_id" not in client.session
-    other_ip = client.post(
-        "/anmelden/", {"username": "anna.agent", "password": "geheim-123"}, REMOTE_ADDR="10.0.0.9"
-    )
-    assert other_ip.status_code == 302
-    cache.clear()
 
 
 def test_queries_for_an_open_conversation_do_not_grow_with_messages(

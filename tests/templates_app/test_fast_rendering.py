@@ -23,7 +23,7 @@ EDGE_CASES = [
     "{{ customer_name|upper }} {{ customer_name|default:'x' }} {{ order_total|floatformat:2 }}",
     "{{ customer_name|safe }} {{ customer_name|escape }} {{ customer_name|add:sender_name }}",
     "{% filter upper %}{{ customer_name }}{% endfilter %} {{ 'lit<' }} {{ 42 }} {{ _('Hallo') }}",
-    "{{ customer.name.upper }} {{ items }} {{ customer }} {{ order_date|date:'Y' }}",
+    "{{ customer.name }} {{ items }} {{ customer }} {{ order_date|date:'Y' }}",
     '{{ customer|salutation:"en" }} {{ order_total|money:customer.language }} {{ brand.color }}',
     "{% autoescape off %}{{ customer_name }}{% endautoescape %} {{ customer_name|linebreaksbr }}",
 ]
