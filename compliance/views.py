@@ -10,9 +10,9 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from compliance import services
-from config.security import client_ip
 from compliance.forms import PreferenceForm
 from compliance.models import Consent
+from config.security import client_ip
 
 PREFERENCE_WORDING = _(
     "Ich möchte Nachrichten der angekreuzten Arten über die angekreuzten Kanäle erhalten. "
