@@ -83,12 +83,17 @@ def anymail_webhook_urls() -> list:
 @receiver(inbound, dispatch_uid="conversations.inbound")
 def handle_inbound(sender, event, esp_name: str, **kwargs) -> None:
     message = event.message
-    recipients = [str(getattr(message, "envelope_recipient", "") or "")]
-    recipients += [a.addr_spec for a in (message.to or []) + (message.cc or [])]
+    envelope = [str(getattr(message, "envelope_recipient", "") or "")]
+    recipients = envelope + [a.addr_spec for a in (message.to or []) + (message.cc or [])]
+    # a mailbox's address fixes brand and mailbox; else ingestion routes by the message
     brand, mailbox = route_inbound(recipients)
     raw = _raw_bytes(event)
     result = ingest_raw_email(
-        raw, brand=brand, mailbox=mailbox, source=f"webhook:{esp_name}:{event.event_id or ''}"
+        raw,
+        brand=brand,
+        mailbox=mailbox,
+        source=f"webhook:{esp_name}:{event.event_id or ''}",
+        envelope_recipients=envelope,
     )
     log.info("inbound via %s: %s", esp_name, result.outcome)
 
