@@ -28,12 +28,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections import defaultdict
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Literal, TypeVar
 
 from django.conf import settings

@@ -100,8 +100,8 @@ class BrandRouter:
         self.fallback = fallback or default_brand()
         self.brands.setdefault(self.fallback.pk, self.fallback)
         self._addresses: dict[str, int] = {}
-        for address, brand_id in Mailbox.objects.exclude(address="").order_by("pk").values_list(
-            "address", "brand_id"
+        for address, brand_id in (
+            Mailbox.objects.exclude(address="").order_by("pk").values_list("address", "brand_id")
         ):
             self._addresses.setdefault(address.lower(), brand_id)
         self._domains: list[tuple[str, int]] = []
@@ -133,9 +133,7 @@ class BrandRouter:
                 return brand
         return None
 
-    def route(
-        self, raws: Sequence[bytes], *, extra_recipients: Sequence[str] = ()
-    ) -> list[Route]:
+    def route(self, raws: Sequence[bytes], *, extra_recipients: Sequence[str] = ()) -> list[Route]:
         """One route per raw message, in order; one query for the whole list.
         ``extra_recipients`` (an ESP's envelope recipient) rank above every header."""
         envelopes = [read_envelope(raw, extra_recipients) for raw in raws]
@@ -194,8 +192,7 @@ def route_inbound(recipients: list[str]) -> tuple[BusinessEntity | None, Mailbox
     mailbox's address; else (None, None), and ingestion routes by the message itself."""
     addresses = [r.strip().lower() for r in recipients if r and "@" in r]
     by_address = {
-        m.address: m
-        for m in Mailbox.objects.select_related("brand").filter(address__in=addresses)
+        m.address: m for m in Mailbox.objects.select_related("brand").filter(address__in=addresses)
     }
     for address in addresses:
         if address in by_address:
