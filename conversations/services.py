@@ -460,7 +460,7 @@ def move_conversation_to_brand(
         raise PermissionDenied(_("Beide Marken müssen zu Ihren Marken gehören."))
     # the row locked, then read again: two moves of the same conversation do not interleave
     conversation = (
-        Conversation.objects.select_for_update()
+        Conversation.objects.select_for_update(of=("self",))
         .select_related("brand", "customer", "assignee", "mailbox")
         .get(pk=conversation.pk)
     )
