@@ -2,7 +2,10 @@
 
 ``ingest_raw_email(raw, brand=..., mailbox=..., source=...)`` for one message (the
 webhook), ``ingest_raw_emails(items, brand=..., mailbox=...)`` for many (files, IMAP,
-the benchmark). Both do the same:
+the benchmark). With ``brand=None`` (a file import without ``--brand``, a webhook to no
+known mailbox) each message goes to the brand ``conversations.routing`` chooses for it:
+by the thread it answers, else by its recipients, else the fallback brand (the result
+says which). Both do the same:
 
 1. store the raw bytes first, in their own transaction, so a later failure loses
    nothing; dedupe by Message-ID per mailbox (same content: duplicate; different
@@ -25,10 +28,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Literal, TypeVar
 
 from django.conf import settings
@@ -59,6 +63,7 @@ from conversations.models import (
     RawEmail,
     Status,
 )
+from conversations.routing import FALLBACK, BrandRouter, Route
 from conversations.threading import BatchThreading, find_conversation, normalize_subject
 from kommunikation.models import BusinessEntity
 
@@ -79,6 +84,9 @@ class IngestResult:
     message: Message | None = None
     conversation: Conversation | None = None
     reason: str = ""
+    brand: BusinessEntity | None = None
+    # how the brand was chosen (conversations.routing), "" when the caller fixed it
+    routed_by: str = ""
 
 
 @dataclass
@@ -90,9 +98,15 @@ class IngestStats:
     duplicate: int = 0
     flagged: int = 0
     errors: list[str] = field(default_factory=list)
+    by_brand: Counter[str] = field(default_factory=Counter)  # brand name -> messages
+    unrouted: int = 0  # routed to the fallback brand: no recipient matched a brand
 
     def add(self, result: IngestResult) -> None:
         setattr(self, result.outcome, getattr(self, result.outcome) + 1)
+        if result.brand is not None:
+            self.by_brand[result.brand.name] += 1
+        if result.routed_by == FALLBACK:
+            self.unrouted += 1
 
     @property
     def total(self) -> int:
@@ -111,10 +125,16 @@ class IngestStats:
 
 
 class IngestContext:
-    """Per-run caches (sender classification); one per command run or webhook call."""
+    """Per-run caches (sender classification, the brands' addresses for routing); one
+    per command run or webhook call."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, fallback_brand: BusinessEntity | None = None) -> None:
         self.classifier = SenderClassifier()
+        self._fallback_brand = fallback_brand
+
+    @cached_property
+    def router(self) -> BrandRouter:
+        return BrandRouter(self._fallback_brand)
 
 
 @dataclass
@@ -143,19 +163,31 @@ class _Item:
 def ingest_raw_email(
     raw: bytes,
     *,
-    brand: BusinessEntity,
+    brand: BusinessEntity | None,
     mailbox: Mailbox | None = None,
     source: str = "",
     context: IngestContext | None = None,
+    envelope_recipients: Sequence[str] = (),
 ) -> IngestResult:
+    """``brand=None``: routed (``envelope_recipients``, e.g. an ESP's, rank first)."""
     context = context or IngestContext()
+    route = None
+    if brand is None:
+        route = context.router.route([raw], extra_recipients=envelope_recipients)[0]
+        brand = route.brand
     stored = _store_raw(raw, brand=brand, mailbox=mailbox, source=source)
     if isinstance(stored, IngestResult):
-        return stored
+        return _routed(stored, brand, route)
     raw_row, conflict = stored
-    return _act_on_unsubscribe(
-        _ingest_stored(raw_row, raw, conflict, mailbox=mailbox, context=context), brand
-    )
+    result = _ingest_stored(raw_row, raw, conflict, mailbox=mailbox, context=context)
+    return _act_on_unsubscribe(_routed(result, brand, route), brand)
+
+
+def _routed(result: IngestResult, brand: BusinessEntity, route: Route | None) -> IngestResult:
+    result.brand = brand
+    if route is not None:
+        result.routed_by = route.by
+    return result
 
 
 def _ingest_stored(
@@ -537,18 +569,38 @@ def _store_unreadable(
 def ingest_raw_emails(
     items: Iterable[tuple[bytes, str]],
     *,
-    brand: BusinessEntity,
+    brand: BusinessEntity | None,
     mailbox: Mailbox | None = None,
     context: IngestContext | None = None,
     batch_size: int = BATCH_SIZE,
 ) -> Iterator[IngestResult]:
     """Ingest (raw bytes, source) pairs in batches; yields one result per item, in input
     order, each batch's results once that batch is stored. Lazy: nothing happens until
-    the results are consumed."""
+    the results are consumed. ``brand=None``: each message is routed."""
     context = context or IngestContext()
     for batch in batched(items, size=batch_size, size_of=lambda item: len(item[0])):
-        for result in _ingest_batch(batch, brand=brand, mailbox=mailbox, context=context):
-            yield _act_on_unsubscribe(result, brand)
+        if brand is not None:
+            for result in _ingest_batch(batch, brand=brand, mailbox=mailbox, context=context):
+                yield _act_on_unsubscribe(_routed(result, brand, None), brand)
+            continue
+        routes = context.router.route([raw for raw, _source in batch])
+        # Dedupe and threading never cross brands, so each brand's part of the batch is
+        # stored on its own, in input order, with the same outcome as one by one.
+        positions: dict[int, list[int]] = defaultdict(list)
+        for position, route in enumerate(routes):
+            positions[route.brand.pk].append(position)
+        results: list[IngestResult | None] = [None] * len(batch)
+        for indices in positions.values():
+            part = _ingest_batch(
+                [batch[i] for i in indices],
+                brand=routes[indices[0]].brand,
+                mailbox=mailbox,
+                context=context,
+            )
+            for i, result in zip(indices, part, strict=True):
+                results[i] = _routed(result, routes[i].brand, routes[i])
+        for result, route in zip(results, routes, strict=True):
+            yield _act_on_unsubscribe(result, route.brand)
 
 
 def _act_on_unsubscribe(result: IngestResult, brand: BusinessEntity) -> IngestResult:
