@@ -17,6 +17,7 @@ count (nor does the DEBUG query log, emptied as it goes).
 
 from __future__ import annotations
 
+import base64
 import random
 import resource
 import time
@@ -264,3 +265,93 @@ def ingest_benchmark(options: BenchOptions) -> list[BenchRow]:
         BenchRow("ingest", "flagged", stats.flagged, "markiert"),
         BenchRow("ingest", "conversations", conversations, "Konversationen"),
     ]
+
+
+# --- one large mail: the memory it takes ------------------------------------------------------
+
+
+def large_email(*, domain: str, attachment_bytes: int = 21 * 1024 * 1024, seed: int = 42) -> bytes:
+    """One mail of about 30 MB to ``support@<domain>``: a text and an HTML body, a
+    ``attachment_bytes`` PDF (base64, so 4/3 of that on the wire) and three small files.
+    Written by hand, line by line, so building it costs no more than the result."""
+    rng = random.Random(f"large:{seed}")
+    boundary = "----=_Part_large_0"
+    alternative = "----=_Part_large_1"
+
+    def b64(data: bytes) -> bytes:
+        return base64.encodebytes(data).replace(b"\n", b"\r\n")
+
+    head = (
+        "From: Grosser Anhang <gross@kunde.example>\r\n"
+        f"To: support@{domain}\r\n"
+        "Subject: Pläne und Fotos der Baustelle\r\n".encode()
+        + f"Date: {format_datetime(timezone.now())}\r\n"
+        f"Message-ID: <large-{seed}-{rng.getrandbits(64):x}@kunde.example>\r\n"
+        "MIME-Version: 1.0\r\n"
+        f'Content-Type: multipart/mixed; boundary="{boundary}"\r\n\r\n'
+        f"--{boundary}\r\n"
+        f'Content-Type: multipart/alternative; boundary="{alternative}"\r\n\r\n'
+        f"--{alternative}\r\nContent-Type: text/plain; charset=utf-8\r\n"
+        "Content-Transfer-Encoding: 8bit\r\n\r\n"
+        "Guten Tag,\r\n\r\nanbei die Pläne.\r\n\r\n".encode()
+        + f"--{alternative}\r\nContent-Type: text/html; charset=utf-8\r\n\r\n"
+        "<p>Guten Tag,</p><p>anbei die <b>Pläne</b>.</p>\r\n".encode()
+        + f"--{alternative}--\r\n".encode()
+    )
+    parts = [head]
+    files = [
+        ("Baustelle_Plan_gesamt.pdf", "application/pdf", attachment_bytes),
+        ("Foto 1.jpg", "image/jpeg", 600_000),
+        ("Foto 2.jpg", "image/jpeg", 400_000),
+        ("Leistungsverzeichnis.xlsx", "application/vnd.ms-excel", 80_000),
+    ]
+    for filename, content_type, size in files:
+        parts.append(
+            f"--{boundary}\r\nContent-Type: {content_type}; name=\"{filename}\"\r\n"
+            f'Content-Disposition: attachment; filename="{filename}"\r\n'
+            "Content-Transfer-Encoding: base64\r\n\r\n".encode()
+        )
+        chunk = 57 * 16 * 1024  # whole base64 lines
+        for start in range(0, size, chunk):
+            parts.append(b64(rng.randbytes(min(chunk, size - start))))
+    parts.append(f"--{boundary}--\r\n".encode())
+    return b"".join(parts)
+
+
+def large_mail_child() -> None:
+    """In a fresh process (see ``large_mail_benchmark``): ingest the mail in the file named
+    by argv[1] and print the growth of the peak resident set size as JSON."""
+    import gc
+    import json
+    import sys
+    from pathlib import Path
+
+    import django
+
+    django.setup()
+    raw = Path(sys.argv[1]).read_bytes()
+    slug = f"bench-{uuid.uuid4().hex[:8]}"
+    brand = BusinessEntity.objects.create(
+        name="Benchmark", slug=slug, domains=[f"{slug}.example"], support_email=f"support@{slug}.example"
+    )
+    try:
+        gc.collect()
+        before = _maxrss_kib()
+        started = time.perf_counter()
+        result = ingest_raw_email(raw, brand=brand, source="bench")
+        seconds = time.perf_counter() - started
+        growth = _maxrss_kib() - before
+        attachments = Attachment.objects.filter(message=result.message).count()
+    finally:
+        delete_brand_data(brand)
+    print(
+        json.dumps(
+            {
+                "size": len(raw),
+                "growth_kib": growth,
+                "seconds": seconds,
+                "outcome": result.outcome,
+                "attachments": attachments,
+            }
+        )
+    )
