@@ -169,7 +169,7 @@ def _ingest_stored(
 ) -> IngestResult:
     """Steps 2 and 3 for one stored raw row."""
     try:
-        parsed = parsed or parse_email(raw)
+        parsed = parsed or _parse(raw)
         with transaction.atomic():
             return _store_message(
                 raw_row, parsed, _problems(parsed, conflict), mailbox=mailbox, context=context
@@ -182,6 +182,15 @@ def _ingest_stored(
         reason = reason.replace("\x00", "")  # error texts may quote the data; PostgreSQL
         with transaction.atomic():
             return _store_unreadable(raw_row, raw, reason, mailbox=mailbox)
+
+
+def _parse(raw: bytes) -> ParsedEmail:
+    """``parse_email`` within the configured limits (size, attachment count)."""
+    return parse_email(
+        raw,
+        max_bytes=settings.INGEST_MAX_MESSAGE_BYTES,
+        max_attachments=settings.INGEST_MAX_ATTACHMENTS,
+    )
 
 
 def _problems(parsed: ParsedEmail, conflict: bool) -> list[str]:
@@ -397,6 +406,9 @@ def _prepare(
         raw=raw_row,
         flagged=bool(problems),
         flag_reason="; ".join(problems),
+        signed=parsed.signed,
+        encrypted=parsed.encrypted,
+        parse_flags=parsed.flags,
         sent_at=parsed.date,
         created_at=now,
     )
@@ -613,7 +625,7 @@ def _ingest_batch(
     pending = [i for i in items if i.result is None]
     for item in pending:
         try:
-            item.parsed = parse_email(item.raw)
+            item.parsed = _parse(item.raw)
         except Exception:  # handled (flagged) one by one below
             log.debug("parsing raw email %s failed", item.row.pk, exc_info=True)
     readable = [i for i in pending if i.parsed is not None]
