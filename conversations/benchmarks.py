@@ -307,7 +307,7 @@ def large_email(*, domain: str, attachment_bytes: int = 21 * 1024 * 1024, seed: 
     ]
     for filename, content_type, size in files:
         parts.append(
-            f"--{boundary}\r\nContent-Type: {content_type}; name=\"{filename}\"\r\n"
+            f'--{boundary}\r\nContent-Type: {content_type}; name="{filename}"\r\n'
             f'Content-Disposition: attachment; filename="{filename}"\r\n'
             "Content-Transfer-Encoding: base64\r\n\r\n".encode()
         )
@@ -332,7 +332,10 @@ def large_mail_child() -> None:
     raw = Path(sys.argv[1]).read_bytes()
     slug = f"bench-{uuid.uuid4().hex[:8]}"
     brand = BusinessEntity.objects.create(
-        name="Benchmark", slug=slug, domains=[f"{slug}.example"], support_email=f"support@{slug}.example"
+        name="Benchmark",
+        slug=slug,
+        domains=[f"{slug}.example"],
+        support_email=f"support@{slug}.example",
     )
     try:
         gc.collect()

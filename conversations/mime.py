@@ -618,9 +618,7 @@ def _body_parts(msg: EmailMessage) -> tuple[Message | None, Message | None]:
             # a single-part message of another text type (text/enriched, ...), or one
             # with a file name: its text is all there is to read
             text_part = msg
-        elif msg.get_content_maintype() == "multipart" and not isinstance(
-            msg.get_payload(), list
-        ):
+        elif msg.get_content_maintype() == "multipart" and not isinstance(msg.get_payload(), list):
             text_part = msg  # a "multipart" without any parts: its body is what there is
     return text_part, html_part
 
@@ -666,6 +664,10 @@ def _extract_bodies_and_attachments(
             name = safe_filename(_filename(part, charsets) or inner_subject, f"Nachricht-{index}")
             if not name.lower().endswith(".eml"):
                 name += ".eml"
+        elif part.get_content_maintype() == "message" and isinstance(part.get_payload(), list):
+            # a delivery report's status blocks, message/external-body, ...: kept as text
+            data = b"\n".join(_nested_message_bytes_of(sub) for sub in part.get_payload())
+            name = safe_filename(_filename(part, charsets), f"Anhang-{index}.txt")
         else:
             data = _payload_bytes(part)
             filename = _filename(part, charsets)
@@ -750,6 +752,9 @@ def _raw_filename(part: Message) -> str | tuple:
             found = holder.get_param(param, header=header)
         except Exception:
             continue
+        if isinstance(found, tuple) and found[0] is None and "'" in found[2]:
+            # "utf-8'" and the like: a charset'language' prefix without its value
+            found = (None, None, found[2].rsplit("'", 1)[1])
         if found and (not isinstance(found, tuple) or found[2]):
             return found
     return ""
@@ -786,12 +791,18 @@ def _decode_name(data: bytes, charsets: list[str]) -> str:
 def _nested_message_bytes(part: Message) -> bytes:
     inner = part.get_payload()
     if isinstance(inner, list) and inner:
-        try:
-            return inner[0].as_bytes(policy=policy.SMTP.clone(linesep="\n"))
-        except Exception:
-            try:
-                return inner[0].as_string(policy=policy.compat32).encode("utf-8", "surrogateescape")
-            except Exception:
-                pass
+        data = _nested_message_bytes_of(inner[0])
+        if data:
+            return data
     payload = part.get_payload(decode=True)
     return payload or b""
+
+
+def _nested_message_bytes_of(inner: Message) -> bytes:
+    try:
+        return inner.as_bytes(policy=policy.SMTP.clone(linesep="\n"))
+    except Exception:
+        try:
+            return inner.as_string(policy=policy.compat32).encode("utf-8", "surrogateescape")
+        except Exception:
+            return b""
