@@ -18,15 +18,22 @@ count (nor does the DEBUG query log, emptied as it goes).
 from __future__ import annotations
 
 import base64
+import json
+import os
 import random
 import resource
+import subprocess
+import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from email.message import EmailMessage
 from email.utils import format_datetime
+from pathlib import Path
 
+from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import connection, reset_queries
 from django.utils import timezone
@@ -320,15 +327,10 @@ def large_email(*, domain: str, attachment_bytes: int = 21 * 1024 * 1024, seed: 
 
 def large_mail_child() -> None:
     """In a fresh process (see ``large_mail_benchmark``): ingest the mail in the file named
-    by argv[1] and print the growth of the peak resident set size as JSON."""
+    by argv[1] and print the growth of the peak resident set size as JSON. Run as
+    ``python -c "import django; django.setup(); ...; large_mail_child()" FILE``."""
     import gc
-    import json
-    import sys
-    from pathlib import Path
 
-    import django
-
-    django.setup()
     raw = Path(sys.argv[1]).read_bytes()
     slug = f"bench-{uuid.uuid4().hex[:8]}"
     brand = BusinessEntity.objects.create(
@@ -358,3 +360,73 @@ def large_mail_child() -> None:
             }
         )
     )
+
+
+_CHILD = "import django; django.setup(); from conversations.benchmarks import large_mail_child; large_mail_child()"
+
+
+def _child_database_url(tmp: Path) -> str:
+    """The database the child ingests into: this one, or for an in-memory SQLite (the
+    test suite) a migrated SQLite file of its own."""
+    db = connection.settings_dict
+    if connection.vendor == "postgresql":
+        return (
+            f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST'] or '127.0.0.1'}:"
+            f"{db['PORT'] or 5432}/{db['NAME']}"
+        )
+    if connection.vendor == "sqlite" and not connection.is_in_memory_db():
+        return f"sqlite:///{db['NAME']}"
+    url = f"sqlite:///{tmp / 'bench.sqlite3'}"
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--no-input", "-v", "0"],
+        cwd=settings.BASE_DIR,
+        env=_child_env(url, tmp),
+        check=True,
+        capture_output=True,
+    )
+    return url
+
+
+def _child_env(database_url: str, tmp: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        DJANGO_SETTINGS_MODULE="config.settings",
+        DATABASE_URL=database_url,
+        SECRET_KEY=settings.SECRET_KEY,
+        DEBUG="false",  # as in production: no query log holding the 30 MB insert
+        MEDIA_ROOT=str(tmp / "media"),
+        LOG_LEVEL="WARNING",
+    )
+    return env
+
+
+@benchmark("largemail")
+def large_mail_benchmark(options: BenchOptions) -> list[BenchRow]:
+    """Peak memory of ingesting one 30 MB mail (a 21 MiB PDF, base64, and three small
+    files), in a fresh process so nothing measured before counts: the growth of its peak
+    resident set size (``ru_maxrss``) over the ingest call, and that as a multiple of the
+    mail's size (the goal: at most 4)."""
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        path = tmp / "large.eml"
+        path.write_bytes(large_email(domain="bench.example", seed=options.seed))
+        url = _child_database_url(tmp)
+        done = subprocess.run(
+            [sys.executable, "-c", _CHILD, str(path)],
+            cwd=settings.BASE_DIR,
+            env=_child_env(url, tmp),
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    size_mib = figures["size"] / 2**20
+    growth_mib = figures["growth_kib"] / 1024
+    return [
+        BenchRow("largemail", "size", round(size_mib, 1), "MiB"),
+        BenchRow("largemail", "peak_rss_growth", round(growth_mib, 1), "MiB (ru_maxrss)"),
+        BenchRow("largemail", "ratio", round(growth_mib / size_mib, 2), "x Größe [Ziel <= 4]"),
+        BenchRow("largemail", "seconds", round(figures["seconds"], 2), "s"),
+        BenchRow("largemail", "attachments", figures["attachments"], "Anhänge"),
+        BenchRow("largemail", "outcome", figures["outcome"], ""),
+    ]

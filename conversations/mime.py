@@ -140,10 +140,17 @@ class ParsedEmail:
 
 def content_hash(raw: bytes) -> str:
     """sha256 of the message without its trace headers (Received, Return-Path, ...)."""
-    head, sep, body = raw.partition(b"\r\n\r\n") if b"\r\n\r\n" in raw else raw.partition(b"\n\n")
+    crlf = raw.find(b"\r\n\r\n")
+    lf = raw.find(b"\n\n")
+    if crlf >= 0:
+        end, sep = crlf, b"\r\n\r\n"
+    elif lf >= 0:
+        end, sep = lf, b"\n\n"
+    else:
+        end, sep = len(raw), b""
     kept: list[bytes] = []
     skipping = False
-    for line in head.splitlines():
+    for line in raw[:end].splitlines():
         if line[:1] in (b" ", b"\t"):
             if not skipping:
                 kept.append(line.strip())
@@ -154,13 +161,27 @@ def content_hash(raw: bytes) -> str:
             kept.append(line.rstrip())
     digest = hashlib.sha256(b"\n".join(kept))
     digest.update(sep.replace(b"\r", b""))
-    digest.update(body.replace(b"\r\n", b"\n"))
+    _hash_lf(digest, memoryview(raw)[end + len(sep) :])
     return digest.hexdigest()
+
+
+def _hash_lf(digest, body: memoryview, chunk: int = 1 << 20) -> None:
+    """``digest.update(body.replace(b"\r\n", b"\n"))`` a megabyte at a time: a large
+    mail is not copied twice just to be hashed."""
+    carry = b""
+    for start in range(0, len(body), chunk):
+        piece = carry + bytes(body[start : start + chunk])
+        carry = b""
+        if piece.endswith(b"\r"):  # its \n may start the next chunk
+            piece, carry = piece[:-1], b"\r"
+        digest.update(piece.replace(b"\r\n", b"\n"))
+    digest.update(carry)
 
 
 def quick_message_id(raw: bytes) -> str:
     """The Message-ID from the header block, without a full parse (for dedupe first)."""
-    head = raw.split(b"\n\n", 1)[0].split(b"\r\n\r\n", 1)[0]
+    ends = [i for i in (raw.find(b"\n\n"), raw.find(b"\r\n\r\n")) if i >= 0]
+    head = raw[: min(ends)] if ends else raw
     match = re.search(rb"(?im)^message-id:[ \t]*(.*(?:\r?\n[ \t].*)*)", head)
     if not match:
         return ""
@@ -254,14 +275,47 @@ class _FeedparserRe:
         return re.compile(pattern, flags)
 
 
+# The end of ``_parsegen``: a leaf's payload is collected line by line and joined once.
+# For a large attachment the list of line objects takes nearly twice the part's size
+# next to the joined copy; joined in blocks of lines instead, the peak is the part's
+# size twice (the blocks, then the payload).
+_LEAF_PAYLOAD = """        lines = []
+        for line in self._input:
+            if line is NeedMoreData:
+                yield NeedMoreData
+                continue
+            lines.append(line)
+        self._cur.set_payload(EMPTYSTRING.join(lines))
+"""
+_LEAF_PAYLOAD_IN_BLOCKS = """        lines = []
+        blocks = []
+        for line in self._input:
+            if line is NeedMoreData:
+                yield NeedMoreData
+                continue
+            lines.append(line)
+            if len(lines) >= 4096:
+                blocks.append(EMPTYSTRING.join(lines))
+                lines = []
+        blocks.append(EMPTYSTRING.join(lines))
+        del lines
+        self._cur.set_payload(EMPTYSTRING.join(blocks))
+"""
+
+
 def _private_feedparser():
     """A private copy of ``email.feedparser`` (the stdlib's code, its own module globals)
     whose ``re`` is ``_FeedparserRe``. Performance: the stdlib compiles a new regular
     expression for every multipart boundary, and boundaries are unique per message; that
-    compile alone costs more than half a millisecond, more than the rest of the parse."""
+    compile alone costs more than half a millisecond, more than the rest of the parse.
+    Memory: a leaf's payload is joined in blocks (``_LEAF_PAYLOAD_IN_BLOCKS``); where the
+    stdlib's code differs from the expected text, it is used unchanged."""
     spec = importlib.util.find_spec("email.feedparser")
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    source = spec.loader.get_source(spec.name)
+    if source.count(_LEAF_PAYLOAD) == 1:
+        source = source.replace(_LEAF_PAYLOAD, _LEAF_PAYLOAD_IN_BLOCKS)
+    exec(compile(source, spec.origin, "exec"), module.__dict__)  # noqa: S102 - the stdlib's own code
     module.re = _FeedparserRe()
     return module
 
