@@ -341,11 +341,11 @@ def large_mail_child() -> None:
     )
     try:
         gc.collect()
-        before = _maxrss_kib()
+        before = _reset_peak_rss_kib()
         started = time.perf_counter()
         result = ingest_raw_email(raw, brand=brand, source="bench")
         seconds = time.perf_counter() - started
-        growth = _maxrss_kib() - before
+        growth = _peak_rss_kib() - before
         attachments = Attachment.objects.filter(message=result.message).count()
     finally:
         delete_brand_data(brand)
@@ -360,6 +360,31 @@ def large_mail_child() -> None:
             }
         )
     )
+
+
+def _status_kib(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1])
+    raise LookupError(field)
+
+
+def _reset_peak_rss_kib() -> int:
+    """The resident set size now, with the peak reset to it where Linux allows. Not
+    ``ru_maxrss``: across fork and exec it keeps the peak of the parent (a test runner
+    of some hundred MB), so a child's growth below that would read as nothing."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM to VmRSS
+        return _status_kib("VmRSS")
+    except (OSError, LookupError):
+        return _peak_rss_kib()
+
+
+def _peak_rss_kib() -> int:
+    try:
+        return _status_kib("VmHWM")
+    except (OSError, LookupError):
+        return _maxrss_kib()
 
 
 _CHILD = "import django; django.setup(); from conversations.benchmarks import large_mail_child; large_mail_child()"
@@ -404,7 +429,7 @@ def _child_env(database_url: str, tmp: Path) -> dict[str, str]:
 def large_mail_benchmark(options: BenchOptions) -> list[BenchRow]:
     """Peak memory of ingesting one 30 MB mail (a 21 MiB PDF, base64, and three small
     files), in a fresh process so nothing measured before counts: the growth of its peak
-    resident set size (``ru_maxrss``) over the ingest call, and that as a multiple of the
+    resident set size (VmHWM) over the ingest call, and that as a multiple of the
     mail's size (the goal: at most 4)."""
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
@@ -424,7 +449,7 @@ def large_mail_benchmark(options: BenchOptions) -> list[BenchRow]:
     growth_mib = figures["growth_kib"] / 1024
     return [
         BenchRow("largemail", "size", round(size_mib, 1), "MiB"),
-        BenchRow("largemail", "peak_rss_growth", round(growth_mib, 1), "MiB (ru_maxrss)"),
+        BenchRow("largemail", "peak_rss_growth", round(growth_mib, 1), "MiB (VmHWM)"),
         BenchRow("largemail", "ratio", round(growth_mib / size_mib, 2), "x Größe [Ziel <= 4]"),
         BenchRow("largemail", "seconds", round(figures["seconds"], 2), "s"),
         BenchRow("largemail", "attachments", figures["attachments"], "Anhänge"),

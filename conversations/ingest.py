@@ -293,6 +293,19 @@ def _write_raw_data(pk: int, data: bytes) -> None:
         RawEmail.objects.filter(pk=pk).update(data=data)
 
 
+def _release_query_buffer(rows: list[RawEmail]) -> None:
+    """libpq keeps its output buffer at the size of the largest query it sent: after a
+    large raw mail, tens of MB for as long as the connection lives (a 30 MB mail's
+    ingest took 3.8x its size instead of 2.9x). Outside a transaction the connection is
+    closed now; Django opens a new one for the next query."""
+    if (
+        connection.vendor == "postgresql"
+        and not connection.in_atomic_block
+        and any(row.size > LARGE_RAW_BYTES for row in rows)
+    ):
+        connection.close()
+
+
 def _store_raw(
     raw: bytes, *, brand: BusinessEntity, mailbox: Mailbox | None, source: str
 ) -> tuple[RawEmail, bool] | IngestResult:
@@ -310,6 +323,7 @@ def _store_raw(
                 brand=brand, mailbox_key=item.row.mailbox_key, sha256=item.sha
             ),
         )
+    _release_query_buffer([item.row])
     return item.row, item.conflict
 
 
@@ -662,6 +676,7 @@ def _ingest_batch(
                 item.row, item.conflict, item.result = None, False, stored
             else:
                 (item.row, item.conflict), item.result = stored, None
+    _release_query_buffer([i.row for i in items if i.row is not None])
 
     pending = [i for i in items if i.result is None]
     for item in pending:

@@ -499,13 +499,6 @@ def _parts(msg: Message):
                 yield from _parts(sub)
 
 
-def _leaf_parts(msg: Message):
-    """Every leaf part; a nested message/rfc822 is a leaf (it is kept whole)."""
-    for part in _parts(msg):
-        if part.get_content_maintype() != "multipart" or not isinstance(part.get_payload(), list):
-            yield part
-
-
 def _is_attachment_disposition(part: Message) -> bool:
     return (part.get_content_disposition() or "") == "attachment"
 
@@ -707,6 +700,7 @@ def _extract_bodies_and_attachments(
         if id(part) in body_parts:
             continue
         if max_attachments is not None and len(parsed.attachments) >= max_attachments:
+            _mark_security(part, parsed)
             skipped += 1
             continue
         if content_type == "message/rfc822":
