@@ -24,6 +24,7 @@ import functools
 import hashlib
 import importlib.util
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from email import policy
@@ -329,8 +330,11 @@ class _Part(EmailMessage):
     so ``get_body`` does not take a .txt or .html attachment for the message text."""
 
     def is_attachment(self) -> bool:
-        # the stdlib's reads a header object; this works with the lenient policy's strings too
-        if self.get_content_disposition() == "attachment":
+        # the stdlib's reads a header object; this works with the lenient policy's strings
+        # too. Performance: most parts have no Content-Disposition at all.
+        if _raw_header(self, "content-disposition") and self.get_content_disposition() == (
+            "attachment"
+        ):
             return True
         return self.get_content_maintype() == "text" and bool(_raw_filename(self))
 
@@ -686,7 +690,7 @@ def _extract_bodies_and_attachments(
         if not parsed.text.strip():
             parsed.text = html_to_text(html)
 
-    charsets = _message_charsets(msg)
+    charsets = _LazyCharsets(msg)
     body_parts = {id(p) for p in (text_part, html_part) if p is not None}
     skipped = 0
     for index, part in enumerate(_parts(msg), start=1):
@@ -775,6 +779,19 @@ _ENCODED_WORD_CHARSET = re.compile(r"=\?([^?*\s]+)(?:\*[^?]*)?\?[bBqQ]\?")
 _ASCII_CHARSETS = frozenset({"us-ascii", "ascii", "utf-8", ""})
 
 
+class _LazyCharsets:
+    """``_message_charsets(msg)``, worked out only for a filename that needs it."""
+
+    def __init__(self, msg: Message) -> None:
+        self.msg = msg
+        self._found: list[str] | None = None
+
+    def __iter__(self):
+        if self._found is None:
+            self._found = _message_charsets(self.msg)
+        return iter(self._found)
+
+
 def _message_charsets(msg: Message) -> list[str]:
     found: list[str] = []
     for part in _parts(msg):
@@ -808,7 +825,7 @@ def _raw_filename(part: Message) -> str | tuple:
     return ""
 
 
-def _filename(part: Message, charsets: list[str]) -> str:
+def _filename(part: Message, charsets: Iterable[str]) -> str:
     """The decoded filename: RFC 2231 in its charset, RFC 2047 words, raw 8-bit bytes
     in UTF-8 or a charset the message uses (GBK from Outlook Express), else windows-1252."""
     value = _raw_filename(part)
