@@ -263,6 +263,10 @@ THREADING_SUBJECT_WINDOW_DAYS = env_int("THREADING_SUBJECT_WINDOW_DAYS", 14)
 # size in memory (manage.py bench --only largemail).
 INGEST_MAX_MESSAGE_BYTES = env_int("INGEST_MAX_MESSAGE_BYTES", 50 * 1024 * 1024)
 INGEST_MAX_ATTACHMENTS = env_int("INGEST_MAX_ATTACHMENTS", 100)
+# An ESP posts inbound mail as JSON or form data, base64 inflating it by a third:
+# webhooks read bodies up to this size although DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB,
+# kept for every other view) is smaller, so a mail with attachments is not refused.
+WEBHOOK_MAX_BODY_BYTES = env_int("WEBHOOK_MAX_BODY_BYTES", INGEST_MAX_MESSAGE_BYTES * 3 // 2)
 
 LOGGING = {
     "version": 1,
