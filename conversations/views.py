@@ -36,7 +36,7 @@ from conversations.forms import (
     move_targets,
 )
 from conversations.models import Attachment, Classification, Conversation
-from conversations.sanitize import with_remote_images
+from conversations.sanitize import disarm_remote_images, with_remote_images
 from kommunikation.models import BusinessEntity
 
 staff_required = staff_member_required(login_url="login")
@@ -438,7 +438,8 @@ def message_html(request, pk: int):
     images stay disarmed unless ``?bilder=1``.
     """
     message = access_message(request.user, pk)
-    html = message.html
+    # again here: HTML stored before protocol-relative //host images were disarmed
+    html = disarm_remote_images(message.html)
     show_images = request.GET.get("bilder") == "1"
     if show_images:
         html = with_remote_images(html)
@@ -450,7 +451,8 @@ def message_html(request, pk: int):
 
     html = _CID.sub(replace, html)
     inline_prefix = request.build_absolute_uri(reverse("attachment_inline", args=["x"]))[:-2]
-    img_src = f"data: {inline_prefix}" + (" https:" if show_images else "")
+    # "Bilder anzeigen" arms http:, https: and //host alike (with_remote_images)
+    img_src = f"data: {inline_prefix}" + (" http: https:" if show_images else "")
     document = (
         '<!DOCTYPE html><html><head><meta charset="utf-8">'
         '<base target="_blank">'
