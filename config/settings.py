@@ -269,6 +269,18 @@ SCAN_INACTIVE_MONTHS = env_int("SCAN_INACTIVE_MONTHS", 12)
 # threshold (seed 002: 48 h SMS reminder, 72 h call, 14 days escalation email).
 SCAN_NO_RESPONSE_HOURS = [int(h) for h in env_list("SCAN_NO_RESPONSE_HOURS", "48,72,336")]
 
+# Inbound mail limits. A larger message is stored raw and shown in the inbox from its
+# headers alone (sender, subject, threading), flagged, its text and attachments left in
+# the raw message (admin: "Rohdaten von E-Mails"). Attachments beyond the count stay in
+# the raw message too, and the message is flagged. Parsing takes about 3x the message
+# size in memory (manage.py bench --only largemail).
+INGEST_MAX_MESSAGE_BYTES = env_int("INGEST_MAX_MESSAGE_BYTES", 50 * 1024 * 1024)
+INGEST_MAX_ATTACHMENTS = env_int("INGEST_MAX_ATTACHMENTS", 100)
+# An ESP posts inbound mail as JSON or form data, base64 inflating it by a third:
+# webhooks read bodies up to this size although DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB,
+# kept for every other view) is smaller, so a mail with attachments is not refused.
+WEBHOOK_MAX_BODY_BYTES = env_int("WEBHOOK_MAX_BODY_BYTES", INGEST_MAX_MESSAGE_BYTES * 3 // 2)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
+from django.utils import translation
 
 from kommunikation.roles import AGENT, TEAM_LEAD
 from tests.factories import BrandFactory, UserFactory
 
 DATA = Path(__file__).parent / "data"
+
+#: The one "now" of every test that needs a fixed date (``pytest.mark.time_machine(NOW)``):
+#: a Wednesday noon in Berlin, after every date in the test data. Fixed dates are written
+#: relative to it. The suite also runs with the clock shifted (see tests/pytest_env.py).
+NOW = dt.datetime(2026, 11, 25, 12, 0, tzinfo=ZoneInfo("Europe/Berlin"))
 
 
 @pytest.fixture(autouse=True)
@@ -19,6 +27,14 @@ def _media_root(settings, tmp_path):
         "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+
+
+@pytest.fixture(autouse=True)
+def _language_reset():
+    """A request with the English language cookie activates English in this thread
+    (LocaleMiddleware) and nothing deactivates it: the next test would inherit it."""
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture

@@ -106,7 +106,7 @@ def _event(type_: str, key: str, message, payload: dict[str, Any]) -> dict[str, 
     }
 
 
-def queue_inbound_events(*, brand, results, **_signal) -> None:
+def queue_inbound_events(*, results, **_signal) -> None:
     """Receiver of conversations' ``message_ingested``: one django-q2 task per batch.
 
     Recording ~1.6 events per mail costs about as much as storing the mail (inserts into an

@@ -30,8 +30,8 @@ def verify(body: bytes, headers, secrets: list[tuple[str, str]]) -> str:
     ``headers`` is the request's headers (case-insensitive mapping); ``secrets`` the
     source's (which, secret) pairs.
     """
-    wanted = {name: headers.get(name, "") for name in ("webhook-id", "webhook-timestamp")}
-    wanted["webhook-signature"] = headers.get("webhook-signature", "")
+    names = ("webhook-id", "webhook-timestamp", "webhook-signature")
+    wanted = {name: headers.get(name, "") for name in names}
     if not all(wanted.values()):
         raise SignatureError("missing webhook-id, webhook-timestamp or webhook-signature")
     if not WEBHOOK_ID.match(wanted["webhook-id"]):

@@ -6,6 +6,9 @@ import datetime as dt
 import json
 
 import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from openapi_schema_validator import OAS31Validator
 from openapi_spec_validator import validate
 
@@ -424,3 +427,47 @@ def test_secrets_of_a_secret_key_that_is_gone_are_refused_not_a_500(client, shop
     settings.SECRET_KEY, settings.SECRET_KEY_FALLBACKS = "a-new-secret-key" * 4, []
     assert post(client, event_body(), secret=secret).status_code == 401
     assert "nicht lesbar" in EventSource.objects.get().fingerprints()[0]
+
+
+# --- whatever a signed caller sends, the answer is a 2xx or a 4xx -----------------------------
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+FIELD_VALUES = {
+    "type": st.sampled_from(["order.created", "order.status_changed", "custom.x", "", "a.b"])
+    | JSON_VALUES,
+    "source_key": st.text(max_size=210) | JSON_VALUES,
+    "occurred_at": st.sampled_from(["2026-03-02T08:55:00+01:00", "2026-03-02", "", "x"])
+    | JSON_VALUES,
+    "customer": st.dictionaries(
+        st.sampled_from(["external_id", "number", "email", "phone", "x"]), JSON_VALUES
+    )
+    | JSON_VALUES,
+    "record": st.dictionaries(st.sampled_from(["kind", "id", "number", "x"]), JSON_VALUES)
+    | JSON_VALUES,
+    "payload": st.dictionaries(st.sampled_from(["status", "order_number", "a"]), JSON_VALUES)
+    | JSON_VALUES,
+}
+EVENTS = st.fixed_dictionaries({}, optional=FIELD_VALUES) | JSON_VALUES
+
+
+@hypothesis_settings(
+    max_examples=120,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(item=EVENTS, batch=st.booleans())
+def test_any_signed_json_gets_an_answer_never_a_500(client, shop, item, batch):
+    if batch:
+        response = post(client, {"events": [item, item]}, url=f"{URL}/batch")
+        assert response.status_code in (200, 400)
+        for result in response.json().get("results", []):
+            assert result["status"] in (200, 201, 400, 409)
+    else:
+        response = post(client, item)
+        assert response.status_code in (200, 201, 400, 409), response.json()

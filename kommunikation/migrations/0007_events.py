@@ -10,7 +10,7 @@ from kommunikation.roles import sync_roles
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('kommunikation', '0005_outbound_source_test'),
+        ('kommunikation', '0006_outbound_claim'),
     ]
 
     operations = [
