@@ -191,3 +191,17 @@ def test_record_events_is_a_few_queries_for_many(brand_a, django_assert_max_num_
     with django_assert_max_num_queries(5):
         record_events([_item(brand_a, str(n)) for n in range(100)])
     assert Event.objects.count() == 100
+
+
+def test_a_routed_batch_records_each_mail_in_its_brand(brand_a, brand_b, on_commit):
+    to_a = mail(message_id="<a@beispiel.de>")
+    to_b = mail(message_id="<b@beispiel.de>").replace(b"laderthuis.nl", b"zaptecshop.nl")
+
+    results = on_commit(ingest_raw_emails, [(to_a, ""), (to_b, "")], brand=None)
+
+    assert [r.brand for r in results] == [brand_a, brand_b]
+    received = Event.objects.filter(type="message.received")
+    assert {(e.brand, e.source_key) for e in received} == {
+        (brand_a, f"message:{results[0].message.pk}"),
+        (brand_b, f"message:{results[1].message.pk}"),
+    }
