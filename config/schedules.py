@@ -18,4 +18,10 @@ SCHEDULES: list[tuple[str, str, str, str]] = [
         "* * * * *",
         "Fällige Nachrichten aus dem Ausgang senden; neue sofortige Nachrichten lösen ihn zusätzlich direkt aus.",
     ),
+    (
+        "rules-catch-up",
+        "kommunikation.automation.tasks.process_pending",
+        "*/5 * * * *",
+        "Ereignisse, deren Regel-Aufgabe verloren ging, nachholen; neue starten ihre Aufgabe sofort.",
+    ),
 ]

@@ -18,3 +18,8 @@ class KommunikationConfig(AppConfig):
 
         test_send_requested.connect(queue_template_test_send, dispatch_uid="kk-template-test")
         from kommunikation import tracking  # noqa: F401  (connects the anymail tracking receiver)
+        from kommunikation.automation import tasks as automation_tasks
+        from kommunikation.events.services import event_recorded
+
+        event_recorded.connect(automation_tasks.on_event_recorded, dispatch_uid="kk-rules")
+        automation_tasks.connect_rule_cache()

@@ -44,11 +44,13 @@ from conversations.models import (
 )
 from conversations.sanitize import sanitize_html
 from conversations.threading import normalize_subject
+from kommunikation.automation.engine import still_wanted
 from kommunikation.channels import CHANNELS
 from kommunikation.channels.base import Outgoing, PermanentError, TransientError
 from kommunikation.models import (
     ContactPoint,
     OutboundMessage,
+    OutboundSource,
     OutboundStatus,
     ProviderBudget,
 )
@@ -94,7 +96,8 @@ class RenderError(Exception):
 def claim_batch(*, limit: int, now: dt.datetime, worker: str = WORKER) -> list[int]:
     """Mark up to `limit` due rows as ours for the lease time; returns their ids."""
     with transaction.atomic():
-        due = OutboundMessage.objects.due(now).order_by("next_attempt_at", "id")
+        # urgent before low among what is due, then oldest first
+        due = OutboundMessage.objects.due(now).order_by("priority", "next_attempt_at", "id")
         if connection.features.has_select_for_update_skip_locked:
             due = due.select_for_update(skip_locked=True)
         rows = list(due.values_list("id", "channel")[:limit])
@@ -155,7 +158,7 @@ def dispatch_batch(*, limit: int | None = None, now: dt.datetime | None = None) 
     rows = list(
         OutboundMessage.objects.filter(id__in=ids)
         .select_related("brand", "customer", "conversation", "message")
-        .order_by("next_attempt_at", "id")
+        .order_by("priority", "next_attempt_at", "id")
     )
     points = _contact_points({row.customer_id for row in rows if row.customer_id})
     for row in rows:
@@ -254,6 +257,12 @@ class _Adapters:
 
 def handle(row: OutboundMessage, *, batch: _Batch) -> None:
     result = batch.result
+    if row.source == OutboundSource.RULE:
+        # the rules engine's last check: planned days ago, still wanted now?
+        reason = still_wanted(row)
+        if reason:
+            result.reasons.append(reason)
+            return _write(row, status=OutboundStatus.CANCELLED, last_error=reason[:2000])
     now = timezone.now()
     channel = row.channel
     recipient = row.recipient or recipient_for(row, channel)
