@@ -198,7 +198,7 @@ def template_errors(key: str, channels: Iterable[str], event_type: str) -> list[
         version = variant.active_version
         if version is None:
             continue
-        content = version.content
+        content = version.content()
         for field in TEMPLATE_FIELDS:
             source = content.get(field) or ""
             problems = check_source(source, variables) if source else []
