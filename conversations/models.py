@@ -8,9 +8,10 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from kommunikation.models import BusinessEntity, Customer, SendChannel
+from kommunikation.models import BusinessEntity, Customer, SendChannel, brand_of, check_same_brand
 
 
 class Classification(models.TextChoices):
@@ -139,6 +140,9 @@ class RawEmail(models.Model):
     def __str__(self) -> str:
         return self.message_id or self.sha256[:12]
 
+    def clean(self) -> None:
+        check_same_brand(self.brand_id, mailbox=brand_of(self, "mailbox__brand"))
+
 
 class ConversationQuerySet(models.QuerySet):
     def for_brands(self, brands) -> ConversationQuerySet:
@@ -262,7 +266,14 @@ class Conversation(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.subject or _("(ohne Betreff)")
+        return self.subject or gettext("(ohne Betreff)")  # str, never a lazy proxy
+
+    def clean(self) -> None:
+        check_same_brand(
+            self.brand_id,
+            customer=brand_of(self, "customer__brand"),
+            mailbox=brand_of(self, "mailbox__brand"),
+        )
 
 
 class Message(models.Model):
@@ -333,6 +344,9 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return self.subject or self.text[:60] or f"#{self.pk}"
+
+    def clean(self) -> None:
+        check_same_brand(brand_of(self, "conversation__brand"), raw=brand_of(self, "raw__brand"))
 
     @property
     def timestamp(self):
@@ -440,6 +454,13 @@ class ClassificationChange(models.Model):
     def __str__(self) -> str:
         return f"{self.get_from_classification_display() or '—'} → {self.get_to_classification_display() or '—'}"
 
+    def clean(self) -> None:
+        check_same_brand(
+            brand_of(self, "conversation__brand"),
+            from_customer=brand_of(self, "from_customer__brand"),
+            to_customer=brand_of(self, "to_customer__brand"),
+        )
+
 
 class SenderRule(models.Model):
     """The sender decides the classification: an address or a whole domain."""
@@ -488,6 +509,9 @@ class SenderRule(models.Model):
     def save(self, *args, **kwargs) -> None:
         self.pattern = self.pattern.strip().lower().lstrip("@")
         super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        check_same_brand(self.brand_id, customer=brand_of(self, "customer__brand"))
 
 
 class WebhookDelivery(models.Model):

@@ -127,6 +127,35 @@ class BusinessEntity(models.Model):
         return getattr(self, f"{purpose}_email", "") or self.support_email or self.noreply_email
 
 
+def check_same_brand(brand_id: int | None, **related: int | None) -> None:
+    """Refuse a link between objects of two brands, with the error on the linking field.
+
+    Each keyword names a field and gives the brand id of the object it points at (None
+    when the field is empty). Model ``clean()`` methods call this, so the admin and
+    every other form refuse such a save.
+    """
+    errors = {
+        field: ValidationError(
+            _("Gehört zu einer anderen Marke; verknüpft werden nur Einträge derselben Marke."),
+            code="other_brand",
+        )
+        for field, other in related.items()
+        if brand_id is not None and other is not None and other != brand_id
+    }
+    if errors:
+        raise ValidationError(errors)
+
+
+def brand_of(obj, path: str) -> int | None:
+    """The brand id reached from ``obj`` along ``path`` ("customer__brand"), None if a hop is empty."""
+    *hops, last = path.split("__")
+    for hop in hops:
+        if getattr(obj, f"{hop}_id", None) is None:
+            return None
+        obj = getattr(obj, hop)
+    return getattr(obj, f"{last}_id")
+
+
 class CustomerKind(models.TextChoices):
     CUSTOMER = "customer", _("Kunde")
     SUPPLIER = "supplier", _("Lieferant")
@@ -381,8 +410,14 @@ class OutboundMessage(models.Model):
     not_before = models.DateTimeField(_("frühestens"), default=timezone.now)
     next_attempt_at = models.DateTimeField(_("nächster Versuch"), default=timezone.now)
     attempts = models.PositiveSmallIntegerField(_("Versuche"), default=0)
+    # The claim of the dispatch worker: who (host:pid), when, until when, and a token of
+    # its own per claim. While the row is "sending", only the holder of the current token
+    # may write it back; a worker whose lease ran out and whose row was claimed again
+    # finds its token replaced and writes nothing. Kept after the write-back: who sent it.
     lease_until = models.DateTimeField(null=True, blank=True)
     claimed_by = models.CharField(max_length=100, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    claim_token = models.UUIDField(null=True, blank=True, editable=False)
     decision = models.CharField(_("Prüfung"), max_length=6, blank=True)
     decision_reason = models.CharField(_("Prüfergebnis"), max_length=500, blank=True)
     decided_at = models.DateTimeField(_("geprüft"), null=True, blank=True)
@@ -409,7 +444,10 @@ class OutboundMessage(models.Model):
         verbose_name_plural = _("Ausgang")
         ordering = ["-created_at", "-id"]
         indexes = [
-            # the dispatch claim: queued rows by due time, expired leases
+            # the dispatch claim (OutboundMessageQuerySet.due): queued rows by due time,
+            # and "sending" rows whose lease is over; the two arms of its OR, one index each
+            # (a bitmap OR on PostgreSQL). The claimed rows are loaded and written back by
+            # primary key (+ status and claim token, checked on that one row): no index.
             models.Index(fields=["status", "next_attempt_at"], name="outbox_due"),
             models.Index(fields=["status", "lease_until"], name="outbox_lease"),
             # the gate's history: sends per customer and channel (caps, duplicate window)
@@ -421,6 +459,14 @@ class OutboundMessage(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.channel} → {self.recipient or self.to_address or self.customer}"
+
+    def clean(self) -> None:
+        check_same_brand(
+            self.brand_id,
+            customer=brand_of(self, "customer__brand"),
+            conversation=brand_of(self, "conversation__brand"),
+            message=brand_of(self, "message__conversation__brand"),
+        )
 
     @property
     def next_channel(self) -> str | None:

@@ -5,13 +5,11 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
-from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from kommunikation.admin_scoping import BrandScopedAdmin
+from kommunikation.admin_scoping import BrandScopedAdmin, BrandScopedInline, may_change_global_rows
 from kommunikation.automation.models import AutomationRule, PlannedStep, RuleRun, RuleStep
 from kommunikation.automation.validation import step_errors
-from kommunikation.models import BusinessEntity
 
 
 class RuleStepFormSet(forms.BaseInlineFormSet):
@@ -38,8 +36,10 @@ class RuleStepFormSet(forms.BaseInlineFormSet):
             raise ValidationError(_("Eine Regel braucht mindestens einen Schritt."))
 
 
-class RuleStepInline(admin.StackedInline):
+class RuleStepInline(BrandScopedInline, admin.StackedInline):
     model = RuleStep
+    brand_path = "rule__brand"
+    global_rows = True
     formset = RuleStepFormSet
     extra = 0
     min_num = 1
@@ -54,9 +54,11 @@ class RuleStepInline(admin.StackedInline):
 
 @admin.register(AutomationRule)
 class AutomationRuleAdmin(BrandScopedAdmin):
-    """Staff see their brands' rules and those for all brands; only superusers change the
-    latter (they act for every brand)."""
+    """Staff see their brands' rules and those for all brands; only who answers for every
+    brand changes the latter."""
 
+    brand_path = "brand"
+    global_rows = True
     list_display = ["name", "key", "event_type", "to_status", "brand", "active", "priority"]
     list_filter = ["active", "event_type", "brand", "category"]
     search_fields = ["key", "name", "event_type"]
@@ -80,32 +82,16 @@ class AutomationRuleAdmin(BrandScopedAdmin):
         ),
     ]
 
-    def get_queryset(self, request):
-        queryset = admin.ModelAdmin.get_queryset(self, request)
-        if request.user.is_superuser:
-            return queryset
-        brands = BusinessEntity.objects.for_user(request.user)
-        return queryset.filter(Q(brand__in=brands) | Q(brand__isnull=True))
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        if obj is not None and obj.brand_id is None and not request.user.is_superuser:
-            return False
-        return super().has_change_permission(request, obj)
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        if obj is not None and obj.brand_id is None and not request.user.is_superuser:
-            return False
-        return super().has_delete_permission(request, obj)
-
     def get_form(self, request, obj=None, **kwargs):
         form = super().get_form(request, obj, **kwargs)
-        if not request.user.is_superuser and "brand" in form.base_fields:
+        if not may_change_global_rows(request.user) and "brand" in form.base_fields:
             form.base_fields["brand"].required = True
         return form
 
 
-class PlannedStepInline(admin.TabularInline):
+class PlannedStepInline(BrandScopedInline, admin.TabularInline):
     model = PlannedStep
+    brand_path = "brand"
     extra = 0
     fields = ["position", "repetition", "template_key", "channels", "planned_for", "state",
               "reason", "outbound"]  # fmt: skip

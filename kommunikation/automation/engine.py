@@ -40,6 +40,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
+from compliance.services import Actor
 from kommunikation.automation.models import (
     AddressPosition,
     AddressType,
@@ -63,6 +64,7 @@ log = logging.getLogger(__name__)
 # reminders of the scheduled one (with the new starts_at)
 REPLANS = {"appointment.moved": ("appointment.scheduled",)}
 PHONE_CHANNELS = ("sms", "whatsapp", "call")
+RULES_ACTOR = Actor(label="Regeln")
 # payload keys by which a source marks history (the sevDesk first sync): no rules fire
 HISTORICAL_KEYS = ("historical", "_historical", "first_sync")
 
@@ -536,7 +538,7 @@ def _cancel(planned: PlannedStep, reason: str, now: dt.datetime) -> bool:
     """Cancel the step and its waiting outbox row; False when the row is no longer waiting."""
     if planned.outbound_id is not None:
         cancelled = cancel_outbound(
-            OutboundMessage.objects.filter(pk=planned.outbound_id), reason=reason
+            OutboundMessage.objects.filter(pk=planned.outbound_id), actor=RULES_ACTOR, reason=reason
         )
         if not cancelled and planned.outbound.status != OutboundStatus.SENDING:
             return False

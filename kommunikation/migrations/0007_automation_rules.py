@@ -11,6 +11,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('kommunikation', '0006_events'),
+        ('kommunikation', '0006_outbound_claim'),
     ]
 
     operations = [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import pytest
 import yaml
@@ -15,38 +16,8 @@ from templates_app.loading import load_library
 
 pytestmark = pytest.mark.django_db
 
-# seed 002 "Status-Based Triggers", copied as printed (trailing spaces included)
-SEED_002 = """\
-status_triggers:
-  new_order:
-    channels: [email]
-    template: order_confirmation
-    delay: immediate
-    
-  quote_sent:
-    channels: [email, sms]
-    template: quote_notification
-    delay: immediate
-    follow_up: 3_days
-    
-  scheduled:
-    channels: [email, sms, whatsapp]
-    template: appointment_confirmation
-    delay: immediate
-    reminder: 1_day_before
-    
-  completed:
-    channels: [email]
-    template: completion_thank_you
-    delay: immediate
-    survey: 7_days
-    
-  on_hold:
-    channels: [email, sms]
-    template: hold_notification
-    delay: immediate
-    follow_up: weekly
-"""
+# seed 002 "Status-Based Triggers", copied as printed (the blank lines keep their spaces)
+SEED_002 = Path(__file__).parent.parent / "data" / "seed_002_status_triggers.yaml"
 
 
 @pytest.fixture
@@ -58,12 +29,10 @@ def steps_of(key: str) -> list[RuleStep]:
     return list(AutomationRule.objects.get(key=key).steps.order_by("position"))
 
 
-def test_seed_002_status_triggers_load_as_printed(templates, tmp_path):
-    path = tmp_path / "seed.yaml"
-    path.write_text(SEED_002)
+def test_seed_002_status_triggers_load_as_printed(templates):
     out = io.StringIO()
 
-    call_command("load_rules", str(path), stdout=out)
+    call_command("load_rules", str(SEED_002), stdout=out)
 
     assert "5 Regeln neu" in out.getvalue()
     rules = {r.key: r for r in AutomationRule.objects.all()}
