@@ -326,7 +326,8 @@ def handle(row: OutboundMessage, *, batch: _Batch) -> None:
         reason = still_wanted(row)
         if reason:
             result.reasons.append(reason)
-            return _write(row, status=OutboundStatus.CANCELLED, last_error=reason[:2000])
+            _write(row, result, status=OutboundStatus.CANCELLED, last_error=reason[:2000])
+            return
     now = timezone.now()
     channel = row.channel
     recipient = row.recipient or recipient_for(row, channel)

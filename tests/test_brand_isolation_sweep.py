@@ -52,6 +52,15 @@ from conversations.models import (
     WebhookDelivery,
 )
 from kommunikation.admin_scoping import UNDECLARED, BrandScopedAdmin, BrandScopedInline
+from kommunikation.automation.models import (
+    AutomationRule,
+    PlannedState,
+    PlannedStep,
+    RuleRun,
+    RuleStep,
+)
+from kommunikation.events.models import Event, EventSource
+from kommunikation.events.services import record_event
 from kommunikation.models import BusinessEntity, ContactPoint, Customer, OutboundMessage
 from kommunikation.outbox import enqueue_outbound
 from kommunikation.roles import ADMIN, AGENT, ROLES, TEAM_LEAD
@@ -92,6 +101,9 @@ PUBLIC_URLS = {
     "tracking_open": "tracking pixel; signed token naming the outbox row",
     "tracking_click": "tracked link; signed token naming the outbox row and target",
     "attachment_inline": "inline image of a sanitised mail; signed, expiring token",
+    "api_events": "event API; Standard Webhooks signature of the source, its own brand only",
+    "api_events_batch": "event API (batch); signed like api_events",
+    "api_openapi": "the API's OpenAPI document; no data",
 }
 # anymail's inbound and tracking webhooks, authenticated by the ESP's basic-auth secret
 PUBLIC_URL_NAMES = re.compile(r"^[a-z_]+_(inbound|tracking)_webhook$")
@@ -190,7 +202,31 @@ def build_world(brand: BusinessEntity, tag: str) -> dict:
     delivery = WebhookDelivery.objects.create(
         esp="postmark", kind="inbound", brand=brand, body=b"{}", body_sha256=tag * 32, size=2
     )
+    source = EventSource.objects.create(brand=brand, name=f"ERP {tag}", slug=f"erp-{tag}")
+    event, _created = record_event(
+        brand=brand, customer=customer, type="payment.received", source=source.event_source,
+        source_key=f"pay-{tag}", occurred_at=dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.UTC),
+        payload={"invoice_number": f"RE-{tag}", "amount": "10", "payment_date": "2026-01-05"},
+        record_id=f"inv-{tag}",
+    )  # fmt: skip
+    automation = AutomationRule.objects.create(
+        brand=brand, key=f"thanks-{tag}", name=f"Dank {tag}", event_type="payment.received",
+        category="transactional",
+    )  # fmt: skip
+    step = RuleStep.objects.create(rule=automation, template_key=f"sweep_{tag}", channels=["email"])
+    run = RuleRun.objects.create(
+        event=event, rule=automation, rule_key=automation.key, matched=True
+    )
+    PlannedStep.objects.create(
+        run=run, step=step, position=0, brand=brand, customer=customer,
+        template_key=step.template_key, channels=["email"], state=PlannedState.SKIPPED,
+        reason="Sweep",
+    )  # fmt: skip
     return {
+        Event: event,
+        EventSource: source,
+        AutomationRule: automation,
+        RuleRun: run,
         User: staff,
         BusinessEntity: brand,
         Customer: customer,
