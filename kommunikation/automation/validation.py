@@ -59,7 +59,7 @@ def condition_errors(conditions: Any) -> list[str]:
             errors.append(
                 _(
                     "%(where)s: unbekanntes Feld „%(field)s“ (brand, customer.<%(customer)s>, "
-                    "payload.<Feld>, record.status)."
+                    "payload.NAME, record.status)."
                 )
                 % {"where": where, "field": field, "customer": "|".join(CUSTOMER_FIELDS)}
             )

@@ -151,7 +151,7 @@ def test_condition_lists_are_checked_with_clear_errors():
         {"field": "payload.x", "op": "exists", "value": True},
     ]) == [
         "Bedingung 1: unbekanntes Feld „customer.shoe_size“ (brand, customer.<kind|segment|"
-        "value_tier|activity|language|vip|is_company|country>, payload.<Feld>, record.status).",
+        "value_tier|activity|language|vip|is_company|country>, payload.NAME, record.status).",
         "Bedingung 2: unbekannter Vergleich „about“, erlaubt: equals, not_equals, in, not_in, "
         ">=, <=, >, <, exists, missing.",
         "Bedingung 3: in braucht eine Liste.",
