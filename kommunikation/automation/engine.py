@@ -314,7 +314,7 @@ def run_rules(event_id: int, *, now: dt.datetime | None = None) -> RunResult | N
     try:
         with transaction.atomic():
             event = (
-                Event.objects.select_for_update()
+                Event.objects.select_for_update(of=("self",))
                 .select_related("brand", "customer")
                 .filter(pk=event_id)
                 .first()
