@@ -56,7 +56,12 @@ from kommunikation.automation.timing import Late, NoDate, berlin, due_at
 from kommunikation.events.catalogue import build_context
 from kommunikation.events.models import Event, EventOutcome
 from kommunikation.models import ContactPoint, OutboundMessage, OutboundSource, OutboundStatus
-from kommunikation.outbox import cancel_outbound, enqueue_outbound, revise_outbound
+from kommunikation.outbox import (
+    cancel_outbound,
+    enqueue_outbound,
+    revise_outbound,
+    trigger_dispatch,
+)
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +80,7 @@ class RunResult:
     planned: int = 0
     skipped: int = 0
     cancelled: int = 0
+    due_now: bool = False  # a planned row may go out at once
     reasons: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
@@ -309,8 +315,13 @@ def idempotency_key(
 # --- the run -------------------------------------------------------------------------------
 
 
-def run_rules(event_id: int, *, now: dt.datetime | None = None) -> RunResult | None:
-    """Run the rules for one event once; None when it was handled already."""
+def run_rules(
+    event_id: int, *, now: dt.datetime | None = None, trigger: bool = True
+) -> RunResult | None:
+    """Run the rules for one event once; None when it was handled already.
+
+    With `trigger`, one dispatch task starts after the commit when a step is due now (one
+    per event, not one per outbox row)."""
     try:
         with transaction.atomic():
             event = (
@@ -321,7 +332,10 @@ def run_rules(event_id: int, *, now: dt.datetime | None = None) -> RunResult | N
             )
             if event is None or event.outcome != EventOutcome.PENDING:
                 return None
-            return _run(event, now=now or timezone.now())
+            result = _run(event, now=now or timezone.now())
+            if trigger and result.due_now:
+                transaction.on_commit(trigger_dispatch)
+            return result
     except IntegrityError:
         # another worker ran the same event (its RuleRuns hold the unique constraint)
         log.info("event %s: rules already run by another worker", event_id)
@@ -478,7 +492,9 @@ def plan_step(
                 not_before=when,
                 source_ref=f"event:{event.pk} rule:{rule.key}"[:200],
                 priority=rule.priority,
+                trigger=False,  # run_rules starts one dispatch for the whole event
             )
+            result.due_now = result.due_now or when <= now
             planned = PlannedStep(
                 run=run,
                 step=step,
