@@ -256,6 +256,18 @@ SMS_MAX_CHARS = env_int("SMS_MAX_CHARS", 0)
 # Subject-based threading only joins a conversation this recent.
 THREADING_SUBJECT_WINDOW_DAYS = env_int("THREADING_SUBJECT_WINDOW_DAYS", 14)
 
+# Inbound mail limits. A larger message is stored raw and shown in the inbox from its
+# headers alone (sender, subject, threading), flagged, its text and attachments left in
+# the raw message (admin: "Rohdaten von E-Mails"). Attachments beyond the count stay in
+# the raw message too, and the message is flagged. Parsing takes about 3x the message
+# size in memory (manage.py bench --only largemail).
+INGEST_MAX_MESSAGE_BYTES = env_int("INGEST_MAX_MESSAGE_BYTES", 50 * 1024 * 1024)
+INGEST_MAX_ATTACHMENTS = env_int("INGEST_MAX_ATTACHMENTS", 100)
+# An ESP posts inbound mail as JSON or form data, base64 inflating it by a third:
+# webhooks read bodies up to this size although DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB,
+# kept for every other view) is smaller, so a mail with attachments is not refused.
+WEBHOOK_MAX_BODY_BYTES = env_int("WEBHOOK_MAX_BODY_BYTES", INGEST_MAX_MESSAGE_BYTES * 3 // 2)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -108,10 +108,15 @@ class MessageAdmin(BrandScopedAdmin):
         "flagged",
         "created_at",
     ]
-    list_filter = ["channel", "direction", "status", "flagged", "is_internal_note"]
+    list_filter = [
+        "channel", "direction", "status", "flagged", "is_internal_note", "signed", "encrypted",
+    ]  # fmt: skip
     search_fields = ["subject", "sender_address", "message_id", "provider_id"]
     raw_id_fields = ["conversation", "raw", "author"]
-    readonly_fields = ["html", "headers", "message_id", "in_reply_to", "references"]
+    readonly_fields = [
+        "html", "headers", "message_id", "in_reply_to", "references", "signed", "encrypted",
+        "parse_flags",
+    ]  # fmt: skip
     inlines = [AttachmentInline, StatusChangeInline]
 
 

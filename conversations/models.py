@@ -276,6 +276,14 @@ class Conversation(models.Model):
         )
 
 
+class ParseFlag(models.TextChoices):
+    """Why an inbound message is shown with less than it carried (Message.parse_flags)."""
+
+    LENIENT = "lenient", _("tolerant gelesen")
+    TOO_LARGE = "too_large", _("zu groß, nicht zerlegt")
+    ATTACHMENT_LIMIT = "attachment_limit", _("nicht alle Anhänge gespeichert")
+
+
 class Message(models.Model):
     """One message in a conversation: inbound, outbound, or an internal note."""
 
@@ -328,6 +336,16 @@ class Message(models.Model):
     )
     flagged = models.BooleanField(_("markiert"), default=False)
     flag_reason = models.TextField(_("Grund der Markierung"), blank=True)
+    # S/MIME or PGP/MIME, as the mail declares it; the signature is not verified and
+    # encrypted content is kept as its attachment (smime.p7m) for a mail client to open
+    signed = models.BooleanField(_("signiert"), default=False)
+    encrypted = models.BooleanField(_("verschlüsselt"), default=False)
+    parse_flags = models.JSONField(
+        _("Hinweise beim Einlesen"),
+        default=list,
+        blank=True,
+        help_text=_("Was beim Einlesen nicht vollständig gelang (Grund: siehe Markierung)."),
+    )
     sent_at = models.DateTimeField(_("gesendet"), null=True, blank=True)
     created_at = models.DateTimeField(_("erfasst"), default=timezone.now)
 
@@ -347,6 +365,11 @@ class Message(models.Model):
 
     def clean(self) -> None:
         check_same_brand(brand_of(self, "conversation__brand"), raw=brand_of(self, "raw__brand"))
+
+    @property
+    def parse_flag_labels(self) -> list[str]:
+        labels = dict(ParseFlag.choices)
+        return [str(labels.get(flag, flag)) for flag in self.parse_flags]
 
     @property
     def timestamp(self):

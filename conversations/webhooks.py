@@ -165,6 +165,28 @@ def _finish(delivery: WebhookDelivery, state: str, reason: str = "", **fields) -
     delivery.save(update_fields=["state", "reason", *fields])
 
 
+def _read_body(request) -> bytes:
+    """The raw body, up to WEBHOOK_MAX_BODY_BYTES.
+
+    ``request.body`` refuses anything above DATA_UPLOAD_MAX_MEMORY_SIZE, which is right
+    for forms but would turn every inbound mail with a few MB of attachments into a lost
+    mail. So the body is read from the stream here and handed to Django as the request's
+    body (``_body``, which ``request.body`` and the POST/FILES parsers read from); JSON
+    payloads (Postmark, Brevo, Mandrill, ...) are then parsed from it without the smaller
+    limit. Multipart fields (Mailgun's and SendGrid's forms) still meet Django's per-field
+    limit, which DATA_UPLOAD_MAX_MEMORY_SIZE sets."""
+    if hasattr(request, "_body"):
+        return request._body
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > settings.WEBHOOK_MAX_BODY_BYTES:
+        raise RequestDataTooBig
+    request._body = request.read(length) if length else b""
+    return request._body
+
+
 def receive_webhook(request, *, kind: str, esp: str, build) -> HttpResponse:
     """Store the body, parse it with anymail's view for the ESP (``build()``), hand the
     events on; the answer says what became of it."""
@@ -175,11 +197,11 @@ def receive_webhook(request, *, kind: str, esp: str, build) -> HttpResponse:
             return _not_configured(kind, esp, exc)
         return HttpResponse()
     try:
-        body = request.body
+        body = _read_body(request)
     except RequestDataTooBig:
-        # above DATA_UPLOAD_MAX_MEMORY_SIZE Django refuses to read it; the attempt is
-        # kept (without the body) so that it shows in the admin with its size
-        reason = _("Der Inhalt ist größer als DATA_UPLOAD_MAX_MEMORY_SIZE (%(size)s Bytes).") % {
+        # above WEBHOOK_MAX_BODY_BYTES the body is not read; the attempt is kept (without
+        # the body) so that it shows in the admin with its size
+        reason = _("Der Inhalt ist größer als WEBHOOK_MAX_BODY_BYTES (%(size)s Bytes).") % {
             "size": request.META.get("CONTENT_LENGTH", "?")
         }
         delivery = store_webhook(
@@ -305,20 +327,25 @@ def _lenient_parse(kind: str, esp: str, handler, body: bytes) -> tuple[list, lis
 def handle_inbound(sender, event, esp_name: str, notes=(), **kwargs) -> BusinessEntity:
     """Ingest one inbound mail into the brand of its recipient; returns that brand."""
     message = event.message
-    recipients = [str(getattr(message, "envelope_recipient", "") or "")]
-    recipients += [a.addr_spec for a in (message.to or []) + (message.cc or [])]
+    envelope = [str(getattr(message, "envelope_recipient", "") or "")]
+    recipients = envelope + [a.addr_spec for a in (message.to or []) + (message.cc or [])]
     if not message.from_email and not any(recipients):
         # `{}` or a payload of another kind: not a mail, and no empty conversation
         raise RejectedPayload(_("Keine E-Mail: weder Absender noch Empfänger angegeben."))
+    # a mailbox's address fixes brand and mailbox; else ingestion routes by the message
     brand, mailbox = route_inbound(recipients)
     raw = _raw_bytes(event)
     result = ingest_raw_email(
-        raw, brand=brand, mailbox=mailbox, source=f"webhook:{esp_name}:{event.event_id or ''}"
+        raw,
+        brand=brand,
+        mailbox=mailbox,
+        source=f"webhook:{esp_name}:{event.event_id or ''}",
+        envelope_recipients=envelope,
     )
     if notes and result.message is not None:
         _flag(result.message, list(notes))
     log.info("inbound via %s: %s", esp_name, result.outcome)
-    return brand
+    return brand or result.brand  # routed by ingestion where no mailbox fixed it
 
 
 def _flag(message: Message, notes: list[str]) -> None:

@@ -668,6 +668,21 @@ URLS: dict[str, Scoped | Filtered | Listing] = {
             ]
         )
     ),
+    "conversation_brand": Scoped(
+        lambda a, b: [
+            # B's conversation into A, and A's conversation into B: both refused
+            (
+                "POST",
+                reverse("conversation_brand", args=[b[Conversation].pk]),
+                {"brand": a[BusinessEntity].pk},
+            ),
+            (
+                "POST",
+                reverse("conversation_brand", args=[a[Conversation].pk]),
+                {"brand": b[BusinessEntity].pk},
+            ),
+        ]  # fmt: skip
+    ),
     "conversation_status": Scoped(lambda a, b: []),  # in _conversation_writes
     "conversation_priority": Scoped(lambda a, b: []),
     "conversation_unread": Scoped(lambda a, b: []),

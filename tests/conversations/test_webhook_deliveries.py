@@ -295,14 +295,27 @@ def test_a_mailgun_body_with_a_wrong_signature_is_rejected_and_kept(client, bran
 
 
 @pytest.mark.django_db
-def test_a_body_above_djangos_limit_is_413_and_the_attempt_shows(client, settings, brand_b):
-    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+def test_a_mail_above_djangos_form_limit_is_still_received(client, settings, brand_b):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000  # far below the payload
+    data, content_type = postmark_inbound()
+    assert len(data) > 1000
+
+    response = post(client, "/webhooks/inbound/postmark/", data, content_type)
+
+    assert response.status_code == 200
+    assert WebhookDelivery.objects.get().state == "ok"
+    assert Message.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_a_body_above_the_webhook_limit_is_413_and_the_attempt_shows(client, settings, brand_b):
+    settings.WEBHOOK_MAX_BODY_BYTES = 1000
     data, content_type = postmark_inbound()
 
     response = post(client, "/webhooks/inbound/postmark/", data, content_type)
 
     assert response.status_code == 413
-    assert "DATA_UPLOAD_MAX_MEMORY_SIZE" in response.content.decode()
+    assert "WEBHOOK_MAX_BODY_BYTES" in response.content.decode()
     delivery = WebhookDelivery.objects.get()
     assert (delivery.state, delivery.reason) == ("rejected", response.content.decode())
 
