@@ -35,7 +35,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Count, Max, Q
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
@@ -102,19 +102,23 @@ def is_historical(event: Event) -> bool:
     return any(event.payload.get(key) is True for key in HISTORICAL_KEYS)
 
 
-# --- rules of an event type (cached per process, dropped when a rule changes) ------------
+# --- rules of an event type ------------------------------------------------------------------
+# Cached per process and checked against (count, last change) of the rules once per event:
+# a rule changed in the admin (another process) or rolled back is seen at the next event.
 
 _RULES: dict[str, list[AutomationRule]] | None = None
+_STAMP: tuple | None = None
 
 
 def forget_rules(**kwargs) -> None:
-    global _RULES
-    _RULES = None
+    global _RULES, _STAMP
+    _RULES, _STAMP = None, None
 
 
 def rules_for(event_type: str, brand_id: int) -> list[AutomationRule]:
-    global _RULES
-    if _RULES is None:
+    global _RULES, _STAMP
+    stamp = tuple(AutomationRule.objects.aggregate(n=Count("id"), at=Max("updated_at")).values())
+    if _RULES is None or stamp != _STAMP:
         rules: dict[str, list[AutomationRule]] = {}
         queryset = (
             AutomationRule.objects.active()
@@ -123,7 +127,7 @@ def rules_for(event_type: str, brand_id: int) -> list[AutomationRule]:
         )
         for rule in queryset:
             rules.setdefault(rule.event_type, []).append(rule)
-        _RULES = rules
+        _RULES, _STAMP = rules, stamp
     types = (event_type, *REPLANS.get(event_type, ()))
     return [
         rule
