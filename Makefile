@@ -25,6 +25,7 @@ run: install
 	$(DEV) $(PY) manage.py createcachetable
 	$(DEV) $(PY) manage.py sync_schedules
 	$(DEV) $(PY) manage.py load_templates
+	$(DEV) $(PY) manage.py load_rules kommunikation/automation/library/default_rules.yaml
 	$(DEV) $(PY) manage.py demo_setup
 	@echo "Posteingang: http://$(HOST)/   (Strg-C beendet Webserver und Worker)"
 	@trap 'kill 0' INT TERM EXIT; \

@@ -47,3 +47,17 @@ def email(options: BenchOptions) -> list[BenchRow]:
             if key != "name":
                 rows.append(BenchRow("email", f"{name}: {key}", value, ""))
     return rows
+
+
+@benchmark("rules")
+def rules(options: BenchOptions) -> list[BenchRow]:
+    """Events through the rules engine: events/s, CPU per event, p95 event -> outbox rows."""
+    from kommunikation.automation.benchmarks import rules_engine
+
+    result = rules_engine(n=options.messages)
+    units = {"events_per_s": "/s", "cpu_ms_per_event": "ms", "p50_ms": "ms", "p95_ms": "ms"}
+    return [
+        BenchRow("rules", f"{key} (n={result['events']})", value, units.get(key, ""))
+        for key, value in result.items()
+        if key != "events"
+    ]

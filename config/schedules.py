@@ -50,4 +50,10 @@ SCHEDULES: list[tuple[str, str, str, str]] = [
         "0 * * * *",
         "Konversationen ohne Antwort des Kunden nach 48 h / 72 h / 14 Tagen; stündlich, weil die Fristen in Stunden zählen.",
     ),
+    (
+        "rules-catch-up",
+        "kommunikation.automation.tasks.process_pending",
+        "*/5 * * * *",
+        "Ereignisse, deren Regel-Aufgabe verloren ging, nachholen; neue starten ihre Aufgabe sofort.",
+    ),
 ]

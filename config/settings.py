@@ -328,6 +328,10 @@ COMPLIANCE_DUPLICATE_HOURS = env_int("DUPLICATE_WINDOW_HOURS", 24)
 COMPLIANCE_LINK_DAYS = env_int("PREFERENCE_LINK_DAYS", 365)  # preference links (unsubscribe: never)
 COMPLIANCE_DOUBLE_OPT_IN_DAYS = env_int("DOUBLE_OPT_IN_DAYS", 7)
 
+# Automation (issue 9): a step due relative to the event itself that the engine reaches
+# late (a backlog, a sync lagging) is still sent within this many hours, else skipped
+AUTOMATION_LATE_HOURS = env_int("AUTOMATION_LATE_HOURS", 24)
+
 OUTBOX_BATCH_SIZE = env_int("OUTBOX_BATCH_SIZE", 200)
 OUTBOX_MAX_ATTEMPTS = env_int("OUTBOX_MAX_ATTEMPTS", 8)
 OUTBOX_RETRY_BASE_SECONDS = env_int("OUTBOX_RETRY_BASE_SECONDS", 60)

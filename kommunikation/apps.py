@@ -22,3 +22,8 @@ class KommunikationConfig(AppConfig):
         from kommunikation.events.inbound import queue_inbound_events
 
         message_ingested.connect(queue_inbound_events, dispatch_uid="kk-inbound-events")
+        from kommunikation.automation import tasks as automation_tasks
+        from kommunikation.events.services import event_recorded
+
+        event_recorded.connect(automation_tasks.on_event_recorded, dispatch_uid="kk-rules")
+        automation_tasks.connect_rule_cache()

@@ -55,11 +55,13 @@ from conversations.models import (
 )
 from conversations.sanitize import sanitize_html
 from conversations.threading import normalize_subject
+from kommunikation.automation.engine import still_wanted
 from kommunikation.channels import CHANNELS
 from kommunikation.channels.base import Outgoing, PermanentError, TransientError
 from kommunikation.models import (
     ContactPoint,
     OutboundMessage,
+    OutboundSource,
     OutboundStatus,
     ProviderBudget,
 )
@@ -119,7 +121,8 @@ def claim_batch(*, limit: int, now: dt.datetime, worker: str = WORKER) -> Claim:
     """Mark up to `limit` due rows as ours for the lease time, under a new claim token."""
     token = uuid.uuid4()
     with transaction.atomic():
-        due = OutboundMessage.objects.due(now).order_by("next_attempt_at", "id")
+        # urgent before low among what is due, then oldest first
+        due = OutboundMessage.objects.due(now).order_by("priority", "next_attempt_at", "id")
         if connection.features.has_select_for_update_skip_locked:
             due = due.select_for_update(skip_locked=True)
         rows = list(due.values_list("id", "channel")[:limit])
@@ -149,7 +152,7 @@ def claimed_rows(claim: Claim) -> list[OutboundMessage]:
             id__in=claim.ids, status=OutboundStatus.SENDING, claim_token=claim.token
         )
         .select_related("brand", "customer", "conversation", "message")
-        .order_by("next_attempt_at", "id")
+        .order_by("priority", "next_attempt_at", "id")
     )
 
 
@@ -318,6 +321,13 @@ class _Adapters:
 
 def handle(row: OutboundMessage, *, batch: _Batch) -> None:
     result = batch.result
+    if row.source == OutboundSource.RULE:
+        # the rules engine's last check: planned days ago, still wanted now?
+        reason = still_wanted(row)
+        if reason:
+            result.reasons.append(reason)
+            _write(row, result, status=OutboundStatus.CANCELLED, last_error=reason[:2000])
+            return
     now = timezone.now()
     channel = row.channel
     recipient = row.recipient or recipient_for(row, channel)

@@ -426,6 +426,12 @@ class OutboundMessage(models.Model):
     template_version = models.CharField(max_length=40, blank=True)
     variant = models.CharField(max_length=40, blank=True)
     sent_at = models.DateTimeField(_("gesendet"), null=True, blank=True)
+    # the claim order among due rows: 0 urgent, 1 high, 2 normal, 3 low (a rule's priority)
+    priority = models.PositiveSmallIntegerField(
+        _("Priorität"),
+        default=2,
+        choices=[(0, _("dringend")), (1, _("hoch")), (2, _("normal")), (3, _("niedrig"))],
+    )
     created_at = models.DateTimeField(_("angelegt"), default=timezone.now)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -485,4 +491,10 @@ class ProviderBudget(models.Model):
 
 
 # The event models live in their own package but belong to this app.
+from kommunikation.automation.models import (  # noqa: E402, F401
+    AutomationRule,
+    PlannedStep,
+    RuleRun,
+    RuleStep,
+)
 from kommunikation.events.models import Event, EventOutcome, EventSource  # noqa: E402, F401

@@ -60,6 +60,7 @@ def enqueue_outbound(
     message=None,
     created_by=None,
     trigger: bool = True,
+    priority: int = 2,
 ) -> OutboundMessage:
     """Queue one message; the same idempotency key twice returns the first row.
 
@@ -70,6 +71,7 @@ def enqueue_outbound(
     `trigger`, an immediate message starts a dispatch task after the commit.
     `message_id` keeps a Message-ID the thread entry already carries (so a reply to a
     message still in the queue threads too); otherwise one is made on the brand's domain.
+    `priority` orders the dispatch claim among due rows: 0 urgent, 1 high, 2 normal, 3 low.
     """
     channel_list = [channels] if isinstance(channels, str) else list(channels)
     if not channel_list:
@@ -107,6 +109,7 @@ def enqueue_outbound(
         not_before=when,
         next_attempt_at=when,
         created_by=created_by,
+        priority=priority,
     )
     try:
         # the unique constraint decides, not a check-then-insert: two callers racing
@@ -267,15 +270,15 @@ def retry_outbound(rows, *, actor: Actor, since: dt.datetime | None = None) -> i
     )
 
 
-def cancel_outbound(rows, *, actor: Actor) -> int:
-    """Cancel waiting messages; one already being sent cannot be called back."""
+def cancel_outbound(rows, *, actor: Actor, reason: str = "") -> int:
+    """Cancel waiting messages (with the reason); one already being sent cannot be called back."""
     return _transition(
         rows,
         actor=actor,
         action="outbox.cancelled",
         from_status=OutboundStatus.QUEUED,
         status=OutboundStatus.CANCELLED,
-        last_error=_("Storniert."),
+        last_error=(reason or _("Storniert."))[:2000],
     )
 
 
@@ -303,6 +306,12 @@ def _transition(rows, *, actor: Actor, action: str, from_status: str, **changes)
             changes={"status": [from_status, changes["status"]]},
         )
     return count
+
+
+def revise_outbound(rows, *, context: dict) -> int:
+    """New template data for messages still waiting (a partial payment lowers the open
+    amount of the next dunning letter); one being sent keeps what it has."""
+    return rows.filter(status=OutboundStatus.QUEUED).update(context=context)
 
 
 def queue_template_test_send(sender, *, user, brand, subject: str, text: str, html: str, **kwargs):

@@ -57,6 +57,10 @@ _TEAM_LEAD = _AGENT + [
     "kommunikation.add_customer",
     "compliance.add_suppression",
     "kommunikation.change_outboundmessage",
+    "kommunikation.view_automationrule",
+    "kommunikation.view_rulestep",
+    "kommunikation.view_rulerun",
+    "kommunikation.view_plannedstep",
 ]
 _ADMIN = _TEAM_LEAD + [
     "kommunikation.add_businessentity",
@@ -78,6 +82,12 @@ _ADMIN = _TEAM_LEAD + [
     "kommunikation.view_eventsource",
     "kommunikation.add_eventsource",
     "kommunikation.change_eventsource",
+    "kommunikation.add_automationrule",
+    "kommunikation.change_automationrule",
+    "kommunikation.delete_automationrule",
+    "kommunikation.add_rulestep",
+    "kommunikation.change_rulestep",
+    "kommunikation.delete_rulestep",
 ]
 _MANAGEMENT = _TEAM_LEAD + [
     "conversations.view_mailbox",

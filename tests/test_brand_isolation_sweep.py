@@ -52,6 +52,13 @@ from conversations.models import (
     WebhookDelivery,
 )
 from kommunikation.admin_scoping import UNDECLARED, BrandScopedAdmin, BrandScopedInline
+from kommunikation.automation.models import (
+    AutomationRule,
+    PlannedState,
+    PlannedStep,
+    RuleRun,
+    RuleStep,
+)
 from kommunikation.events.models import Event, EventSource
 from kommunikation.events.services import record_event
 from kommunikation.models import BusinessEntity, ContactPoint, Customer, OutboundMessage
@@ -195,22 +202,33 @@ def build_world(brand: BusinessEntity, tag: str) -> dict:
     delivery = WebhookDelivery.objects.create(
         esp="postmark", kind="inbound", brand=brand, body=b"{}", body_sha256=tag * 32, size=2
     )
+    source = EventSource.objects.create(brand=brand, name=f"ERP {tag}", slug=f"erp-{tag}")
     event, _created = record_event(
-        brand=brand,
-        type="invoice.created",
-        source="sevdesk",
-        source_key=f"sweep-{tag}",
-        occurred_at=dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC),
-        payload={"invoice_number": f"RE-{tag}"},
-        customer=customer,
-        record_number=f"RE-{tag}",
+        brand=brand, customer=customer, type="payment.received", source=source.event_source,
+        source_key=f"pay-{tag}", occurred_at=dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.UTC),
+        payload={"invoice_number": f"RE-{tag}", "amount": "10", "payment_date": "2026-01-05"},
+        record_id=f"inv-{tag}",
+    )  # fmt: skip
+    automation = AutomationRule.objects.create(
+        brand=brand, key=f"thanks-{tag}", name=f"Dank {tag}", event_type="payment.received",
+        category="transactional",
+    )  # fmt: skip
+    step = RuleStep.objects.create(rule=automation, template_key=f"sweep_{tag}", channels=["email"])
+    run = RuleRun.objects.create(
+        event=event, rule=automation, rule_key=automation.key, matched=True
     )
-    event_source = EventSource.objects.create(brand=brand, name=f"Shop {tag}", slug=f"shop-{tag}")
+    PlannedStep.objects.create(
+        run=run, step=step, position=0, brand=brand, customer=customer,
+        template_key=step.template_key, channels=["email"], state=PlannedState.SKIPPED,
+        reason="Sweep",
+    )  # fmt: skip
     return {
+        Event: event,
+        EventSource: source,
+        AutomationRule: automation,
+        RuleRun: run,
         User: staff,
         BusinessEntity: brand,
-        Event: event,
-        EventSource: event_source,
         Customer: customer,
         ContactPoint: contact,
         Mailbox: mailbox,

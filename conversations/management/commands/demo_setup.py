@@ -20,6 +20,10 @@ class Command(BaseCommand):
         if not Conversation.objects.exists():
             self.stdout.write("Lege Demodaten an …")
             call_command("seed_demo", stdout=self.stdout)
+            from kommunikation.automation.demo import seed_automation_demo
+
+            count = seed_automation_demo()
+            self.stdout.write(f"{count} Demo-Ereignisse durch die Regeln geschickt.")
         User = get_user_model()
         user, created = User.objects.get_or_create(
             username=DEMO_USER,

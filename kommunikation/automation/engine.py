@@ -1,0 +1,676 @@
+"""The rules engine: an event in, matching rules, planned steps in the outbox, reasons kept.
+
+``run_rules(event)`` is the one entry (a django-q2 task calls it on commit of each new event,
+see ``kommunikation.automation.tasks``). In one transaction, with the event row locked:
+
+1. A historical event (the first sync of a connection) fires nothing.
+2. **Supersession**: what is still planned for the same business record from earlier
+   events is checked against this one: a payment cancels the dunning letters, an accepted
+   quote its follow-ups, a moved or cancelled appointment its reminders, an order that moved
+   on its status follow-ups; a partial payment lowers the open amount in the letters still
+   waiting. Cancelled outbox rows keep the reason.
+3. Each active rule of the event type (and of the types it re-plans) is matched: status
+   from/to, then the conditions. A ``RuleRun`` records the result and why.
+4. Each step of a matching rule is planned: its time (``timing.due_at``), the customer's
+   address per channel (address type, first or last), then one outbox row with an
+   idempotency key of (rule step, record id and version, channel, recipient) and
+   ``not_before`` at that time. A step that cannot be planned is a ``PlannedStep`` with
+   state "skipped" and the reason. A newer event of the same rule and record re-plans:
+   the older rule's pending steps are cancelled ("neu geplant").
+5. The event's outcome is recorded.
+
+``still_wanted(row)`` is the dispatch worker's last check right before sending: the same
+cancel conditions against everything recorded since the plan was made, and the customer's
+replies, so a message planned days earlier cannot go out stale.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Max, Q
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+
+from compliance.services import Actor
+from kommunikation.automation.models import (
+    AddressPosition,
+    AddressType,
+    AutomationRule,
+    CancelOn,
+    ChannelMode,
+    PlannedState,
+    PlannedStep,
+    RuleRun,
+    RuleStep,
+)
+from kommunikation.automation.timing import Late, NoDate, berlin, due_at
+from kommunikation.events.catalogue import build_context
+from kommunikation.events.models import Event, EventOutcome
+from kommunikation.models import ContactPoint, OutboundMessage, OutboundSource, OutboundStatus
+from kommunikation.outbox import (
+    cancel_outbound,
+    enqueue_outbound,
+    revise_outbound,
+    trigger_dispatch,
+)
+
+log = logging.getLogger(__name__)
+
+# an event of the key also runs the rules of the values: a moved appointment re-plans the
+# reminders of the scheduled one (with the new starts_at)
+REPLANS = {"appointment.moved": ("appointment.scheduled",)}
+PHONE_CHANNELS = ("sms", "whatsapp", "call")
+RULES_ACTOR = Actor(label="Regeln")
+# payload keys by which a source marks history (the sevDesk first sync): no rules fire
+HISTORICAL_KEYS = ("historical", "_historical", "first_sync")
+
+
+@dataclass
+class RunResult:
+    matched: int = 0
+    planned: int = 0
+    skipped: int = 0
+    cancelled: int = 0
+    due_now: bool = False  # a planned row may go out at once
+    reasons: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        return _(
+            "%(matched)s Regeln zutreffend, %(planned)s Schritte geplant, "
+            "%(skipped)s übersprungen, %(cancelled)s storniert."
+        ) % {
+            "matched": self.matched,
+            "planned": self.planned,
+            "skipped": self.skipped,
+            "cancelled": self.cancelled,
+        }
+
+
+def is_historical(event: Event) -> bool:
+    """Marked by its source as history (first sync of a connection): fires no rules."""
+    if getattr(event, "historical", False):
+        return True
+    return any(event.payload.get(key) is True for key in HISTORICAL_KEYS)
+
+
+# --- rules of an event type ------------------------------------------------------------------
+# Cached per process and checked against (count, last change) of the rules once per event:
+# a rule changed in the admin (another process) or rolled back is seen at the next event.
+
+_RULES: dict[str, list[AutomationRule]] | None = None
+_STAMP: tuple | None = None
+
+
+def forget_rules(**kwargs) -> None:
+    global _RULES, _STAMP
+    _RULES, _STAMP = None, None
+
+
+def rules_for(event_type: str, brand_id: int) -> list[AutomationRule]:
+    global _RULES, _STAMP
+    stamp = tuple(AutomationRule.objects.aggregate(n=Count("id"), at=Max("updated_at")).values())
+    if _RULES is None or stamp != _STAMP:
+        rules: dict[str, list[AutomationRule]] = {}
+        queryset = (
+            AutomationRule.objects.active()
+            .prefetch_related("steps")
+            .order_by("event_type", "key", "brand_id")
+        )
+        for rule in queryset:
+            rules.setdefault(rule.event_type, []).append(rule)
+        _RULES, _STAMP = rules, stamp
+    types = (event_type, *REPLANS.get(event_type, ()))
+    return [
+        rule
+        for t in types
+        for rule in _RULES.get(t, ())
+        if rule.brand_id is None or rule.brand_id == brand_id
+    ]
+
+
+# --- matching ------------------------------------------------------------------------------
+
+
+def _lookup(event: Event, field_name: str) -> tuple[bool, Any]:
+    """(present, value) of a condition's field for this event."""
+    if field_name == "brand":
+        return True, event.brand.slug
+    if field_name == "record.status":
+        return bool(event.record_status), event.record_status
+    if field_name == "record.kind":
+        return bool(event.record_kind), event.record_kind
+    if field_name.startswith("customer."):
+        if event.customer is None:
+            return False, None
+        value = getattr(event.customer, field_name.removeprefix("customer."), None)
+        return value not in (None, ""), value
+    value: Any = event.payload
+    for part in field_name.removeprefix("payload.").split("."):
+        if isinstance(value, Mapping) and part in value:
+            value = value[part]
+        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
+        else:
+            return False, None
+    return value is not None, value
+
+
+def _number(value: Any) -> Decimal | None:
+    if isinstance(value, bool):
+        return None
+    try:
+        return Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return None
+
+
+def _compare(op: str, actual: Any, expected: Any) -> bool:
+    if op == "equals":
+        return _same(actual, expected)
+    if op == "not_equals":
+        return not _same(actual, expected)
+    if op == "in":
+        return any(_same(actual, e) for e in expected)
+    if op == "not_in":
+        return not any(_same(actual, e) for e in expected)
+    a, b = _number(actual), _number(expected)
+    if a is None or b is None:  # dates and other text: ISO 8601 sorts as it reads
+        a, b = str(actual), str(expected)
+    return {">=": a >= b, "<=": a <= b, ">": a > b, "<": a < b}[op]
+
+
+def _same(actual: Any, expected: Any) -> bool:
+    if isinstance(expected, bool) or isinstance(actual, bool):
+        return actual is expected or str(actual).lower() == str(expected).lower()
+    a, b = _number(actual), _number(expected)
+    if a is not None and b is not None:
+        return a == b  # "1234.50" from sevDesk equals 1234.5
+    return str(actual) == str(expected)
+
+
+def match(rule: AutomationRule, event: Event) -> tuple[bool, str]:
+    """(matched, why): the status change, then every condition in order."""
+    if rule.from_status or rule.to_status:
+        status = str(event.payload.get("status") or event.record_status or "")
+        previous = str(event.payload.get("previous_status") or "")
+        if rule.to_status and status != rule.to_status:
+            return False, _("Status ist „%(status)s“, nicht „%(want)s“.") % {
+                "status": status,
+                "want": rule.to_status,
+            }
+        if rule.from_status and previous != rule.from_status:
+            return False, _("Vorheriger Status ist „%(status)s“, nicht „%(want)s“.") % {
+                "status": previous,
+                "want": rule.from_status,
+            }
+    for number, cond in enumerate(rule.conditions or [], start=1):
+        op = cond.get("op", "equals")
+        present, actual = _lookup(event, cond["field"])
+        if op == "exists":
+            ok = present
+        elif op == "missing":
+            ok = not present
+        else:
+            ok = present and _compare(op, actual, cond.get("value"))
+        if not ok:
+            return False, _(
+                "Bedingung %(n)s nicht erfüllt: %(field)s %(op)s %(value)s (ist: %(actual)s)."
+            ) % {
+                "n": number,
+                "field": cond["field"],
+                "op": op,
+                "value": cond.get("value", ""),
+                "actual": actual if present else _("fehlt"),
+            }
+    return True, _("Alle Bedingungen erfüllt.")
+
+
+# --- addresses -----------------------------------------------------------------------------
+
+
+def address_for(
+    customer, channel: str, *, kind: str, position: str, points: list[ContactPoint]
+) -> str:
+    """The customer's address for a channel by the rule's choice (seed 003, Bitrix24):
+    a type (work, private, mobile, newsletter) or automatic, then the first or last one."""
+    if channel == "letter":
+        if customer.street and customer.city:
+            return f"{customer.street}, {customer.postal_code} {customer.city}".strip()
+        return ""
+    wanted = "phone" if channel in PHONE_CHANNELS else "email" if channel == "email" else None
+    if wanted is None:
+        return ""
+    usable = [
+        p
+        for p in points
+        if p.channel == wanted and not p.bouncing and (kind == AddressType.AUTO or p.type == kind)
+    ]
+    usable.sort(key=lambda p: (p.position, p.created_at, p.pk))
+    if not usable:
+        return ""
+    return (usable[-1] if position == AddressPosition.LAST else usable[0]).value
+
+
+def _points(customer) -> list[ContactPoint]:
+    return list(ContactPoint.objects.filter(customer=customer))
+
+
+# --- data for the templates ------------------------------------------------------------------
+
+
+def jsonable(value: Any) -> Any:
+    """Template data as JSON for the outbox row: Decimals as text, dates in ISO 8601
+    (the template filters money and datum read both)."""
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    return value
+
+
+def _dunning_context(context: dict, event: Event, when: dt.datetime) -> dict:
+    """A later dunning letter counts its days overdue and its new payment date from the
+    day it goes out, not from the day the invoice first became overdue."""
+    if event.type != "invoice.overdue" or not context.get("due_date"):
+        return context
+    day = when.astimezone(berlin()).date()
+    context = dict(context)
+    due = dt.date.fromisoformat(str(context["due_date"])[:10])
+    context["days_overdue"] = max((day - due).days, int(context.get("days_overdue") or 0))
+    if context.get("new_due_date"):
+        first = dt.date.fromisoformat(str(context["new_due_date"])[:10])
+        grace = (first - event.occurred_at.astimezone(berlin()).date()).days
+        context["new_due_date"] = (day + dt.timedelta(days=max(grace, 0))).isoformat()
+    return context
+
+
+def idempotency_key(
+    step: RuleStep, repetition: int, event: Event, channel: str, recipient: str
+) -> str:
+    """(rule step, record id and version, channel, recipient): a repeated event, a second
+    sync or a re-run finds the same key and the outbox returns the first row."""
+    record = (
+        f"{event.record_kind}:{event.record_id}:{event.record_version}"
+        if event.record_id
+        else f"event:{event.pk}"
+    )
+    key = f"rule:{step.rule_id}.{step.position}.{repetition}:{record}:{channel}:{recipient}"
+    if len(key) <= 200:
+        return key
+    return (
+        f"rule:{step.rule_id}.{step.position}.{repetition}:"
+        + hashlib.sha256(key.encode()).hexdigest()
+    )
+
+
+# --- the run -------------------------------------------------------------------------------
+
+
+def run_rules(
+    event_id: int, *, now: dt.datetime | None = None, trigger: bool = True
+) -> RunResult | None:
+    """Run the rules for one event once; None when it was handled already.
+
+    With `trigger`, one dispatch task starts after the commit when a step is due now (one
+    per event, not one per outbox row)."""
+    try:
+        with transaction.atomic():
+            event = (
+                Event.objects.select_for_update(of=("self",))
+                .select_related("brand", "customer")
+                .filter(pk=event_id)
+                .first()
+            )
+            if event is None or event.outcome != EventOutcome.PENDING:
+                return None
+            result = _run(event, now=now or timezone.now())
+            if trigger and result.due_now:
+                transaction.on_commit(trigger_dispatch)
+            return result
+    except IntegrityError:
+        # another worker ran the same event (its RuleRuns hold the unique constraint)
+        log.info("event %s: rules already run by another worker", event_id)
+        return None
+
+
+def _run(event: Event, *, now: dt.datetime) -> RunResult:
+    result = RunResult()
+    if is_historical(event):
+        event.record_outcome(
+            outcome=EventOutcome.IGNORED,
+            detail=_("Historisches Ereignis (Erstabgleich): keine Regeln ausgeführt."),
+            now=now,
+        )
+        return result
+    if event.record_id:
+        supersede(event, result=result, now=now)
+    rules = rules_for(event.type, event.brand_id)
+    context: dict | None = None
+    context_error = ""
+    points: list[ContactPoint] | None = None
+    for rule in rules:
+        matched, why = match(rule, event)
+        if matched and rule.once_per_record and event.record_id:
+            earlier = RuleRun.objects.filter(
+                rule=rule,
+                matched=True,
+                event__brand_id=event.brand_id,
+                event__record_kind=event.record_kind,
+                event__record_id=event.record_id,
+            ).exclude(event=event)
+            if earlier.exists():
+                matched, why = False, _("Läuft je Vorgang nur einmal; lief bereits.")
+        run = RuleRun.objects.create(
+            event=event, rule=rule, rule_key=rule.key, matched=matched, reason=why[:500]
+        )
+        if not matched:
+            continue
+        result.matched += 1
+        if event.record_id:
+            replan(rule, event, result=result, now=now)
+        if context is None and not context_error:
+            try:
+                context = jsonable(build_context(event.type, event.payload))
+            except Exception as exc:  # a payload the type's builder cannot read
+                context_error = _("Daten des Ereignisses unvollständig: %(error)s") % {"error": exc}
+        if points is None and event.customer is not None:
+            points = _points(event.customer)
+        for step in sorted(rule.steps.all(), key=lambda s: s.position):
+            plan_step(
+                run,
+                rule,
+                step,
+                event,
+                context=context,
+                context_error=context_error,
+                points=points or [],
+                result=result,
+                now=now,
+            )
+    event.record_outcome(outcome=EventOutcome.PROCESSED, detail=result.summary(), now=now)
+    return result
+
+
+def _skip(run, step, event, *, repetition=0, reason: str, when=None) -> PlannedStep:
+    return PlannedStep.objects.create(
+        run=run,
+        step=step,
+        position=step.position,
+        repetition=repetition,
+        brand_id=event.brand_id,
+        customer=event.customer,
+        record_kind=event.record_kind,
+        record_id=event.record_id,
+        template_key=step.template_key,
+        channels=step.channels,
+        cancel_on=step.cancel_on,
+        planned_for=when,
+        state=PlannedState.SKIPPED,
+        reason=reason[:500],
+    )
+
+
+def plan_step(
+    run: RuleRun,
+    rule: AutomationRule,
+    step: RuleStep,
+    event: Event,
+    *,
+    context: dict | None,
+    context_error: str,
+    points: list[ContactPoint],
+    result: RunResult,
+    now: dt.datetime,
+) -> None:
+    for repetition in range(step.repeat + 1):
+        try:
+            when = due_at(
+                step, occurred_at=event.occurred_at, payload=event.payload, now=now,
+                repetition=repetition,
+            )  # fmt: skip
+        except (Late, NoDate) as exc:
+            result.skipped += 1
+            _skip(run, step, event, repetition=repetition, reason=str(exc))
+            continue
+        if event.customer is None:
+            result.skipped += 1
+            _skip(run, step, event, repetition=repetition, when=when,
+                  reason=_("Kein Kunde zum Ereignis: keine Nachricht."))  # fmt: skip
+            continue
+        if context is None:
+            result.skipped += 1
+            _skip(run, step, event, repetition=repetition, when=when, reason=context_error)
+            continue
+        addresses, missing = {}, []
+        for channel in step.channels:
+            address = address_for(
+                event.customer, channel, kind=rule.address_type,
+                position=rule.address_position, points=points,
+            )  # fmt: skip
+            if address:
+                addresses[channel] = address
+            else:
+                missing.append(channel)
+        if not addresses:
+            result.skipped += 1
+            _skip(run, step, event, repetition=repetition, when=when,
+                  reason=_("Keine Adresse vom Typ „%(type)s“ für %(channels)s: keine Nachricht.")
+                  % {"type": rule.get_address_type_display(),
+                     "channels": ", ".join(step.channels)})  # fmt: skip
+            continue
+        channels = list(addresses)
+        note = (
+            _("Ohne Adresse übergangen: %(channels)s.") % {"channels": ", ".join(missing)}
+            if missing
+            else ""
+        )
+        groups = [[c] for c in channels] if step.channel_mode == ChannelMode.ALL else [channels]
+        data = _dunning_context(context, event, when)
+        for group in groups:
+            first = group[0]
+            key = idempotency_key(step, repetition, event, "+".join(group), addresses[first])
+            row = enqueue_outbound(
+                brand=event.brand,
+                customer=event.customer,
+                channels=group,
+                category=step.effective_category,
+                idempotency_key=key,
+                source=OutboundSource.RULE,
+                template_key=step.template_key,
+                context=data,
+                to_address=addresses[first],
+                purpose=rule.purpose,
+                not_before=when,
+                source_ref=f"event:{event.pk} rule:{rule.key}"[:200],
+                priority=rule.priority,
+                trigger=False,  # run_rules starts one dispatch for the whole event
+            )
+            result.due_now = result.due_now or when <= now
+            planned = PlannedStep(
+                run=run,
+                step=step,
+                position=step.position,
+                repetition=repetition,
+                brand_id=event.brand_id,
+                customer=event.customer,
+                record_kind=event.record_kind,
+                record_id=event.record_id,
+                template_key=step.template_key,
+                channels=group,
+                addresses={c: addresses[c] for c in group},
+                cancel_on=step.cancel_on,
+                planned_for=when,
+                state=PlannedState.PLANNED,
+                reason=note,
+                outbound=row,
+            )
+            if PlannedStep.objects.filter(outbound=row).exists():
+                # the same key was planned before (a repeated event, a re-run): nothing new
+                planned.outbound, planned.state = None, PlannedState.SKIPPED
+                planned.reason = _("Bereits geplant (Ausgang #%(id)s), nicht doppelt.") % {
+                    "id": row.pk
+                }
+                result.skipped += 1
+            else:
+                result.planned += 1
+            planned.save()
+
+
+# --- supersession and the last check ---------------------------------------------------------
+
+
+def cancel_reason(planned: PlannedStep, later: Event) -> str | None:
+    """Why a later event on the same record makes this planned step unwanted (or None)."""
+    cancel_on = set(planned.cancel_on or ())
+    when = date_format(later.occurred_at.astimezone(berlin()), "d.m.Y H:i")
+    if CancelOn.INVOICE_PAID in cancel_on and later.type == "payment.received":
+        return _("Rechnung bezahlt (Zahlung vom %(when)s).") % {"when": when}
+    if CancelOn.QUOTE_ACCEPTED in cancel_on and later.type == "quote.accepted":
+        return _("Angebot angenommen (%(when)s).") % {"when": when}
+    if CancelOn.APPOINTMENT_CANCELLED in cancel_on and later.type == "appointment.cancelled":
+        return _("Termin abgesagt (%(when)s).") % {"when": when}
+    if CancelOn.APPOINTMENT_MOVED in cancel_on and later.type == "appointment.moved":
+        return _("Termin verschoben auf %(starts)s; neu geplant.") % {
+            "starts": later.payload.get("starts_at", "?")
+        }
+    if CancelOn.ORDER_MOVED_ON in cancel_on and later.type == "order.status_changed":
+        planned_status = planned.run.event.payload.get("status")
+        status = later.payload.get("status")
+        if status != planned_status:
+            return _("Auftrag weiter im Ablauf (jetzt „%(status)s“).") % {"status": status}
+    return None
+
+
+def _cancel(planned: PlannedStep, reason: str, now: dt.datetime) -> bool:
+    """Cancel the step and its waiting outbox row; False when the row is no longer waiting."""
+    if planned.outbound_id is not None:
+        cancelled = cancel_outbound(
+            OutboundMessage.objects.filter(pk=planned.outbound_id), actor=RULES_ACTOR, reason=reason
+        )
+        if not cancelled and planned.outbound.status != OutboundStatus.SENDING:
+            return False
+    planned.state, planned.reason, planned.cancelled_at = PlannedState.CANCELLED, reason[:500], now
+    planned.save(update_fields=["state", "reason", "cancelled_at"])
+    return True
+
+
+def _pending_for(event: Event) -> Iterable[PlannedStep]:
+    return (
+        PlannedStep.objects.for_record(event.brand_id, event.record_kind, event.record_id)
+        .filter(state=PlannedState.PLANNED, outbound__status=OutboundStatus.QUEUED)
+        .exclude(run__event_id=event.pk)
+        .select_related("run__event", "outbound")
+    )
+
+
+def supersede(event: Event, *, result: RunResult, now: dt.datetime) -> None:
+    """Cancel what this event makes unwanted; a partial payment revises the open amount."""
+    for planned in _pending_for(event):
+        reason = cancel_reason(planned, event)
+        if reason:
+            if _cancel(planned, reason, now):
+                result.cancelled += 1
+        elif event.type == "invoice.partially_paid" and planned.run.event.type == "invoice.overdue":
+            _revise_amounts(planned, event)
+
+
+def _revise_amounts(planned: PlannedStep, payment: Event) -> None:
+    context = dict(planned.outbound.context)
+    try:
+        paid = build_context(payment.type, payment.payload)
+    except Exception:  # an incomplete payment event: the letter keeps its amounts
+        return
+    open_amount = Decimal(str(paid["open_amount"]))
+    fee = Decimal(str(context.get("fee") or "0"))
+    context.update(
+        amount=str(open_amount),
+        open_amount=str(open_amount),
+        paid_amount=str(paid["paid_amount"]),
+        total_due=str(open_amount + fee),
+    )
+    revise_outbound(OutboundMessage.objects.filter(pk=planned.outbound_id), context=context)
+
+
+def replan(rule: AutomationRule, event: Event, *, result: RunResult, now: dt.datetime) -> None:
+    """A newer event of the same record that the same rule matched replaces its older plan."""
+    older = [p for p in _pending_for(event) if p.run.rule_id == rule.pk]
+    for planned in older:
+        reason = _("Neu geplant mit Ereignis #%(id)s (%(type)s).") % {
+            "id": event.pk,
+            "type": event.type,
+        }
+        if _cancel(planned, reason, now):
+            result.cancelled += 1
+
+
+def still_wanted(row: OutboundMessage) -> str | None:
+    """The last check before sending a rule's message: None to send, else why not.
+
+    Re-checks the step's cancel conditions against every event recorded for the record
+    since the plan's event, and whether the customer answered since it was planned; a
+    step cancelled in the meantime is reported too. The step is marked cancelled here; the
+    caller (dispatch) cancels its outbox row with the reason.
+    """
+    planned = PlannedStep.objects.filter(outbound_id=row.pk).select_related("run__event").first()
+    if planned is None:
+        return None
+    if planned.state == PlannedState.CANCELLED:
+        return planned.reason or _("Storniert.")
+    origin = planned.run.event
+    reason = None
+    if planned.record_id:
+        later = (
+            Event.objects.for_record(planned.record_kind, planned.record_id)
+            .filter(brand_id=planned.brand_id)
+            .filter(Q(pk__gt=origin.pk) | Q(occurred_at__gt=origin.occurred_at))
+            .exclude(pk=origin.pk)
+            .order_by("pk")
+        )
+        for event in later:
+            reason = cancel_reason(planned, event)
+            if reason:
+                break
+    if reason is None and CancelOn.CUSTOMER_REPLIED in (planned.cancel_on or ()):
+        reason = _customer_replied(planned)
+    if reason is None:
+        return None
+    now = timezone.now()
+    planned.state, planned.reason, planned.cancelled_at = PlannedState.CANCELLED, reason[:500], now
+    planned.save(update_fields=["state", "reason", "cancelled_at"])
+    return reason
+
+
+def _customer_replied(planned: PlannedStep) -> str | None:
+    from conversations.models import Direction, Message
+
+    if planned.customer_id is None:
+        return None
+    reply = (
+        Message.objects.filter(
+            conversation__customer_id=planned.customer_id,
+            conversation__brand_id=planned.brand_id,
+            direction=Direction.INBOUND,
+            created_at__gt=planned.created_at,
+        )
+        .order_by("created_at")
+        .values_list("created_at", flat=True)
+        .first()
+    )
+    if reply is None:
+        return None
+    return _("Kunde hat am %(when)s geantwortet.") % {
+        "when": date_format(reply.astimezone(berlin()), "d.m.Y H:i")
+    }
