@@ -18,4 +18,22 @@ SCHEDULES: list[tuple[str, str, str, str]] = [
         "* * * * *",
         "Fällige Nachrichten aus dem Ausgang senden; neue sofortige Nachrichten lösen ihn zusätzlich direkt aus.",
     ),
+    (
+        "sevdesk-sync",
+        "kommunikation.sevdesk.tasks.sync_sevdesk",
+        "*/5 * * * *",
+        "sevDesk hat keine Webhooks: alle fünf Minuten nach neuen Kontakten, Rechnungen und Aufträgen fragen.",
+    ),
+    (
+        "overdue-invoices",
+        "kommunikation.sevdesk.tasks.scan_overdue_invoices",
+        "0 7 * * *",
+        "Täglich überfällige Rechnungen je Mahnstufe melden, bevor der Arbeitstag beginnt.",
+    ),
+    (
+        "segments",
+        "kommunikation.sevdesk.tasks.refresh_segments",
+        "30 2 * * *",
+        "Nachts Umsatz, Wertklasse und Aktivität neu berechnen, auch wenn sich in sevDesk nichts änderte (die Zeit vergeht).",
+    ),
 ]

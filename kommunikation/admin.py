@@ -86,3 +86,4 @@ class OutboundMessageAdmin(admin.ModelAdmin):
 
 
 from kommunikation.events import admin as _events_admin  # noqa: E402, F401  (registers)
+from kommunikation.sevdesk import admin as _sevdesk_admin  # noqa: E402, F401  (registers)
