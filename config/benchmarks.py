@@ -47,3 +47,16 @@ def email(options: BenchOptions) -> list[BenchRow]:
             if key != "name":
                 rows.append(BenchRow("email", f"{name}: {key}", value, ""))
     return rows
+
+
+@benchmark("sevdesk")
+def sevdesk(options: BenchOptions) -> list[BenchRow]:
+    """A sevDesk sync of N invoices and N/5 contacts from a local fake API: time, requests."""
+    from kommunikation.sevdesk.benchmarks import sevdesk_sync
+
+    return [
+        BenchRow("sevdesk", metric, value, unit)
+        for metric, value, unit in sevdesk_sync(
+            invoices=options.messages, contacts=max(1, options.messages // 5)
+        )
+    ]
