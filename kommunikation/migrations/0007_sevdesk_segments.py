@@ -5,91 +5,195 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('kommunikation', '0006_events'),
+        ("kommunikation", "0006_events"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='contactpoint',
-            name='sevdesk_id',
-            field=models.CharField(blank=True, max_length=40, verbose_name='sevDesk-ID'),
+            model_name="contactpoint",
+            name="sevdesk_id",
+            field=models.CharField(blank=True, max_length=40, verbose_name="sevDesk-ID"),
         ),
         migrations.AddField(
-            model_name='customer',
-            name='activity',
-            field=models.CharField(blank=True, choices=[('new', 'neu'), ('active', 'aktiv'), ('occasional', 'gelegentlich'), ('inactive', 'inaktiv')], max_length=10, verbose_name='Aktivität'),
+            model_name="customer",
+            name="activity",
+            field=models.CharField(
+                blank=True,
+                choices=[
+                    ("new", "neu"),
+                    ("active", "aktiv"),
+                    ("occasional", "gelegentlich"),
+                    ("inactive", "inaktiv"),
+                ],
+                max_length=10,
+                verbose_name="Aktivität",
+            ),
         ),
         migrations.AddField(
-            model_name='customer',
-            name='industry',
-            field=models.CharField(blank=True, max_length=80, verbose_name='Branche'),
+            model_name="customer",
+            name="industry",
+            field=models.CharField(blank=True, max_length=80, verbose_name="Branche"),
         ),
         migrations.AddField(
-            model_name='customer',
-            name='last_document_date',
-            field=models.DateField(blank=True, null=True, verbose_name='letzter Auftrag / letzte Rechnung'),
+            model_name="customer",
+            name="last_document_date",
+            field=models.DateField(
+                blank=True, null=True, verbose_name="letzter Auftrag / letzte Rechnung"
+            ),
         ),
         migrations.AddField(
-            model_name='customer',
-            name='revenue_12m',
-            field=models.DecimalField(decimal_places=2, default=0, max_digits=14, verbose_name='Umsatz 12 Monate (netto)'),
+            model_name="customer",
+            name="revenue_12m",
+            field=models.DecimalField(
+                decimal_places=2, default=0, max_digits=14, verbose_name="Umsatz 12 Monate (netto)"
+            ),
         ),
         migrations.AddField(
-            model_name='customer',
-            name='segments_updated_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='Segmente berechnet'),
+            model_name="customer",
+            name="segments_updated_at",
+            field=models.DateTimeField(blank=True, null=True, verbose_name="Segmente berechnet"),
         ),
         migrations.AddField(
-            model_name='customer',
-            name='value_tier',
-            field=models.CharField(blank=True, choices=[('A', 'A (hoher Umsatz)'), ('B', 'B (mittlerer Umsatz)'), ('C', 'C (geringer Umsatz)')], max_length=1, verbose_name='Wertklasse'),
+            model_name="customer",
+            name="value_tier",
+            field=models.CharField(
+                blank=True,
+                choices=[
+                    ("A", "A (hoher Umsatz)"),
+                    ("B", "B (mittlerer Umsatz)"),
+                    ("C", "C (geringer Umsatz)"),
+                ],
+                max_length=1,
+                verbose_name="Wertklasse",
+            ),
         ),
         migrations.CreateModel(
-            name='SevdeskConnection',
+            name="SevdeskConnection",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('base_url', models.URLField(default='https://my.sevdesk.de/api/v1', verbose_name='API-Adresse')),
-                ('token', models.CharField(blank=True, max_length=200, verbose_name='API-Token')),
-                ('active', models.BooleanField(default=True, verbose_name='aktiv')),
-                ('cursors', models.JSONField(blank=True, default=dict, verbose_name='Stand je Ressource')),
-                ('initial_sync_at', models.DateTimeField(blank=True, null=True, verbose_name='Erstabgleich abgeschlossen')),
-                ('last_sync_at', models.DateTimeField(blank=True, null=True, verbose_name='letzter Abgleich')),
-                ('last_result', models.CharField(blank=True, max_length=500, verbose_name='letztes Ergebnis')),
-                ('last_error', models.TextField(blank=True, verbose_name='letzter Fehler')),
-                ('brand', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='sevdesk_connection', to='kommunikation.businessentity', verbose_name='Marke')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "base_url",
+                    models.URLField(
+                        default="https://my.sevdesk.de/api/v1", verbose_name="API-Adresse"
+                    ),
+                ),
+                ("token", models.CharField(blank=True, max_length=200, verbose_name="API-Token")),
+                ("active", models.BooleanField(default=True, verbose_name="aktiv")),
+                (
+                    "cursors",
+                    models.JSONField(blank=True, default=dict, verbose_name="Stand je Ressource"),
+                ),
+                (
+                    "initial_sync_at",
+                    models.DateTimeField(
+                        blank=True, null=True, verbose_name="Erstabgleich abgeschlossen"
+                    ),
+                ),
+                (
+                    "last_sync_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="letzter Abgleich"),
+                ),
+                (
+                    "last_result",
+                    models.CharField(blank=True, max_length=500, verbose_name="letztes Ergebnis"),
+                ),
+                ("last_error", models.TextField(blank=True, verbose_name="letzter Fehler")),
+                (
+                    "brand",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="sevdesk_connection",
+                        to="kommunikation.businessentity",
+                        verbose_name="Marke",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'sevDesk-Verbindung',
-                'verbose_name_plural': 'sevDesk-Verbindungen',
-                'ordering': ['brand'],
+                "verbose_name": "sevDesk-Verbindung",
+                "verbose_name_plural": "sevDesk-Verbindungen",
+                "ordering": ["brand"],
             },
         ),
         migrations.CreateModel(
-            name='SevdeskSnapshot',
+            name="SevdeskSnapshot",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('resource', models.CharField(max_length=20, verbose_name='Ressource')),
-                ('external_id', models.CharField(max_length=40, verbose_name='sevDesk-ID')),
-                ('digest', models.CharField(max_length=64, verbose_name='Prüfsumme')),
-                ('version', models.PositiveIntegerField(default=1, verbose_name='Version')),
-                ('data', models.JSONField(default=dict, verbose_name='Felder')),
-                ('kind', models.CharField(blank=True, max_length=4, verbose_name='Art')),
-                ('status', models.CharField(blank=True, max_length=10, verbose_name='Status')),
-                ('document_date', models.DateField(blank=True, null=True, verbose_name='Belegdatum')),
-                ('due_date', models.DateField(blank=True, null=True, verbose_name='fällig am')),
-                ('amount_net', models.DecimalField(decimal_places=2, default=0, max_digits=14, verbose_name='netto')),
-                ('open_amount', models.DecimalField(decimal_places=2, default=0, max_digits=14, verbose_name='offen')),
-                ('updated_at', models.DateTimeField(auto_now=True, verbose_name='zuletzt geändert')),
-                ('brand', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='kommunikation.businessentity', verbose_name='Marke')),
-                ('customer', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='sevdesk_snapshots', to='kommunikation.customer', verbose_name='Kunde')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("resource", models.CharField(max_length=20, verbose_name="Ressource")),
+                ("external_id", models.CharField(max_length=40, verbose_name="sevDesk-ID")),
+                ("digest", models.CharField(max_length=64, verbose_name="Prüfsumme")),
+                ("version", models.PositiveIntegerField(default=1, verbose_name="Version")),
+                ("data", models.JSONField(default=dict, verbose_name="Felder")),
+                ("kind", models.CharField(blank=True, max_length=4, verbose_name="Art")),
+                ("status", models.CharField(blank=True, max_length=10, verbose_name="Status")),
+                (
+                    "document_date",
+                    models.DateField(blank=True, null=True, verbose_name="Belegdatum"),
+                ),
+                ("due_date", models.DateField(blank=True, null=True, verbose_name="fällig am")),
+                (
+                    "amount_net",
+                    models.DecimalField(
+                        decimal_places=2, default=0, max_digits=14, verbose_name="netto"
+                    ),
+                ),
+                (
+                    "open_amount",
+                    models.DecimalField(
+                        decimal_places=2, default=0, max_digits=14, verbose_name="offen"
+                    ),
+                ),
+                (
+                    "updated_at",
+                    models.DateTimeField(auto_now=True, verbose_name="zuletzt geändert"),
+                ),
+                (
+                    "brand",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="kommunikation.businessentity",
+                        verbose_name="Marke",
+                    ),
+                ),
+                (
+                    "customer",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="sevdesk_snapshots",
+                        to="kommunikation.customer",
+                        verbose_name="Kunde",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'sevDesk-Stand',
-                'verbose_name_plural': 'sevDesk-Stände',
-                'indexes': [models.Index(fields=['resource', 'status', 'due_date'], name='sevdesk_snapshot_open'), models.Index(fields=['customer', 'document_date'], name='sevdesk_snapshot_customer')],
-                'constraints': [models.UniqueConstraint(fields=('brand', 'resource', 'external_id'), name='sevdesk_snapshot_unique')],
+                "verbose_name": "sevDesk-Stand",
+                "verbose_name_plural": "sevDesk-Stände",
+                "indexes": [
+                    models.Index(
+                        fields=["resource", "status", "due_date"], name="sevdesk_snapshot_open"
+                    ),
+                    models.Index(
+                        fields=["customer", "document_date"], name="sevdesk_snapshot_customer"
+                    ),
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("brand", "resource", "external_id"), name="sevdesk_snapshot_unique"
+                    )
+                ],
             },
         ),
     ]

@@ -24,7 +24,18 @@ STATUSES = ["200"] * 3 + ["750"] + ["1000"] * 6
 def build_fake(invoices: int, contacts: int, seed: int = 42) -> FakeSevdesk:
     rng = random.Random(seed)
     fake = FakeSevdesk()
-    fake.now = dt.datetime.now(dt.UTC) - dt.timedelta(hours=2)
+    # updates spread over the last days, as in a real account (all at one instant, every
+    # object would fall into the next sync's overlap window)
+    total = contacts * 3 + invoices
+    fake.now = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1, seconds=30 * total)
+    step = dt.timedelta(seconds=30)
+    put = fake.put
+
+    def spread(resource, obj):
+        fake.now += step
+        return put(resource, obj)
+
+    fake.put = spread
     for n in range(1, contacts + 1):
         if n % 2:
             fake.contact(n, surename=f"Vorname{n}", familyname=f"Nachname{n}",
@@ -46,6 +57,7 @@ def build_fake(invoices: int, contacts: int, seed: int = 42) -> FakeSevdesk:
             sumGross=f"{gross:.2f}",
             paidAmount=f"{gross:.2f}" if status == "1000" else "0",
         )
+    fake.put = put
     return fake
 
 
@@ -82,7 +94,11 @@ def sevdesk_sync(invoices: int = 10_000, contacts: int = 2_000) -> list[tuple[st
         started = time.perf_counter()
         changed = sync_connection(connection, sleep=lambda s: None)
         rows.append(
-            (f"{len(open_ids[: max(1, invoices // 100)])} bezahlt", time.perf_counter() - started, "s")
+            (
+                f"{len(open_ids[: max(1, invoices // 100)])} bezahlt",
+                time.perf_counter() - started,
+                "s",
+            )
         )
         rows.append(("bezahlt: Ereignisse", changed.events, ""))
         rows.append(("bezahlt: Anfragen", changed.requests, ""))

@@ -32,7 +32,7 @@ class FakeSevdesk:
 
     def put(self, resource: str, obj: dict) -> dict:
         """Add or change an object; ``update`` (and ``create`` when new) become ``now``."""
-        obj = {k: v for k, v in obj.items()}
+        obj = dict(obj)
         obj["id"] = str(obj["id"])
         stamp = self.now.isoformat()
         old = self.objects[resource].get(obj["id"], {})

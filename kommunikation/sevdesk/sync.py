@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from itertools import islice
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import transaction
@@ -146,8 +147,9 @@ def _datetime(value: Any) -> dt.datetime | None:
     try:
         parsed = dt.datetime.fromisoformat(raw)
     except ValueError:
-        try:
-            parsed = dt.datetime.strptime(raw, "%d.%m.%Y")
+        try:  # sevDesk's other date format, dd.mm.yyyy
+            day, month, year = (int(part) for part in raw.split("."))
+            return dt.datetime(year, month, day, tzinfo=ZoneInfo(settings.TIME_ZONE))
         except ValueError:
             return None
     if parsed.tzinfo is None:
@@ -186,7 +188,11 @@ def invoice_fields(obj: dict) -> dict[str, Any]:
         "sum_net": str(_dec(obj.get("sumNet"))),
         "sum_gross": str(gross),
         "paid_amount": str(paid),
-        "open_amount": str(max(gross - paid, Decimal("0.00")) if _s(obj.get("status")) != "1000" else Decimal("0.00")),
+        "open_amount": str(
+            max(gross - paid, Decimal("0.00"))
+            if _s(obj.get("status")) != "1000"
+            else Decimal("0.00")
+        ),
         "pay_date": _iso(_date(obj.get("payDate"))),
         "currency": _s(obj.get("currency")) or "EUR",
     }
@@ -453,7 +459,9 @@ class _Sync:
     def ways(self, batch: list[dict]) -> None:
         customers = self.customers_for(_ref(o.get("contact")) for o in batch)
         points = {}
-        wanted = [customers[c].pk for c in {_ref(o.get("contact")) for o in batch} if c in customers]
+        wanted = [
+            customers[c].pk for c in {_ref(o.get("contact")) for o in batch} if c in customers
+        ]
         for point in ContactPoint.objects.filter(customer_id__in=wanted):
             points[(point.customer_id, "id", point.sevdesk_id)] = point
             points[(point.customer_id, point.channel, point.value)] = point

@@ -26,9 +26,7 @@ def fake(httpserver):
 
 @pytest.fixture
 def connection(brand_a, fake):
-    return SevdeskConnection.objects.create(
-        brand=brand_a, base_url=fake.base_url, token=fake.token
-    )
+    return SevdeskConnection.objects.create(brand=brand_a, base_url=fake.base_url, token=fake.token)
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ from django.core.management import call_command
 from kommunikation.models import Event
 from kommunikation.sevdesk.overdue import scan_overdue
 from kommunikation.sevdesk.sync import sync_connection
-from tests.kommunikation.sevdesk_fake import connection, fake, sleeps  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
@@ -80,7 +79,11 @@ def test_the_letter_carries_amounts_dates_and_the_open_amount_after_a_partial_pa
     reminder, mahnung = (
         e.payload for e in Event.objects.filter(type="invoice.overdue").order_by("id")
     )
-    assert (reminder["amount"], reminder["open_amount"], reminder["fee"]) == ("119.00", "119.00", "0")
+    assert (reminder["amount"], reminder["open_amount"], reminder["fee"]) == (
+        "119.00",
+        "119.00",
+        "0",
+    )
     assert reminder["due_date"] == "2026-02-15"
     assert reminder["invoice_date"] == "2026-02-01"
     assert reminder["new_due_date"] == "2026-02-23"

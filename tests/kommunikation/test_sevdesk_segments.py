@@ -12,7 +12,6 @@ from kommunikation.sevdesk.models import SevdeskSnapshot
 from kommunikation.sevdesk.segments import refresh_segments
 from kommunikation.sevdesk.sync import sync_connection
 from tests.factories import CustomerFactory, UserFactory
-from tests.kommunikation.sevdesk_fake import connection, fake, sleeps  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 

@@ -12,7 +12,6 @@ from django.core.management import CommandError, call_command
 from kommunikation.models import ContactPoint, Customer, Event
 from kommunikation.sevdesk.models import SevdeskSnapshot
 from kommunikation.sevdesk.sync import sync_connection
-from tests.kommunikation.sevdesk_fake import connection, fake, sleeps  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
