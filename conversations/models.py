@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from kommunikation.models import BusinessEntity, Customer, SendChannel
@@ -262,7 +263,7 @@ class Conversation(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.subject or _("(ohne Betreff)")
+        return self.subject or gettext("(ohne Betreff)")  # str, never a lazy proxy
 
 
 class Message(models.Model):

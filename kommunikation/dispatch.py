@@ -3,15 +3,25 @@
 Workers claim, then work (STYLE.md 6): a short transaction claims a batch with
 SELECT ... FOR UPDATE SKIP LOCKED (PostgreSQL; on SQLite the IMMEDIATE
 transaction serialises claims, one worker) and marks the rows "sending" with a
-lease. Sending happens outside any transaction. A message the provider accepted
-is written back with the next few (OUTBOX_WRITE_BACK_EVERY) in one short
-transaction: status "sent", its thread entry and status timeline together.
-Failures, deferrals and retries are written at once. A worker killed at any point
-leaves its rows "sending" until the lease ends, then another worker claims them
-again: nothing is lost. The price is the window before the write-back: a worker
-killed after the provider accepted up to OUTBOX_WRITE_BACK_EVERY messages but
-before their group was committed sends those again — with the same Message-IDs,
-so receivers and our own ingestion see one message each.
+lease and a claim token of its own. Sending happens outside any transaction. A
+message the provider accepted is written back with the next few
+(OUTBOX_WRITE_BACK_EVERY) in one short transaction: status "sent", its thread
+entry and status timeline together. Failures, deferrals and retries are written
+at once. A worker killed at any point leaves its rows "sending" until the lease
+ends, then another worker claims them again: nothing is lost. The price is the
+window before the write-back: a worker killed after the provider accepted up to
+OUTBOX_WRITE_BACK_EVERY messages but before their group was committed sends those
+again — with the same Message-IDs, so receivers and our own ingestion see one
+message each.
+
+A worker writes back only what it still holds. A worker that stalls past its
+lease (a long GC pause, a hung connection, a suspended VM) may find its rows
+claimed again by another worker with a new token. Every write-back therefore
+matches on primary key, status "sending" and the claim token, and checks the row
+count: a write-back that lost its row changes nothing, in the outbox or in the
+thread, and is counted as `lost`; the worker holding the current token wins,
+whichever of the two finishes first. Attempts and counters are incremented in the
+database (F expressions, `attempts = attempts + 1`), never written from memory.
 """
 
 from __future__ import annotations
@@ -21,6 +31,7 @@ import logging
 import os
 import random
 import socket
+import uuid
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -70,10 +81,14 @@ class BatchResult:
     failed: int = 0
     retried: int = 0
     fallback: int = 0
+    # write-backs that found the row claimed again by another worker (our lease ran out)
+    lost: int = 0
     reasons: list[str] = field(default_factory=list)
 
     def add(self, other: BatchResult) -> None:
-        for name in ("claimed", "sent", "deferred", "refused", "failed", "retried", "fallback"):
+        for name in (
+            "claimed", "sent", "deferred", "refused", "failed", "retried", "fallback", "lost"
+        ):  # fmt: skip
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
@@ -91,22 +106,51 @@ class RenderError(Exception):
 # --- claiming -------------------------------------------------------------------------
 
 
-def claim_batch(*, limit: int, now: dt.datetime, worker: str = WORKER) -> list[int]:
-    """Mark up to `limit` due rows as ours for the lease time; returns their ids."""
+@dataclass(frozen=True)
+class Claim:
+    """One claim of a batch: its rows and the token every write-back must match."""
+
+    token: uuid.UUID
+    worker: str
+    ids: list[int]
+
+
+def claim_batch(*, limit: int, now: dt.datetime, worker: str = WORKER) -> Claim:
+    """Mark up to `limit` due rows as ours for the lease time, under a new claim token."""
+    token = uuid.uuid4()
     with transaction.atomic():
         due = OutboundMessage.objects.due(now).order_by("next_attempt_at", "id")
         if connection.features.has_select_for_update_skip_locked:
             due = due.select_for_update(skip_locked=True)
         rows = list(due.values_list("id", "channel")[:limit])
         if not rows:
-            return []
+            return Claim(token=token, worker=worker, ids=[])
         ids = _within_budgets(rows, now)
+        # the rows are locked (PostgreSQL) or the transaction holds the write lock
+        # (SQLite, IMMEDIATE): nobody else claims them between the SELECT and this UPDATE
         OutboundMessage.objects.filter(id__in=ids).update(
             status=OutboundStatus.SENDING,
             lease_until=now + dt.timedelta(seconds=settings.OUTBOX_LEASE_SECONDS),
             claimed_by=worker[:100],
+            claimed_at=now,
+            claim_token=token,
         )
-    return ids
+    return Claim(token=token, worker=worker, ids=ids)
+
+
+def claimed_rows(claim: Claim) -> list[OutboundMessage]:
+    """The rows this claim still holds, with what handling them needs.
+
+    Matched on the token, not the ids alone: a row claimed again by another worker
+    since (our lease ran out before we got here) is theirs, not ours to send.
+    """
+    return list(
+        OutboundMessage.objects.filter(
+            id__in=claim.ids, status=OutboundStatus.SENDING, claim_token=claim.token
+        )
+        .select_related("brand", "customer", "conversation", "message")
+        .order_by("next_attempt_at", "id")
+    )
 
 
 def _within_budgets(rows: list[tuple[int, str]], now: dt.datetime) -> list[int]:
@@ -124,23 +168,33 @@ def _within_budgets(rows: list[tuple[int, str]], now: dt.datetime) -> list[int]:
         budget, _created = ProviderBudget.objects.select_for_update().get_or_create(
             provider=channel
         )
+        # the row is locked until the claim commits, so `used` read here is current; the
+        # write adds to the database's value all the same (no read-modify-write)
+        budgets = ProviderBudget.objects.filter(provider=channel)
         if now - budget.window_start >= dt.timedelta(minutes=1):
             budget.window_start, budget.used = now, 0
-        granted = max(0, min(len(ids), limit - budget.used))
-        budget.used += granted
-        budget.save()
+            granted = min(len(ids), limit)
+            budgets.update(window_start=now, used=granted)
+        else:
+            granted = max(0, min(len(ids), limit - budget.used))
+            if granted:
+                budgets.update(used=F("used") + granted)
         allowed += ids[:granted]
         if ids[granted:]:
-            OutboundMessage.objects.filter(id__in=ids[granted:]).update(
-                next_attempt_at=budget.window_start + dt.timedelta(minutes=1)
-            )
+            # waiting rows wait for the next window; a row still "sending" under an expired
+            # lease keeps its claim untouched: its worker may yet write it back
+            OutboundMessage.objects.filter(
+                id__in=ids[granted:], status=OutboundStatus.QUEUED
+            ).update(next_attempt_at=budget.window_start + dt.timedelta(minutes=1))
     return allowed
 
 
 # --- the loop -------------------------------------------------------------------------
 
 
-def dispatch_batch(*, limit: int | None = None, now: dt.datetime | None = None) -> BatchResult:
+def dispatch_batch(
+    *, limit: int | None = None, now: dt.datetime | None = None, worker: str = WORKER
+) -> BatchResult:
     """Claim one batch and handle every row of it; one channel connection per batch.
 
     The reads the gate needs (consents, preferences, suppressions, what was sent
@@ -148,15 +202,13 @@ def dispatch_batch(*, limit: int | None = None, now: dt.datetime | None = None) 
     groups of OUTBOX_WRITE_BACK_EVERY (the most a killed worker sends twice).
     """
     result = BatchResult()
-    ids = claim_batch(limit=limit or settings.OUTBOX_BATCH_SIZE, now=now or timezone.now())
-    result.claimed = len(ids)
-    if not ids:
-        return result
-    rows = list(
-        OutboundMessage.objects.filter(id__in=ids)
-        .select_related("brand", "customer", "conversation", "message")
-        .order_by("next_attempt_at", "id")
+    claim = claim_batch(
+        limit=limit or settings.OUTBOX_BATCH_SIZE, now=now or timezone.now(), worker=worker
     )
+    result.claimed = len(claim.ids)
+    if not claim.ids:
+        return result
+    rows = claimed_rows(claim)
     points = _contact_points({row.customer_id for row in rows if row.customer_id})
     for row in rows:
         row.recipient = recipient_for(row, row.channel, points=points)
@@ -198,9 +250,21 @@ class _Batch:
     threads: dict[tuple, Conversation | None] = field(default_factory=dict)
 
     def flush(self) -> None:
-        if self.sent:
-            write_back_sent(self.sent, threads=self.threads)
-            self.sent = []
+        if not self.sent:
+            return
+        group, self.sent = self.sent, []
+        try:
+            lost = write_back_sent(group, threads=self.threads)
+        except WriteBackConflict:
+            # rolled back: the group's rows stay "sending" under our token until the
+            # lease ends, as if this worker had been killed; the cached threads may name
+            # conversations that were rolled back with it
+            log.exception("write-back of %s sent messages rolled back", len(group))
+            self.threads.clear()
+            self.result.lost += len(group)
+            return
+        self.result.sent += len(group) - len(lost)
+        self.result.lost += len(lost)
 
 
 def dispatch_until_empty(*, max_batches: int = 1000, limit: int | None = None) -> BatchResult:
@@ -274,10 +338,11 @@ def handle(row: OutboundMessage, *, batch: _Batch) -> None:
     row.recipient = recipient
     row.decision, row.decision_reason, row.decided_at = decision.kind, decision.reason[:500], now
     if decision.kind == DEFER:
-        result.deferred += 1
-        return _write(
-            row, status=OutboundStatus.QUEUED, next_attempt_at=decision.until, last_error=""
-        )
+        if _write(
+            row, result, status=OutboundStatus.QUEUED, next_attempt_at=decision.until, last_error=""
+        ):
+            result.deferred += 1
+        return
     if decision.kind == REFUSE:
         return _fail_or_fall_back(row, decision.reason, result, status=OutboundStatus.REFUSED)
 
@@ -303,10 +368,10 @@ def handle(row: OutboundMessage, *, batch: _Batch) -> None:
             )
         return _fail_or_fall_back(row, str(exc), result)
 
-    result.sent += 1
+    # counted in `result.sent` when written back (it may be lost to another worker)
     row.provider_id = outcome.provider_id[:200]
     row.sent_at = timezone.now()
-    row.attempts += 1
+    row.attempts += 1  # in memory for what follows; the database counts it itself
     row.subject, row.text, row.html = rendered.subject[:500], rendered.text, rendered.html
     row.status, row.last_error, row.lease_until = OutboundStatus.SENT, "", None
     # the gate's history counts it now: the next message of this batch sees it
@@ -419,67 +484,105 @@ def outgoing_for(row: OutboundMessage, rendered: Rendered, channel: str) -> Outg
 # --- write-back -----------------------------------------------------------------------
 
 
-def _write(row, *, status: str, last_error: str, next_attempt_at=None, extra=()) -> None:
+def _still_ours(row: OutboundMessage):
+    """The rows a write-back may change: this row, while it is "sending" under our claim."""
+    return OutboundMessage.objects.filter(
+        pk=row.pk, status=OutboundStatus.SENDING, claim_token=row.claim_token
+    )
+
+
+def _lost(rows: list[OutboundMessage]) -> None:
+    for row in rows:
+        log.warning(
+            "outbox #%s: claimed again by another worker while we held it (lease over); "
+            "its result stands, ours is dropped",
+            row.pk,
+        )
+
+
+def _write(
+    row: OutboundMessage,
+    result: BatchResult,
+    *,
+    status: str,
+    last_error: str,
+    next_attempt_at=None,
+    attempted: bool = False,
+) -> bool:
+    """Write the outcome of one unsent row, if we still hold its claim; returns whether we did.
+
+    `attempted`: the provider was tried (a transient failure), one more attempt
+    counted by the database. A lost row is logged and counted in `result.lost`.
+    """
     row.status = status
     row.last_error = last_error
     row.lease_until = None
     fields = ["status", "last_error", "lease_until", "recipient", "decision", "decision_reason",
-              "decided_at", "channel", "channel_index", *extra]  # fmt: skip
+              "decided_at", "channel", "channel_index"]  # fmt: skip
     if next_attempt_at is not None:
         row.next_attempt_at = next_attempt_at
         fields.append("next_attempt_at")
-    # only while still ours: an admin "cancel" in the meantime wins
-    OutboundMessage.objects.filter(pk=row.pk, status=OutboundStatus.SENDING).update(
-        **{name: getattr(row, name) for name in fields}
-    )
+    changes = {name: getattr(row, name) for name in fields}
+    if attempted:
+        changes["attempts"] = F("attempts") + 1
+    if _still_ours(row).update(**changes):
+        return True
+    result.lost += 1
+    _lost([row])
+    return False
 
 
 def _retry(row, exc: TransientError, result: BatchResult) -> None:
-    row.attempts += 1
+    row.attempts += 1  # in memory for the decision and the backoff; the database counts itself
     if row.attempts >= settings.OUTBOX_MAX_ATTEMPTS:
         reason = _("Nach %(n)s Versuchen aufgegeben: %(error)s") % {"n": row.attempts, "error": exc}
-        return _fail_or_fall_back(row, reason, result)
-    result.retried += 1
+        return _fail_or_fall_back(row, reason, result, attempted=True)
     if exc.retry_after:
         delay = dt.timedelta(seconds=exc.retry_after)
     else:
         delay = retry_delay(row.attempts, jitter=random.random())
-    _write(
+    if _write(
         row,
+        result,
         status=OutboundStatus.QUEUED,
         next_attempt_at=timezone.now() + delay,
         last_error=_("Vorübergehender Fehler, neuer Versuch geplant: %(error)s") % {"error": exc},
-        extra=["attempts"],
-    )
+        attempted=True,
+    ):
+        result.retried += 1
 
 
-def _fail_or_fall_back(row, reason: str, result: BatchResult, *, status=OutboundStatus.FAILED):
+def _fail_or_fall_back(
+    row, reason: str, result: BatchResult, *, status=OutboundStatus.FAILED, attempted=False
+):
     following = row.next_channel
     if following is not None:
-        result.fallback += 1
         previous = row.channel
         row.channel_index += 1
         row.channel = following
         row.recipient = ""
-        _write(
+        if _write(
             row,
+            result,
             status=OutboundStatus.QUEUED,
             next_attempt_at=timezone.now(),
             last_error=_("%(channel)s: %(reason)s – weiter mit %(next)s.")
             % {"channel": previous, "reason": reason, "next": following},
-            extra=["attempts"],
-        )
+            attempted=attempted,
+        ):
+            result.fallback += 1
         return
+    with transaction.atomic():
+        if not _write(row, result, status=status, last_error=reason[:2000], attempted=attempted):
+            return  # the other worker's outcome stands, in the outbox and in the thread
+        if row.message is not None:
+            # an inbox reply: the composer shows that it did not go out, and why
+            _add_status(row.message, Message.State.FAILED, reason, timezone.now())
     if status == OutboundStatus.REFUSED:
         result.refused += 1
     else:
         result.failed += 1
     result.reasons.append(reason)
-    with transaction.atomic():
-        _write(row, status=status, last_error=reason[:2000], extra=["attempts"])
-        if row.message is not None:
-            # an inbox reply: the composer shows that it did not go out, and why
-            _add_status(row.message, Message.State.FAILED, reason, timezone.now())
 
 
 def _add_status(message: Message, status: str, detail: str, at) -> None:
@@ -488,70 +591,126 @@ def _add_status(message: Message, status: str, detail: str, at) -> None:
     StatusChange.objects.create(message=message, status=status, at=at, detail=detail[:500])
 
 
+class WriteBackConflict(Exception):
+    """A group's write-back changed fewer rows than it held: rolled back, nothing written."""
+
+
 def write_back_sent(
     sent: list[tuple[OutboundMessage, Rendered]], *, threads: dict | None = None
-) -> None:
+) -> list[OutboundMessage]:
     """Mark a group of sent rows and put them in their threads, in one short transaction.
 
-    Inbox replies update their own thread entry; automated messages join the
-    customer's conversation with the same subject or start a new one, which
-    starts closed: a routine message is no task for the inbox until the customer
-    answers (ingestion reopens it then, threading on our Message-ID).
+    Only the rows this worker still holds; returns the others, lost to a worker
+    that claimed them again after our lease ran out: they get no thread entry and
+    no status from us. Inbox replies update their own thread entry; automated
+    messages join the customer's conversation with the same subject or start a new
+    one, which starts closed: a routine message is no task for the inbox until the
+    customer answers (ingestion reopens it then, threading on our Message-ID).
+
+    Optimistic first, as losing a row is rare: thread and mark the whole group,
+    each UPDATE matched on the claim token, and compare the row count. Short of a
+    row, the transaction is rolled back (thread entries included) and the group
+    written again, this time locking the rows still ours first.
     """
     threads = {} if threads is None else threads
+    before = [(row.conversation, row.message) for row, _rendered in sent]
+    try:
+        with transaction.atomic():
+            _thread_and_mark(sent, threads)
+        return []
+    except WriteBackConflict:
+        # the rolled-back transaction's conversations and messages must not be reused
+        threads.clear()
+        for (row, _rendered), (conversation, message) in zip(sent, before, strict=True):
+            row.conversation, row.message = conversation, message
     with transaction.atomic():
-        timeline: list[StatusChange] = []
-        automated, replies = [], []
-        for row, rendered in sent:
-            if row.message is None:
-                automated.append((row, rendered))
-                continue
-            message = row.message
-            message.message_id = row.header_message_id
-            message.provider_id = row.provider_id
-            message.sent_at = row.sent_at
-            message.status = Message.State.SENT
-            replies.append(message)
-            timeline.append(
-                StatusChange(message=message, status=Message.State.SENT, at=row.sent_at)
+        # locked until the commit: a worker claiming them now skips them (SKIP LOCKED)
+        # and later finds them sent
+        held = set(
+            OutboundMessage.objects.select_for_update()
+            .filter(
+                pk__in=[row.pk for row, _rendered in sent],
+                status=OutboundStatus.SENDING,
+                claim_token__in={row.claim_token for row, _rendered in sent},
             )
-        if replies:
-            Message.objects.bulk_update(replies, ["message_id", "provider_id", "sent_at", "status"])
-        if automated:
-            timeline += _thread_automated(automated, threads)
-        StatusChange.objects.bulk_create(timeline)
-        _mark_sent([row for row, _rendered in sent])
+            .order_by("pk")
+            .values_list("pk", "claim_token")
+        )
+        lost = [row for row, _rendered in sent if (row.pk, row.claim_token) not in held]
+        ours = [(row, rendered) for row, rendered in sent if (row.pk, row.claim_token) in held]
+        if ours:
+            _thread_and_mark(ours, threads)
+    _lost(lost)
+    return lost
+
+
+def _thread_and_mark(sent: list[tuple[OutboundMessage, Rendered]], threads: dict) -> None:
+    _thread_sent(sent, threads)
+    written = _mark_sent([row for row, _rendered in sent])
+    if written != len(sent):
+        raise WriteBackConflict(f"{written} of {len(sent)} rows written back")
+
+
+def _thread_sent(sent: list[tuple[OutboundMessage, Rendered]], threads: dict) -> None:
+    timeline: list[StatusChange] = []
+    automated, replies = [], []
+    for row, rendered in sent:
+        if row.message is None:
+            automated.append((row, rendered))
+            continue
+        message = row.message
+        message.message_id = row.header_message_id
+        message.provider_id = row.provider_id
+        message.sent_at = row.sent_at
+        message.status = Message.State.SENT
+        replies.append(message)
+        timeline.append(StatusChange(message=message, status=Message.State.SENT, at=row.sent_at))
+    if replies:
+        Message.objects.bulk_update(replies, ["message_id", "provider_id", "sent_at", "status"])
+    if automated:
+        timeline += _thread_automated(automated, threads)
+    StatusChange.objects.bulk_create(timeline)
 
 
 _SENT_COLUMNS = [
     "recipient", "decision", "decision_reason", "decided_at", "channel", "channel_index",
-    "provider_id", "sent_at", "attempts", "template_version", "variant", "subject", "text",
-    "html", "message_id", "conversation_id",
+    "provider_id", "sent_at", "template_version", "variant", "subject", "text", "html",
+    "message_id", "conversation_id",
 ]  # fmt: skip
 
 
-def _mark_sent(rows: list[OutboundMessage]) -> None:
+def _mark_sent(rows: list[OutboundMessage]) -> int:
     """Status "sent" with what went out, one parameterised UPDATE per row in one
-    executemany (psycopg pipelines it into one round trip)."""
-    table = connection.ops.quote_name(OutboundMessage._meta.db_table)
-    assignments = ", ".join(f"{connection.ops.quote_name(c)} = %s" for c in _SENT_COLUMNS)
+    executemany (psycopg pipelines it into one round trip); returns the rows changed.
+
+    Each UPDATE matches on the claim token as well as the primary key, and counts
+    the attempt in the database (`attempts = attempts + 1`).
+    """
+    quote = connection.ops.quote_name
+    table = quote(OutboundMessage._meta.db_table)
+    assignments = ", ".join(f"{quote(c)} = %s" for c in _SENT_COLUMNS)
     adapt = connection.ops.adapt_datetimefield_value  # as the ORM stores it (SQLite: UTC text)
+    token_field = OutboundMessage._meta.get_field("claim_token")
     params = [
         [
             row.recipient, row.decision, row.decision_reason, adapt(row.decided_at), row.channel,
-            row.channel_index, row.provider_id, adapt(row.sent_at), row.attempts,
+            row.channel_index, row.provider_id, adapt(row.sent_at),
             row.template_version, row.variant, row.subject, row.text, row.html,
             row.message and row.message.pk, row.conversation and row.conversation.pk,
-            OutboundStatus.SENT, row.pk,
+            OutboundStatus.SENT, row.pk, OutboundStatus.SENDING,
+            token_field.get_db_prep_value(row.claim_token, connection),
         ]
         for row in rows
     ]  # fmt: skip
     with connection.cursor() as cursor:
         cursor.executemany(
-            f"UPDATE {table} SET {assignments}, status = %s, last_error = '', lease_until = NULL "
-            "WHERE id = %s",
+            f"UPDATE {table} SET {assignments}, status = %s, last_error = '', lease_until = NULL, "
+            f"{quote('attempts')} = {quote('attempts')} + 1 "
+            f"WHERE id = %s AND status = %s AND {quote('claim_token')} = %s",
             params,
         )
+        # the sum over the statements (sqlite3 and psycopg alike)
+        return cursor.rowcount
 
 
 def _subject_key(row: OutboundMessage, rendered: Rendered) -> str:
@@ -644,7 +803,7 @@ def _thread_automated(
         timeline.append(StatusChange(message=message, status=Message.State.SENT, at=row.sent_at))
         if row.conversation.pk not in created:
             existing_threads.setdefault(row.conversation.pk, []).append(row.sent_at)
-    for pk, times in existing_threads.items():
+    for pk, times in sorted(existing_threads.items()):  # one lock order for all workers
         Conversation.objects.filter(pk=pk).update(
             message_count=F("message_count") + len(times), last_message_at=max(times)
         )

@@ -410,8 +410,14 @@ class OutboundMessage(models.Model):
     not_before = models.DateTimeField(_("frühestens"), default=timezone.now)
     next_attempt_at = models.DateTimeField(_("nächster Versuch"), default=timezone.now)
     attempts = models.PositiveSmallIntegerField(_("Versuche"), default=0)
+    # The claim of the dispatch worker: who (host:pid), when, until when, and a token of
+    # its own per claim. While the row is "sending", only the holder of the current token
+    # may write it back; a worker whose lease ran out and whose row was claimed again
+    # finds its token replaced and writes nothing. Kept after the write-back: who sent it.
     lease_until = models.DateTimeField(null=True, blank=True)
     claimed_by = models.CharField(max_length=100, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    claim_token = models.UUIDField(null=True, blank=True, editable=False)
     decision = models.CharField(_("Prüfung"), max_length=6, blank=True)
     decision_reason = models.CharField(_("Prüfergebnis"), max_length=500, blank=True)
     decided_at = models.DateTimeField(_("geprüft"), null=True, blank=True)
@@ -432,7 +438,10 @@ class OutboundMessage(models.Model):
         verbose_name_plural = _("Ausgang")
         ordering = ["-created_at", "-id"]
         indexes = [
-            # the dispatch claim: queued rows by due time, expired leases
+            # the dispatch claim (OutboundMessageQuerySet.due): queued rows by due time,
+            # and "sending" rows whose lease is over; the two arms of its OR, one index each
+            # (a bitmap OR on PostgreSQL). The claimed rows are loaded and written back by
+            # primary key (+ status and claim token, checked on that one row): no index.
             models.Index(fields=["status", "next_attempt_at"], name="outbox_due"),
             models.Index(fields=["status", "lease_until"], name="outbox_lease"),
             # the gate's history: sends per customer and channel (caps, duplicate window)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -10,6 +12,11 @@ from kommunikation.roles import AGENT, TEAM_LEAD
 from tests.factories import BrandFactory, UserFactory
 
 DATA = Path(__file__).parent / "data"
+
+#: The one "now" of every test that needs a fixed date (``pytest.mark.time_machine(NOW)``):
+#: a Wednesday noon in Berlin, after every date in the test data. Fixed dates are written
+#: relative to it. The suite also runs with the clock shifted (see tests/pytest_env.py).
+NOW = dt.datetime(2026, 11, 25, 12, 0, tzinfo=ZoneInfo("Europe/Berlin"))
 
 
 @pytest.fixture(autouse=True)

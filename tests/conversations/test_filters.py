@@ -7,9 +7,10 @@ from django.http import QueryDict
 from django.utils import timezone
 
 from conversations.filters import decode_cursor, filtered_conversations, list_page, view_counts
+from tests.conftest import NOW
 from tests.factories import ConversationFactory, CustomerFactory, MessageFactory, SupplierFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.time_machine(NOW, tick=False)]
 
 
 def ids(user, query: str) -> set[int]:
@@ -45,7 +46,7 @@ def test_filters_combine(brand_a, agent_a):
 
 
 def test_period_age_channel_assignee_priority_and_brand(brand_a, brand_b, team_lead, agent_a):
-    now = timezone.now()
+    now = NOW
     today = ConversationFactory(brand=brand_a, last_message_at=now)
     week = ConversationFactory(brand=brand_a, last_message_at=now - dt.timedelta(days=5))
     old = ConversationFactory(brand=brand_a, last_message_at=now - dt.timedelta(days=20))
@@ -86,7 +87,7 @@ def test_search_finds_subject_body_sender_and_customer_name(brand_a, agent_a):
 
 
 def test_keyset_pages_cover_every_row_once_even_with_equal_timestamps(brand_a, agent_a):
-    at = timezone.now()
+    at = NOW
     convs = ConversationFactory.create_batch(7, brand=brand_a, last_message_at=at)
     convs += ConversationFactory.create_batch(
         5, brand=brand_a, last_message_at=at - dt.timedelta(hours=1)
@@ -113,7 +114,7 @@ def test_view_counts_in_one_query(brand_a, brand_b, team_lead, django_assert_num
     ConversationFactory(brand=brand_b, channel="whatsapp", unread=False, classification="internal")
     ConversationFactory(
         brand=brand_b,
-        last_message_at=timezone.now() - dt.timedelta(days=9),
+        last_message_at=NOW - dt.timedelta(days=9),
         unread=False,
         classification="customer",
     )

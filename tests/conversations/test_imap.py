@@ -9,7 +9,10 @@ from django.core.management import call_command
 
 from conversations.imap import fetch_mailbox
 from conversations.models import Conversation, Mailbox, Message, RawEmail
+from tests.conftest import NOW
 from tests.conversations.imap_server import PASSWORD, USER, start_dovecot
+
+pytestmark = pytest.mark.time_machine(NOW)  # the mails carry fixed 2026 dates
 
 _folders = itertools.count(1)
 

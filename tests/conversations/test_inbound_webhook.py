@@ -9,6 +9,9 @@ import json
 import pytest
 
 from conversations.models import Attachment, Conversation, Mailbox, Message, RawEmail
+from tests.conftest import NOW
+
+pytestmark = pytest.mark.time_machine(NOW)  # the mails carry fixed 2026 dates
 
 URL = "/webhooks/inbound/postmark/"
 PDF = b"%PDF-1.4\n" + bytes(range(256)) + b"\n%%EOF\n"

@@ -21,10 +21,10 @@ from conversations.models import (
     RawEmail,
     Status,
 )
-from tests.conftest import DATA
+from tests.conftest import DATA, NOW
 from tests.factories import CustomerFactory, MessageFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.time_machine(NOW, tick=False)]
 
 EMAILS = DATA / "emails"
 
@@ -228,14 +228,12 @@ def test_a_thread_of_three(ingest, brand_a, prefix):
 
 
 def test_the_same_subject_after_14_days_is_a_new_conversation(ingest, brand_a):
-    old = timezone.now() - timedelta(days=20)
-    ingest(
-        mail(message_id="<alt@b.de>", date=old.strftime("%a, %d %b %Y %H:%M:%S +0000")),
+    ingest(mail(message_id="<alt@b.de>", date="Fri, 30 Oct 2026 10:00:00 +0100"), brand=brand_a)
+
+    result = ingest(
+        mail(subject="AW: Frage zur Wallbox", message_id="<neu@b.de>"),  # 20 Nov 2026: 21 days on
         brand=brand_a,
     )
-
-    result = ingest(mail(subject="AW: Frage zur Wallbox", message_id="<neu@b.de>"),
-                              brand=brand_a)  # fmt: skip
 
     assert result.outcome == "new"
     assert Conversation.objects.count() == 2
@@ -315,12 +313,10 @@ def test_an_older_message_does_not_move_the_conversation_back(ingest, brand_a):
 
 
 def test_a_date_in_the_future_counts_as_now(ingest, brand_a):
-    before = timezone.now()
-
-    ingest(mail(date="Fri, 20 Nov 2099 10:00:00 +0000"), brand=brand_a)
+    ingest(mail(date="Fri, 27 Nov 2026 10:00:00 +0000"), brand=brand_a)  # two days after NOW
 
     conversation = Conversation.objects.get()
-    assert before <= conversation.last_message_at <= timezone.now()
+    assert conversation.last_message_at == NOW == timezone.now()
 
 
 def test_the_sender_classifies_and_it_is_marked_automatic(ingest, brand_a):

@@ -17,10 +17,10 @@ from conversations.models import (
     RawEmail,
     SenderRule,
 )
-from tests.conftest import DATA
+from tests.conftest import DATA, NOW
 from tests.factories import CustomerFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.time_machine(NOW)]
 
 EMAILS = DATA / "emails"
 

@@ -10,9 +10,9 @@ from django.core.management import CommandError, call_command
 
 from conversations.models import Conversation, Message, RawEmail
 from kommunikation.models import BusinessEntity
-from tests.conftest import DATA
+from tests.conftest import DATA, NOW
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.time_machine(NOW)]
 
 EMAILS = DATA / "emails"
 

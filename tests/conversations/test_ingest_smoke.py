@@ -4,6 +4,9 @@ import pytest
 
 from conversations.ingest import ingest_raw_email
 from conversations.models import Conversation
+from tests.conftest import NOW
+
+pytestmark = pytest.mark.time_machine(NOW)  # the mails carry fixed 2026 dates
 
 
 @pytest.mark.django_db

@@ -7,9 +7,10 @@ import pytest
 from compliance.models import ChannelPreference, Consent
 from compliance.services import Actor, unsubscribe_token, update_preferences
 from conversations.ingest import ingest_raw_email, ingest_raw_emails
+from tests.conftest import NOW
 from tests.factories import CustomerFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.time_machine(NOW)]
 
 
 def unsubscribe_mail(brand, subject: str) -> bytes:

@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.utils import timezone
 
 from conversations.models import Direction
 from conversations.threading import find_conversation, normalize_subject
+from tests.conftest import NOW
 from tests.factories import ConversationFactory, MessageFactory
+
+pytestmark = pytest.mark.time_machine(NOW, tick=False)
 
 
 @pytest.mark.parametrize(
@@ -47,7 +49,7 @@ def test_in_reply_to_finds_the_conversation_even_with_another_subject(brand_a):
         thread_ids=["<q1@kunde.example>"],
         counterpart="jemand-anderes@kunde.example",
         subject_key="ganz anders",
-        at=timezone.now(),
+        at=NOW,
     )
 
     assert found == message.conversation
@@ -66,7 +68,7 @@ def test_our_own_outbound_message_id_threads_a_reply(brand_a):
         thread_ids=["<antwort-7@laderthuis.nl>"],
         counterpart="",
         subject_key="",
-        at=timezone.now(),
+        at=NOW,
     )
 
     assert found == ours.conversation
@@ -82,7 +84,7 @@ def test_message_ids_of_another_brand_do_not_count(brand_a, brand_b):
             thread_ids=["<q2@kunde.example>"],
             counterpart="",
             subject_key="",
-            at=timezone.now(),
+            at=NOW,
         )
         is None
     )
@@ -90,7 +92,7 @@ def test_message_ids_of_another_brand_do_not_count(brand_a, brand_b):
 
 @pytest.mark.django_db
 def test_the_same_subject_from_the_same_counterpart_within_14_days(brand_a):
-    now = timezone.now()
+    now = NOW
     recent = ConversationFactory(
         brand=brand_a,
         counterpart="k@kunde.example",

@@ -3,15 +3,15 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from django.utils import timezone
 
+from tests.conftest import NOW
 from tests.factories import ConversationFactory, CustomerFactory, MessageFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.time_machine(NOW, tick=False)]
 
 
 def make_conversations(brand, n):
-    now = timezone.now()
+    now = NOW
     for i in range(n):
         customer = CustomerFactory(brand=brand)
         conv = ConversationFactory(

@@ -3,8 +3,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from django.utils import timezone
 
+from tests.conftest import NOW
 from tests.factories import ConversationFactory, CustomerFactory, MessageFactory, SupplierFactory
 
 pytestmark = pytest.mark.django_db
@@ -34,6 +34,7 @@ def test_the_customer_page_shows_contact_data_conversations_and_the_timeline(
     assert "Bitte einmal neu starten." in response.text
 
 
+@pytest.mark.time_machine(NOW, tick=False)
 def test_the_customer_page_filters_by_classification_and_period(client, agent_a, brand_a):
     customer = CustomerFactory(brand=brand_a)
     ConversationFactory(
@@ -44,7 +45,7 @@ def test_the_customer_page_filters_by_classification_and_period(client, agent_a,
         customer=customer,
         subject="Uralt",
         classification="customer",
-        last_message_at=timezone.now() - dt.timedelta(days=90),
+        last_message_at=NOW - dt.timedelta(days=90),
     )
     ConversationFactory(
         brand=brand_a, customer=customer, subject="Werbung", classification="advertising"

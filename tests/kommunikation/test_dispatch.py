@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from django.utils import timezone
 
 from compliance.models import Consent, Suppression
 from compliance.services import Actor, record_consent
 from conversations.models import Conversation, Message, StatusChange
-from kommunikation.dispatch import dispatch_batch
+from kommunikation import dispatch
+from kommunikation.dispatch import (
+    BatchResult,
+    Rendered,
+    claim_batch,
+    claimed_rows,
+    dispatch_batch,
+    write_back_sent,
+)
 from kommunikation.models import OutboundMessage, OutboundStatus
 from kommunikation.outbox import enqueue_outbound
 from tests.factories import ConversationFactory, MessageFactory
@@ -291,3 +300,144 @@ def test_the_same_template_twice_in_one_batch_goes_once(smtp_sink, customer):
     assert (result.sent, result.refused) == (1, 1)
     refused = OutboundMessage.objects.get(status=OutboundStatus.REFUSED)
     assert "Dieselbe Vorlage" in refused.last_error
+
+
+# --- a write-back changes only the rows its claim still holds ---------------------------
+
+
+def claimed_then_taken(customer, settings, *, b_finished: bool, **kwargs):
+    """Worker A claims the row; its lease runs out; worker B claims it and, if `b_finished`,
+    sends it and writes it back. Returns the row and A's copy, as A loaded it."""
+    row = enqueue(customer, **kwargs)
+    now = timezone.now()
+    claim = claim_batch(limit=10, now=now, worker="worker-a")
+    (stale,) = claimed_rows(claim)
+    after_the_lease = now + dt.timedelta(seconds=settings.OUTBOX_LEASE_SECONDS + 1)
+    if b_finished:
+        assert dispatch_batch(now=after_the_lease, worker="worker-b").sent == 1
+    else:
+        assert claim_batch(limit=10, now=after_the_lease, worker="worker-b").ids == [row.pk]
+    row.refresh_from_db()
+    return row, stale
+
+
+def assert_unchanged(row):
+    fresh = OutboundMessage.objects.get(pk=row.pk)
+    columns = ["status", "claimed_by", "claim_token", "lease_until", "attempts", "last_error",
+               "sent_at", "provider_id", "next_attempt_at", "message_id"]  # fmt: skip
+    assert [getattr(fresh, c) for c in columns] == [getattr(row, c) for c in columns]
+    assert fresh.claimed_by == "worker-b"
+
+
+def test_a_claim_records_its_worker_time_lease_and_token(customer, settings):
+    row = enqueue(customer)
+    now = timezone.now()
+    claim = claim_batch(limit=10, now=now, worker="worker-a")
+    row.refresh_from_db()
+    assert claim.ids == [row.pk]
+    assert row.status == OutboundStatus.SENDING
+    assert (row.claimed_by, row.claim_token, row.claimed_at) == ("worker-a", claim.token, now)
+    assert row.lease_until == now + dt.timedelta(seconds=settings.OUTBOX_LEASE_SECONDS)
+    # a second claim after the lease takes the row under a new token
+    later = now + dt.timedelta(seconds=settings.OUTBOX_LEASE_SECONDS + 1)
+    again = claim_batch(limit=10, now=later, worker="worker-b")
+    assert again.ids == [row.pk]
+    assert again.token != claim.token
+    assert claimed_rows(claim) == []  # A no longer holds it: it will not send it
+
+
+@pytest.mark.parametrize("b_finished", [True, False], ids=["b-sent", "b-sending"])
+def test_a_sent_write_back_that_lost_its_claim_changes_nothing(
+    smtp_sink, customer, settings, b_finished
+):
+    row, stale = claimed_then_taken(customer, settings, b_finished=b_finished)
+    stale.sent_at, stale.provider_id = timezone.now(), "late"
+    rendered = Rendered(stale.subject, stale.text, stale.html)
+    assert write_back_sent([(stale, rendered)]) == [stale]
+    assert_unchanged(row)
+    assert Message.objects.count() == (1 if b_finished else 0)
+    assert StatusChange.objects.count() == (2 if b_finished else 0)
+
+
+@pytest.mark.parametrize("b_finished", [True, False], ids=["b-sent", "b-sending"])
+@pytest.mark.parametrize("status", [OutboundStatus.QUEUED, OutboundStatus.FAILED])
+def test_a_failure_write_back_that_lost_its_claim_changes_nothing(
+    smtp_sink, customer, settings, b_finished, status
+):
+    row, stale = claimed_then_taken(customer, settings, b_finished=b_finished)
+    result = BatchResult()
+    assert not dispatch._write(
+        stale, result, status=status, last_error="451", attempted=True,
+        next_attempt_at=timezone.now() + dt.timedelta(minutes=5),
+    )  # fmt: skip
+    assert result.lost == 1
+    assert_unchanged(row)
+
+
+def test_a_held_claim_writes_back_and_counts_the_attempt_in_the_database(customer):
+    row = enqueue(customer)
+    claim = claim_batch(limit=10, now=timezone.now(), worker="worker-a")
+    (held,) = claimed_rows(claim)
+    # the database's count, not the one read at the claim, is the base (no read-modify-write)
+    OutboundMessage.objects.filter(pk=row.pk).update(attempts=3)
+    result = BatchResult()
+    assert dispatch._write(
+        held, result, status=OutboundStatus.QUEUED, last_error="451", attempted=True
+    )
+    row.refresh_from_db()
+    assert (row.status, row.attempts, row.lease_until, result.lost) == (
+        OutboundStatus.QUEUED, 4, None, 0,
+    )  # fmt: skip
+
+
+def test_sent_rows_count_their_attempt_in_the_database(smtp_sink, customer):
+    row = enqueue(customer)
+    claim = claim_batch(limit=10, now=timezone.now(), worker="worker-a")
+    (held,) = claimed_rows(claim)
+    OutboundMessage.objects.filter(pk=row.pk).update(attempts=2)
+    held.sent_at, held.provider_id = timezone.now(), "p-1"
+    assert write_back_sent([(held, Rendered(held.subject, held.text, held.html))]) == []
+    row.refresh_from_db()
+    assert (row.status, row.attempts, row.provider_id) == (OutboundStatus.SENT, 3, "p-1")
+    assert row.message.message_id == row.header_message_id
+
+
+def test_a_claim_past_its_lease_still_writes_back_while_nobody_took_it(
+    smtp_sink, customer, settings
+):
+    row = enqueue(customer)
+    now = timezone.now()
+    claim = claim_batch(limit=10, now=now, worker="worker-a")
+    (held,) = claimed_rows(claim)
+    held.sent_at, held.provider_id = now + dt.timedelta(hours=1), "p-1"  # long after the lease
+    assert write_back_sent([(held, Rendered(held.subject, held.text, held.html))]) == []
+    row.refresh_from_db()
+    assert (row.status, row.claimed_by, row.lease_until) == (OutboundStatus.SENT, "worker-a", None)
+    assert Message.objects.count() == 1
+
+
+def test_in_a_group_only_the_lost_row_is_left_out(smtp_sink, customer, settings):
+    kept = enqueue(customer, idempotency_key="invoice:RE-1001")
+    taken = enqueue(customer, idempotency_key="invoice:RE-1001:reminder")
+    now = timezone.now()
+    claim = claim_batch(limit=10, now=now, worker="worker-a")
+    mine = {row.pk: row for row in claimed_rows(claim)}
+    # only the second row's lease runs out and worker B sends it
+    OutboundMessage.objects.filter(pk=kept.pk).update(lease_until=now + dt.timedelta(days=1))
+    after_the_lease = now + dt.timedelta(seconds=settings.OUTBOX_LEASE_SECONDS + 1)
+    assert dispatch_batch(now=after_the_lease, worker="worker-b").sent == 1
+    group = []
+    for row in mine.values():
+        row.sent_at, row.provider_id = timezone.now(), f"a-{row.pk}"
+        group.append((row, Rendered(row.subject, row.text, row.html)))
+    assert write_back_sent(group) == [mine[taken.pk]]
+    kept.refresh_from_db()
+    taken.refresh_from_db()
+    assert (kept.status, kept.claimed_by, kept.provider_id) == ("sent", "worker-a", f"a-{kept.pk}")
+    assert (taken.status, taken.claimed_by) == ("sent", "worker-b")
+    assert taken.provider_id != f"a-{taken.pk}"
+    # one thread, one entry each
+    thread = Conversation.objects.get()
+    assert thread.message_count == 2
+    assert {kept.message_id, taken.message_id} == set(thread.messages.values_list("pk", flat=True))
+    assert StatusChange.objects.filter(status="sent").count() == 2

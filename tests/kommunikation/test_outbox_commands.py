@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from io import StringIO
 
+import pytest
 from django.core.management import call_command
 
 from kommunikation.models import OutboundMessage, OutboundStatus
 from kommunikation.outbox import enqueue_outbound
+from tests.conftest import NOW
 from tests.factories import UserFactory
 
 
@@ -47,12 +50,13 @@ def test_outbox_status_counts_and_reasons(smtp_down, customer):
     assert "älteste fällige Nachricht" in output
 
 
+@pytest.mark.time_machine(NOW)
 def test_retry_failed_queues_failed_ones_since_a_date(customer):
     old = enqueue(customer, "old")
     new = enqueue(customer, "new")
     OutboundMessage.objects.update(status=OutboundStatus.FAILED, attempts=8)
-    OutboundMessage.objects.filter(pk=old.pk).update(created_at="2020-01-01T00:00:00Z")
-    output = run("retry_failed", "--since", "2025-01-01")
+    OutboundMessage.objects.filter(pk=old.pk).update(created_at=NOW - dt.timedelta(days=400))
+    output = run("retry_failed", "--since", f"{(NOW - dt.timedelta(days=30)).date()}")
     assert "1 Nachrichten erneut eingereiht" in output
     new.refresh_from_db()
     old.refresh_from_db()

@@ -23,7 +23,8 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"{result.sent} gesendet, {result.deferred} verschoben, "
                 f"{result.refused} abgelehnt, {result.failed} fehlgeschlagen, "
-                f"{result.retried} später erneut"
+                f"{result.retried} später erneut, "
+                f"{result.lost} an einen anderen Worker verloren"
             )
             if once:
                 return
