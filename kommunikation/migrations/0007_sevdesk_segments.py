@@ -7,6 +7,8 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("kommunikation", "0006_events"),
+        # also merges the two 0006 leaves (events, outbox claim) from main
+        ("kommunikation", "0006_outbound_claim"),
     ]
 
     operations = [
