@@ -22,8 +22,13 @@ class ContactPointInline(admin.TabularInline):
 @admin.register(Customer)
 class CustomerAdmin(BrandScopedAdmin):
     brand_path = "brand"
-    list_display = ["display_name", "number", "kind", "brand", "city", "segment", "vip"]
-    list_filter = ["brand", "kind", "is_company", "vip", "language", "segment"]
+    list_display = [
+        "display_name", "number", "kind", "brand", "city", "segment", "value_tier", "activity", "vip",
+    ]  # fmt: skip
+    list_filter = [
+        "brand", "kind", "is_company", "vip", "language", "segment", "value_tier", "activity",
+        "industry",
+    ]  # fmt: skip
     search_fields = [
         "number", "company_name", "first_name", "last_name", "contact_points__value", "sevdesk_id",
     ]  # fmt: skip

@@ -441,6 +441,7 @@ class _Sync:
             if diff:
                 for k, v in diff.items():
                     setattr(customer, k, v)
+                customer.updated_at = timezone.now()  # bulk_update skips auto_now
                 changed.append(customer)
                 names.update(diff)
         Customer.objects.bulk_create(new, batch_size=BATCH)
