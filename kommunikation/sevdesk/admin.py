@@ -11,6 +11,9 @@ from kommunikation.sevdesk.models import SevdeskConnection
 
 
 class SevdeskConnectionForm(forms.ModelForm):
+    base_url = forms.URLField(
+        label=_("API-Adresse"), initial="https://my.sevdesk.de/api/v1", assume_scheme="https"
+    )
     token = forms.CharField(
         label=_("API-Token"),
         required=False,
