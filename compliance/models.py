@@ -119,6 +119,12 @@ class Suppression(models.Model):
     def __str__(self) -> str:
         return f"{self.value} ({self.get_reason_display()})"
 
+    def protects_customers_outside(self, brands) -> bool:
+        """True when a customer of a brand not in ``brands`` has this address or number:
+        lifting the entry would unblock them too (a suppression holds for every brand)."""
+        holders = Customer.objects.filter(contact_points__value=self.value)
+        return holders.exclude(brand__in=brands).exists()
+
     def blocks(self, category: str) -> bool:
         """An unsubscribe stops promotional mail only; invoices still reach the customer
         (contract, Art. 6 (1) b). Bounces, complaints and staff blocks stop everything."""
@@ -164,7 +170,7 @@ class AuditEntryQuerySet(models.QuerySet):
 
 
 class AuditEntry(models.Model):
-    """Append-only: who changed which consent, preference or suppression, and when.
+    """Append-only: who changed which consent, preference, suppression or outbox row, and when.
 
     The customer is kept as a plain id (not a foreign key) so that erasing a
     customer can never cascade into the log.
@@ -184,6 +190,10 @@ class AuditEntry(models.Model):
     object_type = models.CharField(_("Objekt"), max_length=60)
     object_id = models.CharField(_("Objekt-ID"), max_length=60, blank=True)
     customer_id = models.BigIntegerField(_("Kunden-ID"), null=True, blank=True, db_index=True)
+    # the brand the change belongs to (a plain id like the customer's): the admin lists an
+    # entry to the staff of that brand; entries with neither brand nor customer (global
+    # suppression changes, system events) only to superusers
+    brand_id = models.BigIntegerField(_("Marken-ID"), null=True, blank=True, db_index=True)
     changes = models.JSONField(_("Änderungen"), default=dict, blank=True)
 
     objects = AuditEntryQuerySet.as_manager()

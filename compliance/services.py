@@ -57,8 +57,21 @@ class Actor:
 
 
 def audit(
-    *, actor: Actor, action: str, obj, customer_id: int | None, changes: dict | None = None
+    *,
+    actor: Actor,
+    action: str,
+    obj,
+    customer_id: int | None,
+    changes: dict | None = None,
+    brand_id: int | None = None,
 ) -> AuditEntry:
+    """Append an entry; its brand is the object's, else the customer's (kept after erasure)."""
+    if brand_id is None:
+        brand_id = getattr(obj, "brand_id", None)
+    if brand_id is None and customer_id is not None:
+        brand_id = (
+            Customer.objects.filter(pk=customer_id).values_list("brand_id", flat=True).first()
+        )
     return AuditEntry.objects.create(
         actor=actor.user,
         actor_label=actor.label,
@@ -66,6 +79,7 @@ def audit(
         object_type=obj._meta.label,
         object_id=str(obj.pk or ""),
         customer_id=customer_id,
+        brand_id=brand_id,
         changes=changes or {},
     )
 

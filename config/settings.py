@@ -286,6 +286,14 @@ SEGMENT_NEW_DAYS = env_int("SEGMENT_NEW_DAYS", 90)  # first order/invoice this r
 SEGMENT_ACTIVE_DAYS = env_int("SEGMENT_ACTIVE_DAYS", 180)
 SEGMENT_OCCASIONAL_DAYS = env_int("SEGMENT_OCCASIONAL_DAYS", 365)
 
+# Inbound mail limits. A larger message is stored raw and shown in the inbox from its
+# headers alone (sender, subject, threading), flagged, its text and attachments left in
+# the raw message (admin: "Rohdaten von E-Mails"). Attachments beyond the count stay in
+# the raw message too, and the message is flagged. Parsing takes about 3x the message
+# size in memory (manage.py bench --only largemail).
+INGEST_MAX_MESSAGE_BYTES = env_int("INGEST_MAX_MESSAGE_BYTES", 50 * 1024 * 1024)
+INGEST_MAX_ATTACHMENTS = env_int("INGEST_MAX_ATTACHMENTS", 100)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

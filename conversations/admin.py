@@ -12,7 +12,7 @@ from conversations.models import (
     StatusChange,
     WebhookDelivery,
 )
-from kommunikation.admin_scoping import BrandScopedAdmin
+from kommunikation.admin_scoping import BrandScopedAdmin, BrandScopedInline
 
 
 @admin.register(Mailbox)
@@ -24,7 +24,8 @@ class MailboxAdmin(BrandScopedAdmin):
     readonly_fields = ["uidvalidity", "last_uid", "last_fetched_at", "last_error"]
 
 
-class MessageInline(admin.StackedInline):
+class MessageInline(BrandScopedInline, admin.StackedInline):
+    brand_path = "conversation__brand"
     model = Message
     extra = 0
     fields = [
@@ -41,7 +42,8 @@ class MessageInline(admin.StackedInline):
     can_delete = False
 
 
-class ClassificationChangeInline(admin.TabularInline):
+class ClassificationChangeInline(BrandScopedInline, admin.TabularInline):
+    brand_path = "conversation__brand"
     model = ClassificationChange
     extra = 0
     fields = [
@@ -78,14 +80,16 @@ class ConversationAdmin(BrandScopedAdmin):
     inlines = [MessageInline, ClassificationChangeInline]
 
 
-class AttachmentInline(admin.TabularInline):
+class AttachmentInline(BrandScopedInline, admin.TabularInline):
+    brand_path = "message__conversation__brand"
     model = Attachment
     extra = 0
     fields = ["filename", "content_type", "size", "content_id", "is_inline", "file"]
     readonly_fields = fields
 
 
-class StatusChangeInline(admin.TabularInline):
+class StatusChangeInline(BrandScopedInline, admin.TabularInline):
+    brand_path = "message__conversation__brand"
     model = StatusChange
     extra = 0
     fields = ["status", "at", "detail"]
@@ -104,10 +108,15 @@ class MessageAdmin(BrandScopedAdmin):
         "flagged",
         "created_at",
     ]
-    list_filter = ["channel", "direction", "status", "flagged", "is_internal_note"]
+    list_filter = [
+        "channel", "direction", "status", "flagged", "is_internal_note", "signed", "encrypted",
+    ]  # fmt: skip
     search_fields = ["subject", "sender_address", "message_id", "provider_id"]
     raw_id_fields = ["conversation", "raw", "author"]
-    readonly_fields = ["html", "headers", "message_id", "in_reply_to", "references"]
+    readonly_fields = [
+        "html", "headers", "message_id", "in_reply_to", "references", "signed", "encrypted",
+        "parse_flags",
+    ]  # fmt: skip
     inlines = [AttachmentInline, StatusChangeInline]
 
 
@@ -117,6 +126,7 @@ class RawEmailAdmin(BrandScopedAdmin):
     list_display = ["__str__", "brand", "mailbox", "state", "size", "received_at"]
     list_filter = ["state", "brand"]
     search_fields = ["message_id", "sha256", "source"]
+    ordering = ["-received_at", "-id"]
     exclude = ["data"]
     readonly_fields = [f.name for f in RawEmail._meta.fields if f.name != "data"]
 

@@ -17,15 +17,23 @@ count (nor does the DEBUG query log, emptied as it goes).
 
 from __future__ import annotations
 
+import base64
+import json
+import os
 import random
 import resource
+import subprocess
+import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from email.message import EmailMessage
 from email.utils import format_datetime
+from pathlib import Path
 
+from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import connection, reset_queries
 from django.utils import timezone
@@ -263,4 +271,187 @@ def ingest_benchmark(options: BenchOptions) -> list[BenchRow]:
         BenchRow("ingest", "threaded", threaded, "Antworten einsortiert"),
         BenchRow("ingest", "flagged", stats.flagged, "markiert"),
         BenchRow("ingest", "conversations", conversations, "Konversationen"),
+    ]
+
+
+# --- one large mail: the memory it takes ------------------------------------------------------
+
+
+def large_email(*, domain: str, attachment_bytes: int = 21 * 1024 * 1024, seed: int = 42) -> bytes:
+    """One mail of about 30 MB to ``support@<domain>``: a text and an HTML body, a
+    ``attachment_bytes`` PDF (base64, so 4/3 of that on the wire) and three small files.
+    Written by hand, line by line, so building it costs no more than the result."""
+    rng = random.Random(f"large:{seed}")
+    boundary = "----=_Part_large_0"
+    alternative = "----=_Part_large_1"
+
+    def b64(data: bytes) -> bytes:
+        return base64.encodebytes(data).replace(b"\n", b"\r\n")
+
+    head = (
+        "From: Grosser Anhang <gross@kunde.example>\r\n"
+        f"To: support@{domain}\r\n"
+        "Subject: Pläne und Fotos der Baustelle\r\n".encode()
+        + f"Date: {format_datetime(timezone.now())}\r\n"
+        f"Message-ID: <large-{seed}-{rng.getrandbits(64):x}@kunde.example>\r\n"
+        "MIME-Version: 1.0\r\n"
+        f'Content-Type: multipart/mixed; boundary="{boundary}"\r\n\r\n'
+        f"--{boundary}\r\n"
+        f'Content-Type: multipart/alternative; boundary="{alternative}"\r\n\r\n'
+        f"--{alternative}\r\nContent-Type: text/plain; charset=utf-8\r\n"
+        "Content-Transfer-Encoding: 8bit\r\n\r\n"
+        "Guten Tag,\r\n\r\nanbei die Pläne.\r\n\r\n".encode()
+        + f"--{alternative}\r\nContent-Type: text/html; charset=utf-8\r\n\r\n"
+        "<p>Guten Tag,</p><p>anbei die <b>Pläne</b>.</p>\r\n".encode()
+        + f"--{alternative}--\r\n".encode()
+    )
+    parts = [head]
+    files = [
+        ("Baustelle_Plan_gesamt.pdf", "application/pdf", attachment_bytes),
+        ("Foto 1.jpg", "image/jpeg", 600_000),
+        ("Foto 2.jpg", "image/jpeg", 400_000),
+        ("Leistungsverzeichnis.xlsx", "application/vnd.ms-excel", 80_000),
+    ]
+    for filename, content_type, size in files:
+        parts.append(
+            f'--{boundary}\r\nContent-Type: {content_type}; name="{filename}"\r\n'
+            f'Content-Disposition: attachment; filename="{filename}"\r\n'
+            "Content-Transfer-Encoding: base64\r\n\r\n".encode()
+        )
+        chunk = 57 * 16 * 1024  # whole base64 lines
+        for start in range(0, size, chunk):
+            parts.append(b64(rng.randbytes(min(chunk, size - start))))
+    parts.append(f"--{boundary}--\r\n".encode())
+    return b"".join(parts)
+
+
+def large_mail_child() -> None:
+    """In a fresh process (see ``large_mail_benchmark``): ingest the mail in the file named
+    by argv[1] and print the growth of the peak resident set size as JSON. Run as
+    ``python -c "import django; django.setup(); ...; large_mail_child()" FILE``."""
+    import gc
+
+    raw = Path(sys.argv[1]).read_bytes()
+    slug = f"bench-{uuid.uuid4().hex[:8]}"
+    brand = BusinessEntity.objects.create(
+        name="Benchmark",
+        slug=slug,
+        domains=[f"{slug}.example"],
+        support_email=f"support@{slug}.example",
+    )
+    try:
+        gc.collect()
+        before = _reset_peak_rss_kib()
+        started = time.perf_counter()
+        result = ingest_raw_email(raw, brand=brand, source="bench")
+        seconds = time.perf_counter() - started
+        growth = _peak_rss_kib() - before
+        attachments = Attachment.objects.filter(message=result.message).count()
+    finally:
+        delete_brand_data(brand)
+    print(
+        json.dumps(
+            {
+                "size": len(raw),
+                "growth_kib": growth,
+                "seconds": seconds,
+                "outcome": result.outcome,
+                "attachments": attachments,
+            }
+        )
+    )
+
+
+def _status_kib(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1])
+    raise LookupError(field)
+
+
+def _reset_peak_rss_kib() -> int:
+    """The resident set size now, with the peak reset to it where Linux allows. Not
+    ``ru_maxrss``: across fork and exec it keeps the peak of the parent (a test runner
+    of some hundred MB), so a child's growth below that would read as nothing."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM to VmRSS
+        return _status_kib("VmRSS")
+    except (OSError, LookupError):
+        return _peak_rss_kib()
+
+
+def _peak_rss_kib() -> int:
+    try:
+        return _status_kib("VmHWM")
+    except (OSError, LookupError):
+        return _maxrss_kib()
+
+
+_CHILD = "import django; django.setup(); from conversations.benchmarks import large_mail_child; large_mail_child()"
+
+
+def _child_database_url(tmp: Path) -> str:
+    """The database the child ingests into: this one, or for an in-memory SQLite (the
+    test suite) a migrated SQLite file of its own."""
+    db = connection.settings_dict
+    if connection.vendor == "postgresql":
+        return (
+            f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST'] or '127.0.0.1'}:"
+            f"{db['PORT'] or 5432}/{db['NAME']}"
+        )
+    if connection.vendor == "sqlite" and not connection.is_in_memory_db():
+        return f"sqlite:///{db['NAME']}"
+    url = f"sqlite:///{tmp / 'bench.sqlite3'}"
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--no-input", "-v", "0"],
+        cwd=settings.BASE_DIR,
+        env=_child_env(url, tmp),
+        check=True,
+        capture_output=True,
+    )
+    return url
+
+
+def _child_env(database_url: str, tmp: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        DJANGO_SETTINGS_MODULE="config.settings",
+        DATABASE_URL=database_url,
+        SECRET_KEY=settings.SECRET_KEY,
+        DEBUG="false",  # as in production: no query log holding the 30 MB insert
+        MEDIA_ROOT=str(tmp / "media"),
+        LOG_LEVEL="WARNING",
+    )
+    return env
+
+
+@benchmark("largemail")
+def large_mail_benchmark(options: BenchOptions) -> list[BenchRow]:
+    """Peak memory of ingesting one 30 MB mail (a 21 MiB PDF, base64, and three small
+    files), in a fresh process so nothing measured before counts: the growth of its peak
+    resident set size (VmHWM) over the ingest call, and that as a multiple of the
+    mail's size (the goal: at most 4)."""
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        path = tmp / "large.eml"
+        path.write_bytes(large_email(domain="bench.example", seed=options.seed))
+        url = _child_database_url(tmp)
+        done = subprocess.run(
+            [sys.executable, "-c", _CHILD, str(path)],
+            cwd=settings.BASE_DIR,
+            env=_child_env(url, tmp),
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    size_mib = figures["size"] / 2**20
+    growth_mib = figures["growth_kib"] / 1024
+    return [
+        BenchRow("largemail", "size", round(size_mib, 1), "MiB"),
+        BenchRow("largemail", "peak_rss_growth", round(growth_mib, 1), "MiB (VmHWM)"),
+        BenchRow("largemail", "ratio", round(growth_mib / size_mib, 2), "x Größe [Ziel <= 4]"),
+        BenchRow("largemail", "seconds", round(figures["seconds"], 2), "s"),
+        BenchRow("largemail", "attachments", figures["attachments"], "Anhänge"),
+        BenchRow("largemail", "outcome", figures["outcome"], ""),
     ]

@@ -114,6 +114,25 @@ class AssignForm(forms.Form):
         return user
 
 
+class MoveBrandForm(forms.Form):
+    """Another of the user's own brands for a conversation; any other id is a 400."""
+
+    brand = forms.ModelChoiceField(
+        label=_("Marke"),
+        queryset=BusinessEntity.objects.none(),
+        error_messages={"invalid_choice": _("Diese Marke steht Ihnen nicht zur Wahl.")},
+    )
+
+    def __init__(self, *args, conversation, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["brand"].queryset = move_targets(user=user, conversation=conversation)
+
+
+def move_targets(*, user, conversation):
+    """The brands a conversation can be moved to by this user: their own, but its own."""
+    return BusinessEntity.objects.for_user(user).exclude(pk=conversation.brand_id).order_by("name")
+
+
 class StatusForm(forms.Form):
     status = forms.ChoiceField(label=_("Status"), choices=Status.choices)
 

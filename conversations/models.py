@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from kommunikation.models import BusinessEntity, Customer, SendChannel
+from kommunikation.models import BusinessEntity, Customer, SendChannel, brand_of, check_same_brand
 
 
 class Classification(models.TextChoices):
@@ -140,6 +140,9 @@ class RawEmail(models.Model):
     def __str__(self) -> str:
         return self.message_id or self.sha256[:12]
 
+    def clean(self) -> None:
+        check_same_brand(self.brand_id, mailbox=brand_of(self, "mailbox__brand"))
+
 
 class ConversationQuerySet(models.QuerySet):
     def for_brands(self, brands) -> ConversationQuerySet:
@@ -265,6 +268,21 @@ class Conversation(models.Model):
     def __str__(self) -> str:
         return self.subject or gettext("(ohne Betreff)")  # str, never a lazy proxy
 
+    def clean(self) -> None:
+        check_same_brand(
+            self.brand_id,
+            customer=brand_of(self, "customer__brand"),
+            mailbox=brand_of(self, "mailbox__brand"),
+        )
+
+
+class ParseFlag(models.TextChoices):
+    """Why an inbound message is shown with less than it carried (Message.parse_flags)."""
+
+    LENIENT = "lenient", _("tolerant gelesen")
+    TOO_LARGE = "too_large", _("zu groß, nicht zerlegt")
+    ATTACHMENT_LIMIT = "attachment_limit", _("nicht alle Anhänge gespeichert")
+
 
 class Message(models.Model):
     """One message in a conversation: inbound, outbound, or an internal note."""
@@ -318,6 +336,16 @@ class Message(models.Model):
     )
     flagged = models.BooleanField(_("markiert"), default=False)
     flag_reason = models.TextField(_("Grund der Markierung"), blank=True)
+    # S/MIME or PGP/MIME, as the mail declares it; the signature is not verified and
+    # encrypted content is kept as its attachment (smime.p7m) for a mail client to open
+    signed = models.BooleanField(_("signiert"), default=False)
+    encrypted = models.BooleanField(_("verschlüsselt"), default=False)
+    parse_flags = models.JSONField(
+        _("Hinweise beim Einlesen"),
+        default=list,
+        blank=True,
+        help_text=_("Was beim Einlesen nicht vollständig gelang (Grund: siehe Markierung)."),
+    )
     sent_at = models.DateTimeField(_("gesendet"), null=True, blank=True)
     created_at = models.DateTimeField(_("erfasst"), default=timezone.now)
 
@@ -334,6 +362,14 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return self.subject or self.text[:60] or f"#{self.pk}"
+
+    def clean(self) -> None:
+        check_same_brand(brand_of(self, "conversation__brand"), raw=brand_of(self, "raw__brand"))
+
+    @property
+    def parse_flag_labels(self) -> list[str]:
+        labels = dict(ParseFlag.choices)
+        return [str(labels.get(flag, flag)) for flag in self.parse_flags]
 
     @property
     def timestamp(self):
@@ -441,6 +477,13 @@ class ClassificationChange(models.Model):
     def __str__(self) -> str:
         return f"{self.get_from_classification_display() or '—'} → {self.get_to_classification_display() or '—'}"
 
+    def clean(self) -> None:
+        check_same_brand(
+            brand_of(self, "conversation__brand"),
+            from_customer=brand_of(self, "from_customer__brand"),
+            to_customer=brand_of(self, "to_customer__brand"),
+        )
+
 
 class SenderRule(models.Model):
     """The sender decides the classification: an address or a whole domain."""
@@ -489,6 +532,9 @@ class SenderRule(models.Model):
     def save(self, *args, **kwargs) -> None:
         self.pattern = self.pattern.strip().lower().lstrip("@")
         super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        check_same_brand(self.brand_id, customer=brand_of(self, "customer__brand"))
 
 
 class WebhookDelivery(models.Model):

@@ -4,6 +4,10 @@ nh3 does the sanitising (allow-lists of tags, attributes, URL schemes and CSS
 properties). Afterwards remote images are disarmed: their URL moves from
 ``src`` to ``data-remote-src`` so that nothing is fetched until an agent asks
 ("Bilder anzeigen"); ``cid:`` images stay, the viewer maps them to attachments.
+Every other ``src`` is disarmed, whatever its form: ``http:``, ``https:`` and
+protocol-relative ``//host/img`` alike, and only those three are ever armed again;
+anything else (a relative path, which means nothing in a mail, or a form browsers
+might read as another host) stays disarmed.
 """
 
 from __future__ import annotations
@@ -55,8 +59,11 @@ ALLOWED_STYLE_PROPERTIES = {
 
 URL_SCHEMES = {"http", "https", "mailto", "tel", "cid"}
 
-_REMOTE_IMG = re.compile(r'(<img\b[^>]*?\s)src="(https?:)', re.IGNORECASE)
-_HAS_REMOTE = re.compile(r"\sdata-remote-src=", re.IGNORECASE)
+# nh3 serialises attributes canonically (lower-case, double-quoted, escaped), so these
+# rewrites of its own output are exact. Every img src but cid: is disarmed.
+_ARMED_IMG = re.compile(r'(<img\b[^>]*?\s)src="(?!cid:)', re.IGNORECASE)
+# what "Bilder anzeigen" loads: absolute http(s) and protocol-relative URLs, nothing else
+_REMOTE_SRC = re.compile(r' data-remote-src="((?:https?:)?//[^"]*)"', re.IGNORECASE)
 
 
 def sanitize_html(html: str) -> tuple[str, bool]:
@@ -73,15 +80,20 @@ def sanitize_html(html: str) -> tuple[str, bool]:
         link_rel="noopener noreferrer nofollow",
         strip_comments=True,
     )
-    # nh3 serialises attributes canonically (lower-case, double-quoted, escaped),
-    # so this rewrite of its own output is exact.
-    disarmed = _REMOTE_IMG.sub(r'\1data-remote-src="\2', cleaned)
-    return disarmed, bool(_HAS_REMOTE.search(disarmed))
+    disarmed = disarm_remote_images(cleaned)
+    return disarmed, bool(_REMOTE_SRC.search(disarmed))
+
+
+def disarm_remote_images(safe_html: str) -> str:
+    """Every ``<img src>`` but ``cid:`` moved to ``data-remote-src``; idempotent, so the
+    viewer applies it again to HTML stored before ``//host`` was disarmed."""
+    return _ARMED_IMG.sub(r'\1data-remote-src="', safe_html)
 
 
 def with_remote_images(safe_html: str) -> str:
-    """The stored safe HTML with remote images enabled again (on the agent's request)."""
-    return safe_html.replace(' data-remote-src="', ' src="')
+    """The stored safe HTML with remote images enabled again (on the agent's request):
+    ``http:``, ``https:`` and ``//`` URLs, the schemes the viewer's CSP then allows."""
+    return _REMOTE_SRC.sub(r' src="\1"', safe_html)
 
 
 _BLOCK_TAGS = {"p", "div", "br", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6", "table",

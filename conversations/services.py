@@ -17,6 +17,7 @@ from django.db.models import Case, Q, QuerySet, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from compliance.services import Actor, audit
 from conversations.models import (
     Channel,
     Classification,
@@ -25,13 +26,22 @@ from conversations.models import (
     Direction,
     Message,
     Priority,
+    RawEmail,
     SenderRule,
     Status,
     StatusChange,
 )
 from kommunikation.contact import email_domain, format_phone
 from kommunikation.events.catalogue import build_context
-from kommunikation.models import ContactChannel, ContactType, Customer, CustomerKind
+from kommunikation.models import (
+    BusinessEntity,
+    ContactChannel,
+    ContactType,
+    Customer,
+    CustomerKind,
+    OutboundMessage,
+    OutboundStatus,
+)
 from kommunikation.outbox import enqueue_outbound
 from templates_app.models import MessageTemplate
 from templates_app.plain import NO_CUSTOMER, TemplateRenderError, brand_data, customer_data
@@ -416,3 +426,121 @@ def reply_templates(conversation: Conversation) -> list[tuple[str, str, str]]:
         )
         offered.append((key, label, rendered.text.removesuffix("\n" + footer).strip()))
     return offered
+
+
+BRAND_MOVED = "conversation.brand_changed"
+
+
+@transaction.atomic
+def move_conversation_to_brand(
+    *, conversation: Conversation, brand: BusinessEntity, actor
+) -> Conversation:
+    """Move a misrouted conversation, with everything of it that carries a brand, to another
+    of the actor's brands (a Team-Lead's: ``reassign_conversation``, both brands their own).
+
+    Its messages and attachments go with it, and so do the raw emails: later copies of
+    the same mail dedupe and route (``conversations.routing``) to the new brand, and
+    replies follow the thread there. Customers belong to one brand, so the old brand's
+    customer is unlinked (the classification stays; the agent links the new brand's one),
+    as are the old brand's mailbox and an assignee who does not work for the new brand.
+    Outbox rows stay with the brand that sent them, which is why a move waits until no
+    reply of the conversation is still waiting to be sent (it would leave From the old
+    brand). The thread shows a note, the audit log an entry, the classification history
+    the unlinked customer.
+    """
+    if not actor.has_perm("conversations.reassign_conversation"):
+        raise PermissionDenied(_("Nur Team-Leads dürfen Konversationen einer anderen Marke geben."))
+    own = BusinessEntity.objects.for_user(actor)
+    if not own.filter(pk=conversation.brand_id).exists() or not own.filter(pk=brand.pk).exists():
+        raise PermissionDenied(_("Beide Marken müssen zu Ihren Marken gehören."))
+    # the row locked, then read again: two moves of the same conversation do not interleave
+    conversation = (
+        Conversation.objects.select_for_update(of=("self",))
+        .select_related("brand", "customer", "assignee", "mailbox")
+        .get(pk=conversation.pk)
+    )
+    old_brand = conversation.brand
+    if old_brand.pk == brand.pk:
+        raise ValidationError(_("Die Konversation gehört schon zu dieser Marke."))
+    if OutboundMessage.objects.filter(
+        conversation=conversation, status__in=[OutboundStatus.QUEUED, OutboundStatus.SENDING]
+    ).exists():
+        raise ValidationError(_("Eine Nachricht dieser Konversation wartet noch auf den Versand."))
+
+    now = timezone.now()
+    old_customer = conversation.customer
+    changes: dict[str, list] = {"brand": [old_brand.name, brand.name]}
+    conversation.brand = brand
+    fields = ["brand"]
+    if old_customer is not None and old_customer.brand_id != brand.pk:
+        changes["customer"] = [str(old_customer), None]
+        conversation.customer = None
+        fields.append("customer")
+        ClassificationChange.objects.create(
+            conversation=conversation,
+            from_classification=conversation.classification,
+            to_classification=conversation.classification,
+            from_customer=old_customer,
+            to_customer=None,
+            changed_by=actor,
+            changed_at=now,
+            reason=_("Marke geändert"),
+        )
+    if conversation.mailbox is not None and conversation.mailbox.brand_id != brand.pk:
+        conversation.mailbox = None
+        fields.append("mailbox")
+    assignee = conversation.assignee
+    if assignee is not None and not assignee.brands.filter(pk=brand.pk).exists():
+        changes["assignee"] = [assignee.get_username(), None]
+        conversation.assignee = None
+        fields.append("assignee")
+    _move_raw_emails(conversation, brand)
+
+    text = _("Marke geändert: %(old)s → %(new)s") % {"old": old_brand.name, "new": brand.name}
+    if "customer" in changes:
+        text += " " + _("(Kunde %(customer)s gehört zu %(old)s und ist nicht mehr zugeordnet)") % {
+            "customer": old_customer,
+            "old": old_brand.name,
+        }
+    Message.objects.create(
+        conversation=conversation,
+        channel=Channel.NOTE,
+        direction=Direction.OUTBOUND,
+        is_internal_note=True,
+        author=actor,
+        sender_name=actor.get_full_name() or actor.get_username(),
+        text=text,
+        created_at=now,
+    )
+    conversation.message_count += 1
+    fields.append("message_count")
+    conversation.save(update_fields=fields)
+    audit(
+        actor=Actor.staff(actor),
+        action=BRAND_MOVED,
+        obj=conversation,
+        customer_id=old_customer.pk if old_customer else None,
+        changes=changes,
+    )
+    return conversation
+
+
+def _move_raw_emails(conversation: Conversation, brand: BusinessEntity) -> None:
+    """The conversation's raw emails to the new brand, keeping their dedupe key (the
+    mailbox they arrived by). A raw email whose very bytes the new brand already has
+    stays where it is (the unique key allows one)."""
+    rows = list(
+        RawEmail.objects.filter(messages__conversation=conversation)
+        .distinct()
+        .values_list("pk", "mailbox_key", "sha256")
+    )
+    if not rows:
+        return
+    taken = set(
+        RawEmail.objects.filter(
+            brand=brand, sha256__in={sha for _pk, _key, sha in rows}
+        ).values_list("mailbox_key", "sha256")
+    )
+    movable = [pk for pk, key, sha in rows if (key, sha) not in taken]
+    # the mailbox is the old brand's; mailbox_key keeps the dedupe key
+    RawEmail.objects.filter(pk__in=movable).update(brand=brand, mailbox=None)

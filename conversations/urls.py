@@ -11,6 +11,7 @@ urlpatterns = [
     path("konversationen/<int:pk>/", views.conversation_detail, name="conversation"),
     path("konversationen/<int:pk>/zuweisen/", views.assign, name="conversation_assign"),
     path("konversationen/<int:pk>/status/", views.set_status, name="conversation_status"),
+    path("konversationen/<int:pk>/marke/", views.move_to_brand, name="conversation_brand"),
     path("konversationen/<int:pk>/prioritaet/", views.set_priority, name="conversation_priority"),
     path("konversationen/<int:pk>/ungelesen/", views.mark_unread, name="conversation_unread"),
     path("konversationen/<int:pk>/notiz/", views.add_note, name="conversation_note"),

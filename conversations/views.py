@@ -28,13 +28,15 @@ from conversations.forms import (
     AssignForm,
     ClassifyForm,
     LoginForm,
+    MoveBrandForm,
     NoteForm,
     PriorityForm,
     ReplyForm,
     StatusForm,
+    move_targets,
 )
 from conversations.models import Attachment, Classification, Conversation
-from conversations.sanitize import with_remote_images
+from conversations.sanitize import disarm_remote_images, with_remote_images
 from kommunikation.models import BusinessEntity
 
 staff_required = staff_member_required(login_url="login")
@@ -135,6 +137,7 @@ def _detail_context(request, conversation: Conversation) -> dict:
             customer.conversations.exclude(pk=conversation.pk).order_by("-last_message_at")[:5]
         )
     if context["can_reassign"]:
+        context["move_brands"] = list(move_targets(user=request.user, conversation=conversation))
         context["staff"] = list(
             get_user_model()
             .objects.filter(brands=conversation.brand_id, is_active=True)
@@ -192,6 +195,28 @@ def assign(request, pk: int):
     except PermissionDenied:
         return HttpResponse(_("Nur Team-Leads dürfen anderen zuweisen."), status=403)
     return _after_change(request, conversation, _("Zuweisung gespeichert."))
+
+
+@require_POST
+@staff_required
+def move_to_brand(request, pk: int):
+    """A Team-Lead gives a misrouted conversation to another of their brands."""
+    conversation = access_conversation(request.user, pk, write=True)
+    if not request.user.has_perm("conversations.reassign_conversation"):
+        raise PermissionDenied
+    form = MoveBrandForm(request.POST, conversation=conversation, user=request.user)
+    if not form.is_valid():
+        return HttpResponseBadRequest(form.errors.as_text())
+    brand = form.cleaned_data["brand"]
+    try:
+        services.move_conversation_to_brand(
+            conversation=conversation, brand=brand, actor=request.user
+        )
+    except ValidationError as exc:
+        return HttpResponseBadRequest(" ".join(exc.messages))
+    return _after_change(
+        request, conversation, _("Marke geändert: %(brand)s") % {"brand": brand.name}
+    )
 
 
 @require_POST
@@ -413,7 +438,8 @@ def message_html(request, pk: int):
     images stay disarmed unless ``?bilder=1``.
     """
     message = access_message(request.user, pk)
-    html = message.html
+    # again here: HTML stored before protocol-relative //host images were disarmed
+    html = disarm_remote_images(message.html)
     show_images = request.GET.get("bilder") == "1"
     if show_images:
         html = with_remote_images(html)
@@ -425,7 +451,8 @@ def message_html(request, pk: int):
 
     html = _CID.sub(replace, html)
     inline_prefix = request.build_absolute_uri(reverse("attachment_inline", args=["x"]))[:-2]
-    img_src = f"data: {inline_prefix}" + (" https:" if show_images else "")
+    # "Bilder anzeigen" arms http:, https: and //host alike (with_remote_images)
+    img_src = f"data: {inline_prefix}" + (" http: https:" if show_images else "")
     document = (
         '<!DOCTYPE html><html><head><meta charset="utf-8">'
         '<base target="_blank">'

@@ -305,20 +305,25 @@ def _lenient_parse(kind: str, esp: str, handler, body: bytes) -> tuple[list, lis
 def handle_inbound(sender, event, esp_name: str, notes=(), **kwargs) -> BusinessEntity:
     """Ingest one inbound mail into the brand of its recipient; returns that brand."""
     message = event.message
-    recipients = [str(getattr(message, "envelope_recipient", "") or "")]
-    recipients += [a.addr_spec for a in (message.to or []) + (message.cc or [])]
+    envelope = [str(getattr(message, "envelope_recipient", "") or "")]
+    recipients = envelope + [a.addr_spec for a in (message.to or []) + (message.cc or [])]
     if not message.from_email and not any(recipients):
         # `{}` or a payload of another kind: not a mail, and no empty conversation
         raise RejectedPayload(_("Keine E-Mail: weder Absender noch Empfänger angegeben."))
+    # a mailbox's address fixes brand and mailbox; else ingestion routes by the message
     brand, mailbox = route_inbound(recipients)
     raw = _raw_bytes(event)
     result = ingest_raw_email(
-        raw, brand=brand, mailbox=mailbox, source=f"webhook:{esp_name}:{event.event_id or ''}"
+        raw,
+        brand=brand,
+        mailbox=mailbox,
+        source=f"webhook:{esp_name}:{event.event_id or ''}",
+        envelope_recipients=envelope,
     )
     if notes and result.message is not None:
         _flag(result.message, list(notes))
     log.info("inbound via %s: %s", esp_name, result.outcome)
-    return brand
+    return brand or result.brand  # routed by ingestion where no mailbox fixed it
 
 
 def _flag(message: Message, notes: list[str]) -> None:

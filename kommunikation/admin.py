@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from kommunikation.admin_scoping import BrandScopedAdmin
+from kommunikation.admin_scoping import BrandScopedAdmin, BrandScopedInline
 from kommunikation.models import BusinessEntity, ContactPoint, Customer
 
 
@@ -13,7 +13,8 @@ class BusinessEntityAdmin(BrandScopedAdmin):
     filter_horizontal = ["staff"]
 
 
-class ContactPointInline(admin.TabularInline):
+class ContactPointInline(BrandScopedInline, admin.TabularInline):
+    brand_path = "customer__brand"
     model = ContactPoint
     extra = 1
     fields = ["channel", "value", "type", "position", "verified", "bouncing"]
@@ -52,12 +53,21 @@ class ContactPointAdmin(BrandScopedAdmin):
 from django.contrib import messages  # noqa: E402
 from django.utils.translation import gettext_lazy as _  # noqa: E402
 
+from compliance.services import Actor  # noqa: E402
 from kommunikation.models import OutboundMessage  # noqa: E402
 from kommunikation.outbox import cancel_outbound, retry_outbound  # noqa: E402
 
 
 @admin.register(OutboundMessage)
-class OutboundMessageAdmin(admin.ModelAdmin):
+class OutboundMessageAdmin(BrandScopedAdmin):
+    """The outbox, read-only: rows are written by the outbox and the dispatch worker only.
+
+    A queued message's recipient and content are never edited here (the worker would send
+    what was typed, From the row's brand); staff with change permission (Team-Lead, Admin,
+    Management) cancel waiting rows and retry failed ones with the actions, audited.
+    """
+
+    brand_path = "brand"
     list_display = [
         "id", "status", "channel", "recipient", "category", "template_key", "subject",
         "next_attempt_at", "attempts", "reason",
@@ -68,10 +78,20 @@ class OutboundMessageAdmin(admin.ModelAdmin):
     raw_id_fields = ["customer", "conversation", "message", "created_by"]
     date_hierarchy = "created_at"
     actions = ["retry", "cancel"]
-    readonly_fields = [
-        "status", "attempts", "lease_until", "claimed_by", "decision", "decision_reason",
-        "decided_at", "last_error", "provider_id", "header_message_id", "sent_at",
-    ]  # fmt: skip
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in self.model._meta.fields]
+
+    def has_add_permission(self, request):
+        return False  # rows come from enqueue_outbound only
+
+    def has_change_permission(self, request, obj=None):
+        # Without an object this is the permission the actions ask for; a row itself is
+        # never saved from the admin (the change page is read-only for everybody).
+        return obj is None and super().has_change_permission(request)
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # the outbox is the record of what was (to be) sent
 
     @admin.display(description=_("Grund"))
     def reason(self, obj):
@@ -79,12 +99,12 @@ class OutboundMessageAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Fehlgeschlagene erneut senden"), permissions=["change"])
     def retry(self, request, queryset):
-        count = retry_outbound(queryset)
+        count = retry_outbound(queryset, actor=Actor.staff(request.user))
         self.message_user(request, _("%(n)s Nachrichten erneut eingereiht.") % {"n": count})
 
     @admin.action(description=_("Wartende stornieren"), permissions=["change"])
     def cancel(self, request, queryset):
-        count = cancel_outbound(queryset)
+        count = cancel_outbound(queryset, actor=Actor.staff(request.user))
         self.message_user(
             request, _("%(n)s Nachrichten storniert.") % {"n": count}, messages.SUCCESS
         )

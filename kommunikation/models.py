@@ -127,6 +127,35 @@ class BusinessEntity(models.Model):
         return getattr(self, f"{purpose}_email", "") or self.support_email or self.noreply_email
 
 
+def check_same_brand(brand_id: int | None, **related: int | None) -> None:
+    """Refuse a link between objects of two brands, with the error on the linking field.
+
+    Each keyword names a field and gives the brand id of the object it points at (None
+    when the field is empty). Model ``clean()`` methods call this, so the admin and
+    every other form refuse such a save.
+    """
+    errors = {
+        field: ValidationError(
+            _("Gehört zu einer anderen Marke; verknüpft werden nur Einträge derselben Marke."),
+            code="other_brand",
+        )
+        for field, other in related.items()
+        if brand_id is not None and other is not None and other != brand_id
+    }
+    if errors:
+        raise ValidationError(errors)
+
+
+def brand_of(obj, path: str) -> int | None:
+    """The brand id reached from ``obj`` along ``path`` ("customer__brand"), None if a hop is empty."""
+    *hops, last = path.split("__")
+    for hop in hops:
+        if getattr(obj, f"{hop}_id", None) is None:
+            return None
+        obj = getattr(obj, hop)
+    return getattr(obj, f"{last}_id")
+
+
 class CustomerKind(models.TextChoices):
     CUSTOMER = "customer", _("Kunde")
     SUPPLIER = "supplier", _("Lieferant")
@@ -453,6 +482,14 @@ class OutboundMessage(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.channel} → {self.recipient or self.to_address or self.customer}"
+
+    def clean(self) -> None:
+        check_same_brand(
+            self.brand_id,
+            customer=brand_of(self, "customer__brand"),
+            conversation=brand_of(self, "conversation__brand"),
+            message=brand_of(self, "message__conversation__brand"),
+        )
 
     @property
     def next_channel(self) -> str | None:

@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from compliance.models import CONSENT_CATEGORIES
-from compliance.services import request_double_opt_in
+from compliance.services import Actor, audit, request_double_opt_in
 from kommunikation.contact import email_domain
 from kommunikation.models import (
     BusinessEntity,
@@ -250,13 +250,16 @@ def retry_delay(attempts: int, *, jitter: float) -> dt.timedelta:
     return dt.timedelta(seconds=seconds)
 
 
-def retry_outbound(rows, *, since: dt.datetime | None = None) -> int:
+def retry_outbound(rows, *, actor: Actor, since: dt.datetime | None = None) -> int:
     """Queue failed messages again, now, with a fresh attempt count. Refused ones stay
     refused: the gate said no, and it will be asked again only by a new message."""
-    rows = rows.filter(status=OutboundStatus.FAILED)
     if since is not None:
         rows = rows.filter(created_at__gte=since)
-    return rows.update(
+    return _transition(
+        rows,
+        actor=actor,
+        action="outbox.retried",
+        from_status=OutboundStatus.FAILED,
         status=OutboundStatus.QUEUED,
         attempts=0,
         next_attempt_at=timezone.now(),
@@ -264,11 +267,42 @@ def retry_outbound(rows, *, since: dt.datetime | None = None) -> int:
     )
 
 
-def cancel_outbound(rows) -> int:
+def cancel_outbound(rows, *, actor: Actor) -> int:
     """Cancel waiting messages; one already being sent cannot be called back."""
-    return rows.filter(status=OutboundStatus.QUEUED).update(
-        status=OutboundStatus.CANCELLED, last_error=_("Storniert.")
+    return _transition(
+        rows,
+        actor=actor,
+        action="outbox.cancelled",
+        from_status=OutboundStatus.QUEUED,
+        status=OutboundStatus.CANCELLED,
+        last_error=_("Storniert."),
     )
+
+
+@transaction.atomic
+def _transition(rows, *, actor: Actor, action: str, from_status: str, **changes) -> int:
+    """Move the rows still in ``from_status`` and audit each one that moved.
+
+    The rows are locked first so that the dispatch worker cannot claim one between the
+    filtered update and its audit entry (on SQLite there is one worker and one writer).
+    """
+    moving = list(
+        OutboundMessage.objects.select_for_update()
+        .filter(pk__in=rows.values("pk"), status=from_status)
+        .only("pk", "brand_id", "customer_id", "status")
+    )
+    count = OutboundMessage.objects.filter(
+        pk__in=[row.pk for row in moving], status=from_status
+    ).update(**changes)
+    for row in moving:
+        audit(
+            actor=actor,
+            action=action,
+            obj=row,
+            customer_id=row.customer_id,
+            changes={"status": [from_status, changes["status"]]},
+        )
+    return count
 
 
 def queue_template_test_send(sender, *, user, brand, subject: str, text: str, html: str, **kwargs):

@@ -2,7 +2,16 @@
 
 Kept in code so a migration can (re)apply them: ``sync_roles(apps)`` creates the
 groups and sets exactly these permissions; a later migration that adds models
-extends ROLES and calls it again.
+extends ROLES and calls it again. A post_migrate receiver (kommunikation.apps) applies
+ROLES after every ``migrate`` too, so a changed list reaches existing databases.
+
+What the admin makes of a permission is brand-scoped (kommunikation.admin_scoping) and
+sometimes narrower than its name:
+- ``change_outboundmessage`` means "may cancel waiting and retry failed outbox rows" (the
+  admin actions); no role, not even a superuser, edits a row's recipient or content.
+- no role has ``change_suppression``: a suppression is added or lifted, never edited.
+- ``change_channelpreference`` is used on the customer page; the admin shows preferences
+  read-only.
 """
 
 from __future__ import annotations
@@ -47,7 +56,6 @@ _TEAM_LEAD = _AGENT + [
     "conversations.delete_senderrule",
     "kommunikation.add_customer",
     "compliance.add_suppression",
-    "compliance.change_suppression",
     "kommunikation.change_outboundmessage",
 ]
 _ADMIN = _TEAM_LEAD + [

@@ -203,6 +203,8 @@ def customer_unblock(request, pk: int, suppression_pk: int):
     )
     if suppression is None:
         raise Http404
+    if suppression.protects_customers_outside(BusinessEntity.objects.for_user(request.user)):
+        raise PermissionDenied  # another brand's customer has the address too
     compliance.lift_suppression(
         suppression=suppression,
         actor=compliance.Actor.staff(request.user),

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin
-from django.db.models import Count, Q
+from django.db.models import Count
 from django.urls import path
 from django.utils.translation import gettext_lazy as _
 
-from kommunikation.models import BusinessEntity
+from kommunikation.admin_scoping import BrandScopedAdmin, BrandScopedInline
 from templates_app import views
 from templates_app.models import (
     CONTENT_FIELDS,
@@ -92,7 +92,9 @@ class MessageTemplateForm(forms.ModelForm):
         return cleaned
 
 
-class TemplateVariantInline(admin.TabularInline):
+class TemplateVariantInline(BrandScopedInline, admin.TabularInline):
+    brand_path = "template__brand"
+    global_rows = True
     model = TemplateVariant
     fields = ["name", "weight", "is_active"]
     extra = 0
@@ -100,7 +102,13 @@ class TemplateVariantInline(admin.TabularInline):
 
 
 @admin.register(MessageTemplate)
-class MessageTemplateAdmin(admin.ModelAdmin):
+class MessageTemplateAdmin(BrandScopedAdmin):
+    """Templates of the user's brands, and the default templates (brand empty), which every
+    brand uses: those everybody may read, but only a superuser or someone on the staff of
+    every brand may change (kommunikation.admin_scoping.may_change_global_rows)."""
+
+    brand_path = "brand"
+    global_rows = True
     form = MessageTemplateForm
     inlines = [TemplateVariantInline]
     list_display = [
@@ -157,22 +165,12 @@ class MessageTemplateAdmin(admin.ModelAdmin):
         return obj.n_variants
 
     def get_queryset(self, request):
-        qs = (
+        return (
             super()
             .get_queryset(request)
             .select_related("brand")
             .annotate(n_variants=Count("variants"))
         )
-        if request.user.is_superuser:
-            return qs
-        return qs.filter(
-            Q(brand__isnull=True) | Q(brand__in=BusinessEntity.objects.for_user(request.user))
-        )
-
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        if db_field.name == "brand":
-            kwargs["queryset"] = BusinessEntity.objects.for_user(request.user)
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def get_form(self, request, obj=None, **kwargs):
         form = super().get_form(request, obj, **kwargs)
@@ -228,9 +226,11 @@ class MessageTemplateAdmin(admin.ModelAdmin):
 
 
 @admin.register(TemplateVersion)
-class TemplateVersionAdmin(admin.ModelAdmin):
-    """Read-only list of all versions (they are immutable)."""
+class TemplateVersionAdmin(BrandScopedAdmin):
+    """Read-only list of the versions of the templates the user may see (they are immutable)."""
 
+    brand_path = "variant__template__brand"
+    global_rows = True
     list_display = ["variant", "number", "source", "author", "created_at", "note"]
     list_filter = ["source", "variant__template__channel", "variant__template__language"]
     search_fields = ["variant__template__key"]

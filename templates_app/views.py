@@ -15,6 +15,7 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from kommunikation.admin_scoping import may_change_global_rows
 from kommunikation.events.catalogue import EVENT_TYPES
 from kommunikation.models import BusinessEntity, Customer
 from templates_app.models import CONTENT_FIELDS, MessageTemplate, TemplateVersion, restore_version
@@ -29,18 +30,23 @@ from templates_app.rendering import (
 from templates_app.signals import test_send_requested
 
 
-def access_template(user, pk: int, *, write: bool = False) -> MessageTemplate:
-    """The template if the user may see it (default templates, or one of their brands)."""
+def access_template(user, pk, *, write: bool = False) -> MessageTemplate:
+    """The template if the user may see it (default templates, or one of their brands):
+    404 outside them, 403 on ``write`` without the right to save this template (a default
+    template, used by every brand, only a superuser or the staff of every brand may save)."""
     if not user.has_perm("templates_app.view_messagetemplate"):
         raise PermissionDenied
     qs = MessageTemplate.objects.all()
     if not user.is_superuser:
         qs = qs.filter(Q(brand__isnull=True) | Q(brand__in=BusinessEntity.objects.for_user(user)))
     try:
-        template = qs.get(pk=pk)
-    except MessageTemplate.DoesNotExist:
+        template = qs.get(pk=int(pk))
+    except (MessageTemplate.DoesNotExist, ValueError, TypeError):
         raise Http404 from None
-    if write and not user.has_perm("templates_app.change_messagetemplate"):
+    if write and not (
+        user.has_perm("templates_app.change_messagetemplate")
+        and (template.brand_id is not None or may_change_global_rows(user))
+    ):
         raise PermissionDenied
     return template
 
@@ -59,8 +65,8 @@ def change_form_context(request: HttpRequest, object_id) -> dict:
         context["sample_customers"] = sample_customers(request.user, None)
         return context
     try:
-        template = access_template(request.user, int(object_id))
-    except (Http404, ValueError):
+        template = access_template(request.user, object_id)
+    except Http404:
         return context
     variants = list(template.variants.all())
     current = next((v for v in variants if v.name == request.GET.get("variant")), None)
@@ -96,10 +102,15 @@ def _posted_content(post) -> tuple[dict, dict[str, list[str]]]:
 
 @require_POST
 def preview(request: HttpRequest) -> HttpResponse:
-    """Render the posted (unsaved) form content with example values for a sample customer."""
+    """Render the posted (unsaved) form content with example values for a sample customer.
+
+    The door is the template's: viewing it allows a preview, a test send (it queues mail)
+    needs the right to save it; without a template (the add form) the right to add one.
+    """
     template_id = request.POST.get("object_id")
+    test_send = request.POST.get("test_send") == "1"
     if template_id:
-        access_template(request.user, int(template_id))  # 404 outside the user's brands
+        access_template(request.user, template_id, write=test_send)
     elif not request.user.has_perm("templates_app.add_messagetemplate"):
         raise PermissionDenied
     event_type = request.POST.get("event_type", "")
@@ -150,7 +161,6 @@ def preview(request: HttpRequest) -> HttpResponse:
             errors["text"] = [render_error_message(exc)]
     if result and result["letter_pdf"]:
         result["letter_pdf_b64"] = base64.b64encode(result["letter_pdf"]).decode()
-    test_send = request.POST.get("test_send") == "1"
     queued = False
     if test_send and result and channel == "email" and request.user.email:
         responses = test_send_requested.send(

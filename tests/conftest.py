@@ -7,6 +7,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.utils import translation
 
 from kommunikation.roles import AGENT, TEAM_LEAD
 from tests.factories import BrandFactory, UserFactory
@@ -26,6 +27,14 @@ def _media_root(settings, tmp_path):
         "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+
+
+@pytest.fixture(autouse=True)
+def _language_reset():
+    """A request with the English language cookie activates English in this thread
+    (LocaleMiddleware) and nothing deactivates it: the next test would inherit it."""
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture

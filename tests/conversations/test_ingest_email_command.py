@@ -29,7 +29,8 @@ def test_it_reads_a_directory_and_a_second_run_creates_nothing(brand_a):
     out, err = run(EMAILS)
 
     assert out.strip() == (
-        "LaderThuis: 12 neu, 0 doppelt, 6 in bestehende Konversationen, 1 markiert (19 gelesen)"
+        "LaderThuis: 12 neu, 0 doppelt, 6 in bestehende Konversationen, 1 markiert (19 gelesen); "
+        "1 ohne passende Marke → LaderThuis"
     )
     assert "10_malformed_headers.eml" in err and "kein gültiger Absender" in err
     counts = (RawEmail.objects.count(), Message.objects.count(), Conversation.objects.count())

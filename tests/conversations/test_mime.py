@@ -245,6 +245,13 @@ def test_the_fast_parser_builds_the_same_message_as_the_stdlib():
         b"--a.b*c(d)+e?  \n\ny\n--a.b*c(d)+e?--\r\nepilog\n",
         b"Content-Type: multipart/mixed; boundary=zz\n\n--zz\n\nnicht geschlossen\n",
         b'Content-Type: multipart/alternative; boundary=""\n\n--\n\nleer\n----\n',
+        # leaves of more lines than one block of the private parser's payload buffer
+        b"Content-Type: multipart/mixed; boundary=q\n\n--q\nContent-Type: text/plain\n\n"
+        + b"".join(b"Zeile %d\r\n" % n for n in range(10_000))
+        + b"--q\n\n"
+        + b"x\n" * 4096
+        + b"--q--\n",
+        b"Subject: ohne Teile\n\n" + b"".join(b"%d\n" % n for n in range(8193)),
     ]
 
     for raw in corpus:

@@ -92,3 +92,30 @@ def test_html_to_text_keeps_structure_and_links():
     assert "Link <https://x.example/a>" in text
     assert "- eins" in text and "- zwei" in text
     assert "böse" not in text and "x{}" not in text and "T\n" not in text
+
+
+@pytest.mark.parametrize(
+    "src",
+    [
+        "https://tracker.example/p.gif",
+        "http://tracker.example/p.gif",
+        "//tracker.example/p.gif",
+        "HTTP://tracker.example/p.gif",
+    ],
+)
+def test_remote_images_of_every_scheme_and_protocol_relative_ones_are_disarmed_alike(src):
+    safe, remote = sanitize_html(f'<p>Hi</p><img src="{src}" alt="">')
+
+    assert remote
+    assert " src=" not in safe
+    assert f'data-remote-src="{src}"' in safe
+    assert f'<img src="{src}"' in with_remote_images(safe)
+
+
+@pytest.mark.parametrize("src", ["/\\tracker.example/p.gif", "/logo.png", "logo.png"])
+def test_other_image_sources_stay_disarmed_even_when_images_are_shown(src):
+    safe, remote = sanitize_html(f'<img src="{src}" alt="">')
+
+    assert " src=" not in safe
+    assert not remote
+    assert " src=" not in with_remote_images(safe)

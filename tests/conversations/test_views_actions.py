@@ -190,7 +190,7 @@ def test_the_message_html_view_is_sandboxed_and_maps_cid_images(client, agent_a,
 
     client.force_login(agent_a)
     with_images = client.get(f"/nachrichten/{message.pk}/html/?bilder=1")
-    assert "https:" in with_images["Content-Security-Policy"]
+    assert "http: https:" in with_images["Content-Security-Policy"]
     assert ' src="https://t.example/p.gif"' in with_images.text
     download = client.get(f"/anhaenge/{attachment.pk}/")
     assert download.status_code == 200
@@ -212,3 +212,27 @@ def test_queries_for_an_open_conversation_do_not_grow_with_messages(
 
     assert response.status_code == 200
     assert Conversation.objects.get().unread is False
+
+
+def test_protocol_relative_images_stored_before_the_fix_are_disarmed_when_shown(
+    client, agent_a, brand_a
+):
+    # HTML sanitised by the old code kept //host images armed
+    message = MessageFactory(
+        conversation=ConversationFactory(brand=brand_a),
+        html='<p>Hallo</p><img src="//t.example/p.gif"><img src="http://t.example/q.gif">',
+        has_remote_images=True,
+    )
+    client.force_login(agent_a)
+
+    blocked = client.get(f"/nachrichten/{message.pk}/html/")
+    shown = client.get(f"/nachrichten/{message.pk}/html/?bilder=1")
+
+    assert ' src="//t.example' not in blocked.text and ' src="http://' not in blocked.text
+    assert 'data-remote-src="//t.example/p.gif"' in blocked.text
+    assert " http: " not in blocked["Content-Security-Policy"]
+    assert (
+        ' src="//t.example/p.gif"' in shown.text and ' src="http://t.example/q.gif"' in shown.text
+    )
+    assert "img-src data: " in shown["Content-Security-Policy"]
+    assert " http: https:" in shown["Content-Security-Policy"]

@@ -5,6 +5,7 @@ import datetime as dt
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
+from compliance.services import Actor
 from kommunikation.models import OutboundMessage
 from kommunikation.outbox import retry_outbound
 
@@ -26,5 +27,7 @@ class Command(BaseCommand):
                 raise CommandError(f"--since: kein Datum: {since!r}") from None
             if timezone.is_naive(since_at):
                 since_at = timezone.make_aware(since_at)
-        count = retry_outbound(OutboundMessage.objects.all(), since=since_at)
+        count = retry_outbound(
+            OutboundMessage.objects.all(), since=since_at, actor=Actor(label="retry_failed")
+        )
         self.stdout.write(f"{count} Nachrichten erneut eingereiht")
