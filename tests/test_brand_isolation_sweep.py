@@ -36,7 +36,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.files.base import ContentFile
 from django.test import RequestFactory
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
-from django.utils import translation
+from django.utils import timezone, translation
 
 from compliance.models import AuditEntry, ChannelPreference, Consent, Suppression
 from compliance.services import Actor, audit
@@ -52,7 +52,16 @@ from conversations.models import (
     WebhookDelivery,
 )
 from kommunikation.admin_scoping import UNDECLARED, BrandScopedAdmin, BrandScopedInline
-from kommunikation.models import BusinessEntity, ContactPoint, Customer, OutboundMessage
+from kommunikation.events.services import record_event
+from kommunikation.models import (
+    BusinessEntity,
+    ContactPoint,
+    Customer,
+    Event,
+    EventSource,
+    OutboundMessage,
+    SevdeskConnection,
+)
 from kommunikation.outbox import enqueue_outbound
 from kommunikation.roles import ADMIN, AGENT, ROLES, TEAM_LEAD
 from templates_app.models import MessageTemplate, TemplateVariant, TemplateVersion
@@ -92,6 +101,9 @@ PUBLIC_URLS = {
     "tracking_open": "tracking pixel; signed token naming the outbox row",
     "tracking_click": "tracked link; signed token naming the outbox row and target",
     "attachment_inline": "inline image of a sanitised mail; signed, expiring token",
+    "api_events": "the event API; each request signed with its source's secret (Standard Webhooks)",
+    "api_events_batch": "the event API's batch form; signed like api_events",
+    "api_openapi": "the event API's OpenAPI document; public description, no data",
 }
 # anymail's inbound and tracking webhooks, authenticated by the ESP's basic-auth secret
 PUBLIC_URL_NAMES = re.compile(r"^[a-z_]+_(inbound|tracking)_webhook$")
@@ -190,6 +202,17 @@ def build_world(brand: BusinessEntity, tag: str) -> dict:
     delivery = WebhookDelivery.objects.create(
         esp="postmark", kind="inbound", brand=brand, body=b"{}", body_sha256=tag * 32, size=2
     )
+    event_source = EventSource.objects.create(brand=brand, name=f"ERP {tag}", slug=f"erp-{tag}")
+    event, _created = record_event(
+        brand=brand,
+        type="custom.sweep",
+        source=event_source.event_source,
+        source_key=f"sweep-{tag}",
+        occurred_at=timezone.now(),
+        payload={"reference": tag},
+        customer=customer,
+    )
+    sevdesk = SevdeskConnection.objects.create(brand=brand, token=f"token-{tag}")
     return {
         User: staff,
         BusinessEntity: brand,
@@ -212,6 +235,9 @@ def build_world(brand: BusinessEntity, tag: str) -> dict:
         Suppression: suppression,
         AuditEntry: entry,
         WebhookDelivery: delivery,
+        EventSource: event_source,
+        Event: event,
+        SevdeskConnection: sevdesk,
     }
 
 

@@ -15,6 +15,8 @@ from kommunikation.events.models import Event, EventSource, secret_fingerprint
 class EventAdmin(BrandScopedAdmin):
     """Events are append-only: visible, never added, changed or deleted by hand."""
 
+    brand_path = "brand"
+
     list_display = [
         "occurred_at", "type_label", "record_number", "customer", "brand", "source", "outcome",
     ]  # fmt: skip
@@ -46,6 +48,8 @@ class EventAdmin(BrandScopedAdmin):
 class EventSourceAdmin(BrandScopedAdmin):
     """The secret is shown once, on the page after creating or rotating it, and never again:
     the change form and the list show a fingerprint only."""
+
+    brand_path = "brand"
 
     list_display = [
         "name", "slug", "brand", "active", "fingerprint", "rotated_at", "last_used_at",

@@ -6,11 +6,11 @@ from django import forms
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from kommunikation.admin_scoping import BrandScopedAdmin
+from kommunikation.admin_scoping import BrandCheckedModelForm, BrandScopedAdmin
 from kommunikation.sevdesk.models import SevdeskConnection
 
 
-class SevdeskConnectionForm(forms.ModelForm):
+class SevdeskConnectionForm(BrandCheckedModelForm):
     base_url = forms.URLField(
         label=_("API-Adresse"), initial="https://my.sevdesk.de/api/v1", assume_scheme="https"
     )
@@ -36,6 +36,7 @@ class SevdeskConnectionForm(forms.ModelForm):
 
 @admin.register(SevdeskConnection)
 class SevdeskConnectionAdmin(BrandScopedAdmin):
+    brand_path = "brand"
     form = SevdeskConnectionForm
     list_display = ["brand", "active", "has_token", "initial_sync_at", "last_sync_at", "last_error"]
     readonly_fields = ["initial_sync_at", "last_sync_at", "last_result", "last_error", "cursors"]
