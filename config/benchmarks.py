@@ -61,3 +61,16 @@ def rules(options: BenchOptions) -> list[BenchRow]:
         for key, value in result.items()
         if key != "events"
     ]
+
+
+@benchmark("sevdesk")
+def sevdesk(options: BenchOptions) -> list[BenchRow]:
+    """A sevDesk sync of N invoices and N/5 contacts from a local fake API: time, requests."""
+    from kommunikation.sevdesk.benchmarks import sevdesk_sync
+
+    return [
+        BenchRow("sevdesk", metric, value, unit)
+        for metric, value, unit in sevdesk_sync(
+            invoices=options.messages, contacts=max(1, options.messages // 5)
+        )
+    ]

@@ -56,4 +56,22 @@ SCHEDULES: list[tuple[str, str, str, str]] = [
         "*/5 * * * *",
         "Ereignisse, deren Regel-Aufgabe verloren ging, nachholen; neue starten ihre Aufgabe sofort.",
     ),
+    (
+        "sevdesk-sync",
+        "kommunikation.sevdesk.tasks.sync_sevdesk",
+        "*/5 * * * *",
+        "sevDesk hat keine Webhooks: alle fünf Minuten nach neuen Kontakten, Rechnungen und Aufträgen fragen.",
+    ),
+    (
+        "overdue-invoices",
+        "kommunikation.sevdesk.tasks.scan_overdue_invoices",
+        "0 7 * * *",
+        "Täglich überfällige Rechnungen je Mahnstufe melden, bevor der Arbeitstag beginnt.",
+    ),
+    (
+        "segments",
+        "kommunikation.sevdesk.tasks.refresh_segments",
+        "30 2 * * *",
+        "Nachts Umsatz, Wertklasse und Aktivität neu berechnen, auch wenn sich in sevDesk nichts änderte (die Zeit vergeht).",
+    ),
 ]

@@ -268,6 +268,35 @@ SCAN_INACTIVE_MONTHS = env_int("SCAN_INACTIVE_MONTHS", 12)
 # Hours after our last message without a customer answer that make an event, one per
 # threshold (seed 002: 48 h SMS reminder, 72 h call, 14 days escalation email).
 SCAN_NO_RESPONSE_HOURS = [int(h) for h in env_list("SCAN_NO_RESPONSE_HOURS", "48,72,336")]
+# sevDesk (kommunikation/sevdesk): credentials per brand from the environment, or an
+# admin-managed SevdeskConnection. SEVDESK_API_TOKEN (+ SEVDESK_BASE_URL) serves the brand
+# SEVDESK_BRAND (or the only brand); SEVDESK_TOKEN_<SLUG> one brand each (slug upper-cased,
+# "-" as "_").
+SEVDESK_BASE_URL = env("SEVDESK_BASE_URL", "https://my.sevdesk.de/api/v1")
+SEVDESK_API_TOKEN = env("SEVDESK_API_TOKEN")
+SEVDESK_BRAND = env("SEVDESK_BRAND")
+SEVDESK_TOKENS = {
+    name.removeprefix("SEVDESK_TOKEN_").lower().replace("_", "-"): value
+    for name, value in os.environ.items()
+    if name.startswith("SEVDESK_TOKEN_") and value
+}
+SEVDESK_TIMEOUT = env_int("SEVDESK_TIMEOUT", 30)  # seconds per request
+SEVDESK_PAGE_SIZE = env_int("SEVDESK_PAGE_SIZE", 1000)  # the API allows 1..1000
+# updateAfter reaches this far behind the last high-water mark: clocks and slow commits
+SEVDESK_OVERLAP_MINUTES = env_int("SEVDESK_OVERLAP_MINUTES", 10)
+# Dunning levels of the daily overdue scan: days after the due date (reminder, 1. and 2.
+# Mahnung), the fee per level (EUR) and the new deadline given in the letter.
+DUNNING_DAYS = [int(d) for d in env_list("DUNNING_DAYS", "1,14,28")]
+DUNNING_FEES = env_list("DUNNING_FEES", "0,5,10")
+DUNNING_NEW_DUE_DAYS = env_int("DUNNING_NEW_DUE_DAYS", 7)
+DUNNING_IBAN = env("DUNNING_IBAN")
+# Segmentation (seed 000): value tier by net revenue of the last 12 months (EUR, A >= first,
+# B >= second, else C), activity by the days since the last order or invoice.
+SEGMENT_TIER_A = env_int("SEGMENT_TIER_A", 10000)
+SEGMENT_TIER_B = env_int("SEGMENT_TIER_B", 2000)
+SEGMENT_NEW_DAYS = env_int("SEGMENT_NEW_DAYS", 90)  # first order/invoice this recent: new
+SEGMENT_ACTIVE_DAYS = env_int("SEGMENT_ACTIVE_DAYS", 180)
+SEGMENT_OCCASIONAL_DAYS = env_int("SEGMENT_OCCASIONAL_DAYS", 365)
 
 # Inbound mail limits. A larger message is stored raw and shown in the inbox from its
 # headers alone (sender, subject, threading), flagged, its text and attachments left in

@@ -23,8 +23,13 @@ class ContactPointInline(BrandScopedInline, admin.TabularInline):
 @admin.register(Customer)
 class CustomerAdmin(BrandScopedAdmin):
     brand_path = "brand"
-    list_display = ["display_name", "number", "kind", "brand", "city", "segment", "vip"]
-    list_filter = ["brand", "kind", "is_company", "vip", "language", "segment"]
+    list_display = [
+        "display_name", "number", "kind", "brand", "city", "segment", "value_tier", "activity", "vip",
+    ]  # fmt: skip
+    list_filter = [
+        "brand", "kind", "is_company", "vip", "language", "segment", "value_tier", "activity",
+        "industry",
+    ]  # fmt: skip
     search_fields = [
         "number", "company_name", "first_name", "last_name", "contact_points__value", "sevdesk_id",
     ]  # fmt: skip
@@ -107,3 +112,4 @@ class OutboundMessageAdmin(BrandScopedAdmin):
 
 from kommunikation.automation import admin as _automation_admin  # noqa: E402, F401  (registers)
 from kommunikation.events import admin as _events_admin  # noqa: E402, F401  (registers)
+from kommunikation.sevdesk import admin as _sevdesk_admin  # noqa: E402, F401  (registers)

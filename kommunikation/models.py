@@ -167,6 +167,19 @@ class Gender(models.TextChoices):
     DIVERSE = "d", _("divers / keine Angabe")
 
 
+class ValueTier(models.TextChoices):
+    A = "A", _("A (hoher Umsatz)")
+    B = "B", _("B (mittlerer Umsatz)")
+    C = "C", _("C (geringer Umsatz)")
+
+
+class Activity(models.TextChoices):
+    NEW = "new", _("neu")
+    ACTIVE = "active", _("aktiv")
+    OCCASIONAL = "occasional", _("gelegentlich")
+    INACTIVE = "inactive", _("inaktiv")
+
+
 class CustomerQuerySet(models.QuerySet):
     def for_brands(self, brands) -> CustomerQuerySet:
         return self.filter(brand__in=brands)
@@ -207,6 +220,20 @@ class Customer(models.Model):
     segment = models.CharField(_("Segment"), max_length=40, blank=True)
     vip = models.BooleanField(_("VIP"), default=False)
     sevdesk_id = models.CharField(_("sevDesk-ID"), max_length=40, blank=True)
+    # segmentation (kommunikation.sevdesk.segments, nightly and after each sync); rule
+    # conditions and inbox filters read these fields
+    revenue_12m = models.DecimalField(
+        _("Umsatz 12 Monate (netto)"), max_digits=14, decimal_places=2, default=0
+    )
+    value_tier = models.CharField(
+        _("Wertklasse"), max_length=1, choices=ValueTier.choices, blank=True
+    )
+    activity = models.CharField(_("Aktivität"), max_length=10, choices=Activity.choices, blank=True)
+    industry = models.CharField(_("Branche"), max_length=80, blank=True)
+    last_document_date = models.DateField(
+        _("letzter Auftrag / letzte Rechnung"), null=True, blank=True
+    )
+    segments_updated_at = models.DateTimeField(_("Segmente berechnet"), null=True, blank=True)
     street = models.CharField(_("Straße"), max_length=120, blank=True)
     postal_code = models.CharField(_("PLZ"), max_length=10, blank=True)
     city = models.CharField(_("Ort"), max_length=80, blank=True)
@@ -278,6 +305,8 @@ class ContactPoint(models.Model):
     position = models.PositiveSmallIntegerField(
         _("Reihenfolge"), default=0, help_text=_("0 = erste Adresse dieses Kanals.")
     )
+    # the CommunicationWay this point was imported from ('' for points entered here)
+    sevdesk_id = models.CharField(_("sevDesk-ID"), max_length=40, blank=True)
     verified = models.BooleanField(_("bestätigt"), default=False)
     bouncing = models.BooleanField(_("unzustellbar"), default=False)
     created_at = models.DateTimeField(_("angelegt"), auto_now_add=True)
@@ -498,3 +527,4 @@ from kommunikation.automation.models import (  # noqa: E402, F401
     RuleStep,
 )
 from kommunikation.events.models import Event, EventOutcome, EventSource  # noqa: E402, F401
+from kommunikation.sevdesk.models import SevdeskConnection, SevdeskSnapshot  # noqa: E402, F401

@@ -59,9 +59,16 @@ from kommunikation.automation.models import (
     RuleRun,
     RuleStep,
 )
-from kommunikation.events.models import Event, EventSource
 from kommunikation.events.services import record_event
-from kommunikation.models import BusinessEntity, ContactPoint, Customer, OutboundMessage
+from kommunikation.models import (
+    BusinessEntity,
+    ContactPoint,
+    Customer,
+    Event,
+    EventSource,
+    OutboundMessage,
+    SevdeskConnection,
+)
 from kommunikation.outbox import enqueue_outbound
 from kommunikation.roles import ADMIN, AGENT, ROLES, TEAM_LEAD
 from templates_app.models import MessageTemplate, TemplateVariant, TemplateVersion
@@ -222,6 +229,7 @@ def build_world(brand: BusinessEntity, tag: str) -> dict:
         template_key=step.template_key, channels=["email"], state=PlannedState.SKIPPED,
         reason="Sweep",
     )  # fmt: skip
+    sevdesk = SevdeskConnection.objects.create(brand=brand, token=f"token-{tag}")
     return {
         Event: event,
         EventSource: source,
@@ -248,6 +256,7 @@ def build_world(brand: BusinessEntity, tag: str) -> dict:
         Suppression: suppression,
         AuditEntry: entry,
         WebhookDelivery: delivery,
+        SevdeskConnection: sevdesk,
     }
 
 

@@ -86,3 +86,7 @@ def grant(customer, purpose="marketing", channel="email"):
         customer=customer, purpose=purpose, channel=channel, state=Consent.State.GRANTED,
         source=Consent.Source.IMPORT, actor=Actor(label="Test"),
     )  # fmt: skip
+
+
+# the fake sevDesk API on pytest-httpserver and a connection to it (tests of the sevDesk sync)
+from tests.kommunikation.sevdesk_fake import connection, fake, sleeps  # noqa: E402, F401
