@@ -85,8 +85,8 @@ class RunResult:
 
     def summary(self) -> str:
         return _(
-            "%(matched)s Regeln zutreffend, %(planned)s Schritte geplant, "
-            "%(skipped)s übersprungen, %(cancelled)s storniert."
+            "Zutreffende Regeln: %(matched)s, geplante Schritte: %(planned)s, "
+            "übersprungen: %(skipped)s, storniert: %(cancelled)s."
         ) % {
             "matched": self.matched,
             "planned": self.planned,
