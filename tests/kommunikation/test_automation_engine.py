@@ -62,7 +62,7 @@ def test_an_overdue_invoice_plans_reminder_and_both_dunning_letters(clock, libra
     assert rows[1].context["amount"] == "1190.00"
     ev.refresh_from_db()
     assert ev.outcome == "processed"
-    assert "3 Schritte geplant" in ev.outcome_detail
+    assert "geplante Schritte: 3," in ev.outcome_detail
 
 
 def test_the_payment_cancels_the_letters_still_waiting_with_the_reason(clock, library, customer):
