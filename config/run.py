@@ -23,6 +23,7 @@ too and the exit status is the failed child's. After a requested stop the exit s
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import subprocess
@@ -71,10 +72,8 @@ class Supervisor:
 
     def send(self, signum: int) -> None:
         for child in self.running():
-            try:
+            with contextlib.suppress(ProcessLookupError):  # ended between poll() and killpg()
                 os.killpg(child.pid, signum)
-            except ProcessLookupError:  # ended between poll() and killpg()
-                pass
 
     def wait_until_stopped(self, timeout: float) -> bool:
         """True when every child ended within ``timeout``; a new signal cuts the wait short."""
@@ -108,7 +107,9 @@ class Supervisor:
             time.sleep(POLL_SECONDS)
         if failed:
             name, child = failed
-            print(f"{name} hat sich beendet (Status {child.returncode}), stoppe den Rest.", flush=True)
+            print(
+                f"{name} hat sich beendet (Status {child.returncode}), stoppe den Rest.", flush=True
+            )
         self.stop()
         if failed:
             return failed[1].returncode or 1

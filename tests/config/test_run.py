@@ -119,7 +119,9 @@ def test_it_stops_web_server_and_workers_cleanly_on_a_signal(
     try:
         status = wait_for_login_page(f"http://127.0.0.1:{port}/anmelden/", run, timeout=20)
         assert status == 200
-        time.sleep(1)  # the cluster's workers are up by now (they start before the web server answers)
+        time.sleep(
+            1
+        )  # the cluster's workers are up by now (they start before the web server answers)
         children = descendants(run.pid)
         assert len(children) >= 2 + 2  # runserver, the cluster, its sentinel and its workers
 
