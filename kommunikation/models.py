@@ -414,6 +414,14 @@ class OutboundMessage(models.Model):
     to_address = models.CharField(
         _("Empfänger (fest)"), max_length=254, blank=True, help_text=_("Leer: aus dem Kunden.")
     )
+    # the address per channel as the sender chose it ({"sms": "+49...", "email": "..."}):
+    # a rule's address type and first/last for every channel, fallbacks included
+    addresses = models.JSONField(
+        _("Empfänger je Kanal"),
+        default=dict,
+        blank=True,
+        help_text=_("Leer: aus dem Kunden."),
+    )
     recipient = models.CharField(_("Empfänger"), max_length=254, blank=True)
     category = models.CharField(_("Art"), max_length=14)
     template_key = models.CharField(_("Vorlage"), max_length=100, blank=True)
