@@ -190,6 +190,15 @@ class CustomerQuerySet(models.QuerySet):
     def suppliers(self) -> CustomerQuerySet:
         return self.filter(kind=CustomerKind.SUPPLIER)
 
+    def industries(self) -> list[str]:
+        """The industries these customers name, sorted (the inbox's industry filter)."""
+        return list(
+            self.exclude(industry="")
+            .order_by("industry")
+            .values_list("industry", flat=True)
+            .distinct()
+        )
+
 
 class Customer(models.Model):
     """A customer or supplier of one brand: a person or a company."""
