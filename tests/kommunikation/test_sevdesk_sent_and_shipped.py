@@ -8,9 +8,13 @@ import datetime as dt
 import pytest
 import time_machine
 
-from kommunikation.models import Event
+from kommunikation.automation.engine import run_rules
+from kommunikation.models import ContactPoint, Customer, Event, OutboundMessage
 from kommunikation.sevdesk.models import SevdeskSnapshot
 from kommunikation.sevdesk.sync import sync_connection, tracking_of
+from templates_app.loading import load_library
+
+from .automation_helpers import rule
 
 pytestmark = pytest.mark.django_db
 
@@ -266,3 +270,21 @@ def test_a_cancelled_delivery_note_ships_nothing(order, fake):
 )
 def test_it_reads_a_labelled_tracking_number_from_the_texts(fields, expected):
     assert tracking_of(fields) == expected
+
+
+def test_a_shipped_rule_plans_its_message_with_the_tracking_number(order, fake):
+    load_library()
+    customer = Customer.objects.get(sevdesk_id="42")
+    ContactPoint.objects.create(customer=customer, channel="email", value="max@example.de")
+    rule("shipped", "order.status_changed", {"template_key": "hold_notification",
+         "channels": ["email"]}, to_status="shipped")  # fmt: skip
+    order.step()
+    fake.delivery_note("21", 42, status="200", headText="Sendungsnummer: JJD000390007880965")
+    order.sync()
+
+    run_rules(Event.objects.get().pk)
+
+    row = OutboundMessage.objects.get()
+    assert row.to_address == "max@example.de"
+    assert row.context["tracking_number"] == "JJD000390007880965"
+    assert row.context["order_number"] == "AB-20"
