@@ -14,6 +14,8 @@ overlap, a re-run or ``--full`` never makes an event twice. Source keys (source 
 - ``sevdesk:invoice:<id>:status:750:v<version>`` invoice.partially_paid (each new paid amount)
 - ``sevdesk:invoice:<id>:status:1000:v<version>`` payment.received
 - ``sevdesk:order:<id>:created``                quote.created (AN) / order.created (AB)
+- ``sevdesk:order:<id>:sent``                   quote.sent (once: sendDate/sendType appear on
+  an open quote, status 200)
 - ``sevdesk:order:<id>:status:500:v<version>``  quote.accepted (AN)
 - ``sevdesk:order:<id>:status:<s>:v<version>``  order.status_changed (AB: 200 new_order,
   1000 completed)
@@ -253,11 +255,14 @@ def order_fields(obj: dict) -> dict[str, Any]:
         "sum_gross": str(_dec(obj.get("sumGross"))),
         "currency": _s(obj.get("currency")) or "EUR",
     }
+    if fields["type"] in ("AN", "LI"):
+        # a quote or delivery note counts as sent once sevDesk has a sendDate/sendType
+        fields["send_date"] = _iso(_date(obj.get("sendDate")))
+        fields["send_type"] = _s(obj.get("sendType"))
     if fields["type"] == "LI":
         # the order the delivery note was made from (origin, "Order"), and what it says
         # about the parcel; only delivery notes keep these, so other orders' digests stay
         fields["origin"] = _ref(origin) if _s(origin.get("objectName")) in ("", "Order") else ""
-        fields["send_date"] = _iso(_date(obj.get("sendDate")))
         fields["tracking_number"], fields["carrier"] = tracking_of(obj)
     return fields
 
@@ -287,6 +292,15 @@ def _was_sent(prev: dict | None) -> bool:
         # a snapshot from before sends were kept: an invoice past draft was sent then
         return prev["status"] in INVOICE_LIVE
     return prev["status"] in INVOICE_LIVE and _is_sent(prev)
+
+
+def _quote_was_sent(prev: dict | None) -> bool:
+    if prev is None:
+        return False
+    if "send_type" not in prev:
+        # a snapshot from before quote sends were kept: a live quote was sent then
+        return prev["status"] in ORDER_LIVE
+    return _is_sent(prev)
 
 
 def invoice_events(
@@ -355,6 +369,11 @@ def order_events(
         }
         if first_live:
             events.append(PlannedEvent("quote.created", f"{key}:created", quote, "quote"))
+        if now == "200" and _is_sent(new) and not _quote_was_sent(prev):
+            # once per quote (no version in the key): the follow-ups of seed 002's
+            # "quote_sent" and the +7 days call start here
+            sent = {**quote, "send_date": new["send_date"], "send_type": new["send_type"]}
+            events.append(PlannedEvent("quote.sent", f"{key}:sent", sent, "quote"))
         if now == "500" and before != "500":
             accepted = {
                 "quote_number": new["number"],

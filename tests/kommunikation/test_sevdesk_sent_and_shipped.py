@@ -288,3 +288,58 @@ def test_a_shipped_rule_plans_its_message_with_the_tracking_number(order, fake):
     assert row.to_address == "max@example.de"
     assert row.context["tracking_number"] == "JJD000390007880965"
     assert row.context["order_number"] == "AB-20"
+
+
+# --- quote.sent ------------------------------------------------------------------------------
+
+
+def test_a_quote_sent_makes_quote_sent_once_and_starts_the_quote_follow_up(clock, fake):
+    load_library()
+    rule("quote-follow", "quote.sent", {"template_key": "quote_follow_up", "timing": "after",
+         "amount": 3, "unit": "days", "channels": ["email"], "cancel_on": ["quote_accepted"]},
+         category="service")  # fmt: skip
+    fake.order("7", 42, status="100")
+    clock.first()
+    ContactPoint.objects.create(
+        customer=Customer.objects.get(sevdesk_id="42"), channel="email", value="max@example.de"
+    )
+    clock.step()
+    fake.order("7", 42, status="200", sendDate=SENT, sendType="VM")
+
+    result = clock.sync()
+    again = clock.sync()
+    clock.step()
+    fake.order("7", 42, status="200", sendDate=SENT, sendType="VP")  # sent again by post
+    resent = clock.sync()
+
+    assert (result.events, again.events, resent.events) == (2, 0, 0)
+    assert types() == [("quote.created", "7"), ("quote.sent", "7")]
+    sent = Event.objects.get(type="quote.sent")
+    assert sent.source_key == "sevdesk:order:7:sent"
+    assert sent.record_kind == "quote"
+    assert sent.payload["quote_number"] == "AN-7"
+    assert sent.payload["send_type"] == "VM"
+    with time_machine.travel(clock.at, tick=False):
+        assert run_rules(sent.pk).planned == 1
+    row = OutboundMessage.objects.get()
+    assert (row.template_key, row.to_address) == ("quote_follow_up", "max@example.de")
+
+
+def test_an_open_quote_without_a_send_date_is_not_sent_and_old_snapshots_stay_quiet(clock, fake):
+    fake.order("8", 42, status="200")
+    clock.first()
+    clock.step()
+    fake.order("8", 42, status="200", sumGross="1200")  # changed, still not sent
+    clock.sync()
+    assert types(type="quote.sent") == []
+
+    # a snapshot stored before quote sends were kept counts as sent: no flood on --full
+    snapshot = SevdeskSnapshot.objects.get(external_id="8")
+    snapshot.data.pop("send_date", None)
+    snapshot.data.pop("send_type", None)
+    snapshot.save()
+    clock.step()
+    fake.order("8", 42, status="200", sendDate=SENT, sendType="VM")
+    clock.sync(full=True)
+
+    assert types(type="quote.sent") == []
