@@ -22,7 +22,7 @@ from typing import Any
 
 from django import forms
 from django.db import transaction
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -70,7 +70,7 @@ def rule_counts(
     queries: dict[str, QuerySet] = {
         "fired": RuleRun.objects.filter(
             rule_id__in=ids, event__brand__in=brands, matched=True, created_at__gte=since
-        ).values(rule=Coalesce("rule_id", 0)),
+        ).values(rid=F("rule_id")),
         "planned": steps.filter(created_at__gte=since, outbound__isnull=False),
         "sent": steps.filter(outbound__status=OutboundStatus.SENT, outbound__sent_at__gte=since),
         # a row cancelled in the admin leaves its step "planned": counted by its row
@@ -94,10 +94,10 @@ def rule_counts(
     counts = {pk: dict.fromkeys(FIGURES, 0) for pk in ids}
     for figure, queryset in queries.items():
         if figure != "fired":
-            queryset = queryset.values(rule=Coalesce("run__rule_id", 0))
+            queryset = queryset.values(rid=F("run__rule_id"))
         for row in queryset.annotate(n=Count("id")).order_by():
-            if row["rule"] in counts:
-                counts[row["rule"]][figure] = row["n"]
+            if row["rid"] in counts:
+                counts[row["rid"]][figure] = row["n"]
     return counts
 
 
