@@ -494,3 +494,13 @@ def test_the_rules_admin_page_links_the_dry_run(client, admin_a, thanks):
     page = client.get(f"/admin/kommunikation/automationrule/{thanks.pk}/change/").text
 
     assert f'href="/automatisierung/regeln/{thanks.pk}/probelauf/"' in page
+
+
+def test_the_pages_speak_english_with_the_language_cookie(client, lead_a, thanks):
+    client.force_login(lead_a)
+    client.cookies["django_language"] = "en"
+
+    page = client.get("/automatisierung/").text
+
+    assert "Event log" in page and "Rules and what they did in the last 7 days" in page
+    assert "Ereignisprotokoll" not in page
