@@ -504,3 +504,28 @@ def test_the_pages_speak_english_with_the_language_cookie(client, lead_a, thanks
 
     assert "Event log" in page and "Rules and what they did in the last 7 days" in page
     assert "Ereignisprotokoll" not in page
+
+
+def test_the_dry_run_shows_the_gates_quiet_hours_for_an_sms_at_night(
+    client, time_machine, lead_a, brand_a, customer
+):
+    time_machine.move_to(dt.datetime(2026, 11, 25, 21, 30, tzinfo=BERLIN), tick=False)
+    ContactPointFactory(customer=customer, channel="phone", value="+4915112345678", type="mobile")
+    make_template(key="payment_sms", channel="sms", event_type="payment.received",
+                  sms_text="Zahlung {{ invoice_number }} erhalten. Danke!")  # fmt: skip
+    sms = rule("sms-thanks", "payment.received",
+               {"template_key": "payment_sms", "channels": ["sms"]}, brand=brand_a)  # fmt: skip
+    client.force_login(lead_a)
+    before = snapshot()
+
+    page = client.post(
+        f"/automatisierung/regeln/{sms.pk}/probelauf/",
+        {"kunde": str(customer.pk), "daten": json.dumps(PAYMENT)},
+    ).text
+
+    assert "Die Regel trifft zu." in page
+    assert "+4915112345678" in page
+    assert "verschoben auf Do 26.11.2026 08:00" in page
+    assert "Ruhezeit für sms, verschoben auf 26.11.2026 08:00." in page
+    assert "Zahlung RE-2026-0042 erhalten. Danke!" in page
+    assert changed_tables(before, snapshot()) == []
