@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from django import forms
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -9,6 +11,15 @@ from django.utils.translation import gettext_lazy as _
 from kommunikation.automation.insight import example_payload
 from kommunikation.automation.models import AutomationRule
 from kommunikation.models import Customer
+
+
+class PrettyJSONField(forms.JSONField):
+    """JSON shown indented in the textarea, so the example values are easy to edit."""
+
+    def prepare_value(self, value):
+        if isinstance(value, forms.fields.InvalidJSONInput):
+            return value
+        return json.dumps(value, indent=2, ensure_ascii=False, cls=self.encoder)
 
 
 class DryRunForm(forms.Form):
@@ -21,7 +32,7 @@ class DryRunForm(forms.Form):
         help_text=_("Leer: ein Beispielereignis ohne Kunde."),
     )
     marke = forms.ModelChoiceField(label=_("Marke"), queryset=None, required=False)
-    daten = forms.JSONField(
+    daten = PrettyJSONField(
         label=_("Daten des Ereignisses (JSON)"),
         widget=forms.Textarea(attrs={"rows": 14, "spellcheck": "false"}),
         help_text=_("Die Beispielwerte des Ereignistyps aus dem Katalog; frei änderbar."),
