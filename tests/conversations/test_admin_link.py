@@ -13,11 +13,11 @@ pytestmark = pytest.mark.django_db
 ADMIN_LINK = 'class="admin-link" href="/admin/"'
 
 
-def test_staff_see_the_admin_link_on_the_inbox_and_the_customer_page(client, agent_a, brand_a):
+def test_staff_see_the_admin_link_in_every_staff_header(client, team_lead, brand_a):
     customer = CustomerFactory(brand=brand_a)
-    client.force_login(agent_a)
+    client.force_login(team_lead)
 
-    for url in ["/", f"/kunden/{customer.pk}/"]:
+    for url in ["/", f"/kunden/{customer.pk}/", "/automatisierung/"]:
         response = client.get(url)
 
         assert response.status_code == 200
