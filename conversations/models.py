@@ -228,6 +228,7 @@ class Conversation(models.Model):
     related_record = models.CharField(
         _("Vorgang"), max_length=80, blank=True, help_text=_("Auftrags- oder Rechnungsnummer")
     )
+    tags = models.JSONField(_("Schlagworte"), default=list, blank=True)
     created_at = models.DateTimeField(_("angelegt"), default=timezone.now)
 
     objects = ConversationQuerySet.as_manager()

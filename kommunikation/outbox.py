@@ -61,6 +61,7 @@ def enqueue_outbound(
     created_by=None,
     trigger: bool = True,
     priority: int = 2,
+    auto_submitted: str = "",
 ) -> OutboundMessage:
     """Queue one message; the same idempotency key twice returns the first row.
 
@@ -72,6 +73,8 @@ def enqueue_outbound(
     `message_id` keeps a Message-ID the thread entry already carries (so a reply to a
     message still in the queue threads too); otherwise one is made on the brand's domain.
     `priority` orders the dispatch claim among due rows: 0 urgent, 1 high, 2 normal, 3 low.
+    `auto_submitted` is the RFC 3834 Auto-Submitted value the message carries
+    ("auto-replied" for the inbound rules' auto-replies).
     """
     channel_list = [channels] if isinstance(channels, str) else list(channels)
     if not channel_list:
@@ -110,6 +113,7 @@ def enqueue_outbound(
         next_attempt_at=when,
         created_by=created_by,
         priority=priority,
+        auto_submitted=auto_submitted,
     )
     try:
         # the unique constraint decides, not a check-then-insert: two callers racing
