@@ -467,3 +467,33 @@ def test_a_repeated_rules_run_sends_no_second_reply(library, at, receive):
     assert run_rules(event.pk) is None
     assert len(replies()) == 1
     assert Message.objects.filter(is_internal_note=True).count() == 0
+
+
+# --- the demo ---------------------------------------------------------------------------------
+
+
+def test_the_demo_shows_an_auto_reply_and_an_assignment_in_the_inbox(at, settings):
+    from django.core.management import call_command
+
+    from kommunikation.automation.demo import seed_inbound_demo
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    call_command("seed_demo", "--conversations", "20", "--seed", "7", stdout=None)
+    load_library()
+    load_rules_file(DEFAULT_FILE)
+
+    assert seed_inbound_demo() == 10
+    assert seed_inbound_demo() == 0  # a second run adds nothing
+    dispatch_batch()
+
+    sent = OutboundMessage.objects.filter(auto_submitted="auto-replied", status="sent")
+    assert set(sent.values_list("template_key", flat=True)) == {
+        "auto_absence", "auto_acknowledgement"
+    }  # fmt: skip
+    assert Message.objects.filter(outbound__in=sent, direction="out").count() == sent.count()
+    routed = Conversation.objects.filter(tags__icontains="Buchhaltung")
+    assert routed.count() == 5 and set(routed.values_list("priority", flat=True)) == {"high"}
+    # the absent owner's new conversations went to the substitute
+    handed_over = Message.objects.filter(is_internal_note=True, text__contains="Vertretung für")
+    assert handed_over.count() == 5
+    assert all(m.conversation.assignee_id for m in handed_over)
