@@ -65,6 +65,7 @@ class InboxFilterForm(forms.Form):
     prio = forms.ChoiceField(
         label=_("Priorität"), required=False, choices=[("", _("alle")), *Priority.choices]
     )
+    schlagwort = forms.CharField(label=_("Schlagwort"), required=False, max_length=40)
 
     def values(self) -> dict:
         self.is_valid()
@@ -108,6 +109,8 @@ def filtered_conversations(user, params) -> QuerySet[Conversation]:
         qs = qs.filter(assignee__isnull=True)
     if "prio" in f:
         qs = qs.filter(priority=f["prio"])
+    if f.get("schlagwort", "").strip():
+        qs = qs.with_tag(" ".join(f["schlagwort"].split()))
     if f.get("q", "").strip():
         qs = search_conversations(qs, f["q"].strip())
     return qs

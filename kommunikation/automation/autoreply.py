@@ -195,6 +195,10 @@ def plan_reply(run, rule, step, event, *, context, context_error, result, now) -
         blockers.append("own_address")
     if not sender and "no_sender" not in blockers:
         blockers.append("no_sender")
+    if str(event.payload.get("channel") or "email") != "email":
+        result.skipped += 1
+        _skip(run, step, event, _("Automatische Antworten nur auf E-Mails."))
+        return
     if blockers:
         result.skipped += 1
         _skip(run, step, event, _("Keine automatische Antwort (RFC 3834): %(why)s.") % {

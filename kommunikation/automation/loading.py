@@ -42,6 +42,26 @@ The product's format::
             weekday: monday             # optional: the next such weekday
             repeat: 3                   # optional: again every delay, 3 more times
             mode: all                   # optional: every channel instead of a fallback
+
+Rules on incoming messages (message.received / conversation.created) may also say::
+
+      - key: inbound_out_of_hours
+        event: message.received
+        auto_reply: out_of_hours        # absence, out_of_hours, acknowledgement
+        reply_window: 24_hours          # at most one auto-reply per sender and conversation
+        category: service
+        conditions: [{field: payload.message_subject, op: contains_any, value: [Rechnung]}]
+        steps:
+          - template: auto_out_of_hours
+            channels: [email]
+          - action: assign              # owner, user (with user: USERNAME), round_robin,
+            assign: round_robin         # substitute
+          - action: priority
+            priority: high              # urgent, high, normal, low
+          - action: tags
+            tags: [Buchhaltung]
+
+A step without ``action`` sends a message, as before.
 """
 
 from __future__ import annotations

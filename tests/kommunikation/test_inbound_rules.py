@@ -497,3 +497,31 @@ def test_the_demo_shows_an_auto_reply_and_an_assignment_in_the_inbox(at, setting
     handed_over = Message.objects.filter(is_internal_note=True, text__contains="Vertretung für")
     assert handed_over.count() == 5
     assert all(m.conversation.assignee_id for m in handed_over)
+
+
+def test_the_inbox_filters_by_tag(library, at, receive, brand_a):
+    from django.http import QueryDict
+
+    from conversations.filters import filtered_conversations
+
+    tagged = receive(subject="Rechnung 4711").conversation
+    receive(subject="Frage zur Lieferung")
+    lead = UserFactory(username="lead", brands=[brand_a], roles=["Team-Lead"])
+
+    found = filtered_conversations(lead, QueryDict("schlagwort=Buchhaltung"))
+
+    assert list(found) == [tagged]
+    assert filtered_conversations(lead, QueryDict("schlagwort=Vertrieb")).count() == 0
+
+
+def test_an_auto_reply_is_no_answer_the_customer_owes_a_reply_to(library, at, receive):
+    from kommunikation.events.scans import scan_no_response
+
+    receive()
+    dispatch_batch()
+    assert OutboundMessage.objects.get(auto_submitted="auto-replied").status == "sent"
+
+    at(WEDNESDAY_NOON + dt.timedelta(days=15))
+    scan_no_response(hours=[48])
+
+    assert not Event.objects.filter(type="conversation.no_response").exists()
