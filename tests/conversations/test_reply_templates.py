@@ -83,7 +83,7 @@ def test_an_english_customer_gets_english_replies_and_a_dutch_brand_its_language
     brand_a.save()
     unknown = ConversationFactory(brand=brand_a, customer=None)
     assert offered(unknown)["reply_acknowledgement"][1].startswith(
-        "Geachte heer/mevrouw,\n\nhartelijk dank voor uw bericht!"
+        "Geachte heer/mevrouw,\n\nHartelijk dank voor uw bericht!"
     )
 
 
