@@ -76,7 +76,7 @@ def test_an_english_customer_gets_english_replies_and_a_dutch_brand_its_language
     anna.save()
     conv = ConversationFactory(brand=brand_a, customer=anna)
     assert offered(conv)["reply_acknowledgement"][1].startswith(
-        "Dear Ms Schwarzkopf,\n\nthank you for your message!"
+        "Dear Ms Schwarzkopf,\n\nThank you for your message!"
     )
 
     brand_a.default_language = "nl"
