@@ -52,6 +52,7 @@ from conversations.models import (
     WebhookDelivery,
 )
 from kommunikation.admin_scoping import UNDECLARED, BrandScopedAdmin, BrandScopedInline
+from kommunikation.automation.availability import Absence, OpeningHours
 from kommunikation.automation.models import (
     AutomationRule,
     PlannedState,
@@ -230,7 +231,20 @@ def build_world(brand: BusinessEntity, tag: str) -> dict:
         reason="Sweep",
     )  # fmt: skip
     sevdesk = SevdeskConnection.objects.create(brand=brand, token=f"token-{tag}")
+    substitute = UserFactory(username=f"vertretung.{tag}", brands=[brand])
+    customer.owner = staff
+    customer.save(update_fields=["owner"])
+    hours = OpeningHours.objects.create(
+        brand=brand, weekday=0, opens=dt.time(8), closes=dt.time(17)
+    )
+    absence = Absence.objects.create(
+        brand=brand, user=staff, substitute=substitute, note=f"Urlaub {tag}",
+        starts_at=dt.datetime(2026, 1, 5, 8, 0, tzinfo=dt.UTC),
+        ends_at=dt.datetime(2026, 1, 9, 17, 0, tzinfo=dt.UTC),
+    )  # fmt: skip
     return {
+        OpeningHours: hours,
+        Absence: absence,
         Event: event,
         EventSource: source,
         AutomationRule: automation,
