@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 
 from compliance.models import CONSENT_CATEGORIES
 from compliance.services import Actor, audit, audit_many, request_double_opt_in
+from kommunikation.bulk import update_each
 from kommunikation.contact import email_domain
 from kommunikation.models import (
     BusinessEntity,
@@ -365,16 +366,18 @@ def cancel_outbound(rows, *, actor: Actor, reason: str = "") -> int:
 @transaction.atomic
 def cancel_outbound_many(reasons: dict[int, str], *, actor: Actor) -> set[int]:
     """``cancel_outbound`` for many rows at once, each with its own reason (row id ->
-    reason); returns the ids cancelled. Rows no longer waiting keep their state."""
+    reason); returns the ids cancelled. Rows no longer waiting keep their state; the rows
+    are locked first, as in ``_transition``."""
     moving = list(
         OutboundMessage.objects.select_for_update()
         .filter(pk__in=list(reasons), status=OutboundStatus.QUEUED)
-        .only("pk", "brand_id", "customer_id", "status", "last_error")
+        .only("pk", "brand_id", "customer_id", "status")
     )
-    for row in moving:
-        row.status = OutboundStatus.CANCELLED
-        row.last_error = (reasons[row.pk] or _("Storniert."))[:2000]
-    OutboundMessage.objects.bulk_update(moving, ["status", "last_error"], batch_size=500)
+    update_each(
+        OutboundMessage,
+        {row.pk: {"last_error": (reasons[row.pk] or _("Storniert."))[:2000]} for row in moving},
+        same={"status": OutboundStatus.CANCELLED},
+    )
     audit_many(
         [
             {
@@ -424,15 +427,10 @@ def revise_outbound(rows, *, context: dict) -> int:
 
 def revise_outbound_many(contexts: dict[int, dict]) -> int:
     """``revise_outbound`` for many rows (row id -> new template data), in one update."""
-    waiting = list(
-        OutboundMessage.objects.filter(pk__in=list(contexts), status=OutboundStatus.QUEUED).only(
-            "pk"
-        )
-    )
-    for row in waiting:
-        row.context = contexts[row.pk]
-    return OutboundMessage.objects.filter(status=OutboundStatus.QUEUED).bulk_update(
-        waiting, ["context"], batch_size=500
+    return update_each(
+        OutboundMessage,
+        {pk: {"context": context} for pk, context in contexts.items()},
+        where={"status": OutboundStatus.QUEUED},
     )
 
 

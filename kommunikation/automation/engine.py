@@ -53,6 +53,7 @@ from kommunikation.automation.models import (
     RuleStep,
 )
 from kommunikation.automation.timing import Late, NoDate, berlin, due_at
+from kommunikation.bulk import update_each
 from kommunikation.events.catalogue import build_context
 from kommunikation.events.models import Event, EventOutcome
 from kommunikation.models import ContactPoint, OutboundMessage, OutboundSource, OutboundStatus
@@ -508,8 +509,11 @@ class Batch:
                 result = self.results[event.pk]
                 event.outcome, event.outcome_detail = EventOutcome.PROCESSED, result.summary()
             event.processed_at = self.now
-        won = Event.objects.pending().bulk_update(
-            self.events, ["outcome", "outcome_detail", "processed_at"], batch_size=500
+        won = update_each(
+            Event,
+            {e.pk: {"outcome": e.outcome, "outcome_detail": e.outcome_detail} for e in self.events},
+            same={"processed_at": self.now},
+            where={"outcome": EventOutcome.PENDING},  # the claim, once more
         )
         if won != len(self.events):
             raise LostClaim()
@@ -543,7 +547,7 @@ class Batch:
         cancels = [c for c in self.cancels if c[0].state == PlannedState.CANCELLED]
         reasons = {p.outbound.pk: p.reason for p, _r, _b in cancels if p.outbound is not None}
         done = cancel_outbound_many(reasons, actor=RULES_ACTOR) if reasons else set()
-        stored = []
+        stored: dict[int, dict] = {}
         for planned, result, before in cancels:
             if planned.outbound is not None and planned.outbound.pk not in done:
                 # the row went out meanwhile: the step stays as it was
@@ -553,8 +557,12 @@ class Batch:
                 planned.outbound.status = OutboundStatus.CANCELLED
             result.cancelled += 1
             if planned.pk is not None:
-                stored.append(planned)
-        PlannedStep.objects.bulk_update(stored, ["state", "reason", "cancelled_at"])
+                stored[planned.pk] = {"reason": planned.reason}
+        update_each(
+            PlannedStep,
+            stored,
+            same={"state": PlannedState.CANCELLED, "cancelled_at": self.now},
+        )
 
 
 def _record(event: Event) -> tuple:
@@ -615,11 +623,11 @@ def _skip(run, step, event, *, batch: Batch, repetition=0, reason: str, when=Non
     batch.add_step(
         PlannedStep(
             run=run,
-            step=step,
+            step_id=step.pk,
             position=step.position,
             repetition=repetition,
             brand_id=event.brand_id,
-            customer=event.customer,
+            customer_id=event.customer_id,
             record_kind=event.record_kind,
             record_id=event.record_id,
             template_key=step.template_key,
@@ -713,11 +721,11 @@ def plan_step(
             batch.add_step(
                 PlannedStep(
                     run=run,
-                    step=step,
+                    step_id=step.pk,
                     position=step.position,
                     repetition=repetition,
                     brand_id=event.brand_id,
-                    customer=event.customer,
+                    customer_id=event.customer_id,
                     record_kind=event.record_kind,
                     record_id=event.record_id,
                     template_key=step.template_key,
