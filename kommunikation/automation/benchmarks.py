@@ -156,3 +156,123 @@ def _cleanup(brand: BusinessEntity) -> None:
     Customer.objects.filter(brand=brand).delete()
     brand.delete()
     forget_rules()
+
+
+def event_latency(n: int = 200, *, interval: float = 0.05, timeout: float = 120.0) -> dict:
+    """Event -> outbox row with `make run`'s worker: a real ``manage.py qcluster`` process
+    (the django-q2 broker of the settings, the ORM by default) on the same database.
+
+    Events are recorded one by one through ``record_event`` in autocommit, as the event API
+    does, `interval` seconds apart; the rules task each commit starts is the only way they
+    are handled (the catch-up schedule runs every five minutes). A thread of this process
+    polls the outbox every 5 ms; the latency of an event runs from just before its
+    ``record_event`` call to its outbox row being visible to another connection.
+    """
+    import os
+    import subprocess
+    import sys
+    import threading
+
+    from django.conf import settings
+
+    from kommunikation.events.services import record_event
+
+    if settings.Q_CLUSTER.get("sync"):
+        raise RuntimeError("Q2_SYNC is on: tasks would run in this process, not the worker")
+    brand = BusinessEntity.objects.create(
+        name="Bench Latenz", slug=f"bench-latency-{uuid.uuid4().hex[:8]}"
+    )
+    worker = None
+    try:
+        customers = Customer.objects.bulk_create(
+            [Customer(brand=brand, last_name=f"Bench {i}") for i in range(50)]
+        )
+        ContactPoint.objects.bulk_create(
+            [ContactPoint(customer=c, channel="email", value=f"l{c.pk}@bench.example")
+             for c in customers]
+        )  # fmt: skip
+        # a thank-you an hour later: the row is what is measured; nothing is due for dispatch
+        rule = AutomationRule.objects.create(
+            brand=brand, key="bench-latency", name="bench-latency", event_type="payment.received",
+            category="transactional",
+        )  # fmt: skip
+        RuleStep.objects.create(
+            rule=rule, position=0, channels=["email"], template_key="payment_received",
+            timing="after", amount=1, unit="hours",
+        )  # fmt: skip
+        env = dict(os.environ, Q2_SYNC="false", LOG_LEVEL="WARNING")
+        worker = subprocess.Popen(
+            [sys.executable, str(settings.BASE_DIR / "manage.py"), "qcluster"],
+            cwd=settings.BASE_DIR,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        seen: dict[int, float] = {}
+        stop = threading.Event()
+
+        def poll() -> None:
+            # all of the brand's rows each time: two workers commit out of id order, so
+            # "rows after the last id seen" would miss some
+            try:
+                while not stop.is_set():
+                    rows = OutboundMessage.objects.filter(brand=brand).values_list("source_ref")
+                    now = time.perf_counter()
+                    for (ref,) in rows:
+                        seen.setdefault(int(ref.split()[0].removeprefix("event:")), now)
+                    time.sleep(0.005)
+            finally:
+                connection.close()
+
+        poller = threading.Thread(target=poll, daemon=True)
+        poller.start()
+
+        def record(i: int) -> int:
+            event, _created = record_event(
+                brand=brand, customer=customers[i % len(customers)], type="payment.received",
+                source="bench", source_key=f"latency-{i}", occurred_at=timezone.now(),
+                payload={"invoice_number": f"RE-{i}", "amount": "10.00",
+                         "payment_date": "2026-01-20"},
+                record_id=f"inv-l{i}",
+            )  # fmt: skip
+            return event.pk
+
+        def wait_for(pks, deadline: float) -> None:
+            while any(pk not in seen for pk in pks) and time.perf_counter() < deadline:
+                if worker.poll() is not None:
+                    raise RuntimeError(f"qcluster exited with {worker.returncode}")
+                time.sleep(0.01)
+
+        # the worker's start-up (Django, its processes) is not part of the figure
+        warm = record(-1)
+        wait_for([warm], time.perf_counter() + timeout)
+        if warm not in seen:
+            raise RuntimeError("the worker did not handle the first event in time")
+        sent: dict[int, float] = {}
+        for i in range(n):
+            started = time.perf_counter()
+            sent[record(i)] = started
+            time.sleep(max(0.0, interval - (time.perf_counter() - started)))
+        wait_for(list(sent), time.perf_counter() + timeout)
+        stop.set()
+        poller.join(5)
+        latencies = sorted((seen[pk] - at) * 1000 for pk, at in sent.items() if pk in seen)
+        if not latencies:
+            raise RuntimeError("no event reached the outbox")
+        return {
+            "events": n,
+            "interval_ms": round(interval * 1000),
+            "p50_ms": round(statistics.median(latencies), 1),
+            "p95_ms": round(latencies[max(int(len(latencies) * 0.95) - 1, 0)], 1),
+            "max_ms": round(latencies[-1], 1),
+            "missing": n - len(latencies),
+        }
+    finally:
+        if worker is not None:
+            worker.terminate()
+            try:
+                worker.wait(30)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+                worker.wait()
+        _cleanup(brand)
