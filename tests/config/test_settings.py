@@ -120,7 +120,7 @@ def test_the_defaults_run_on_sqlite_in_berlin_with_the_orm_broker():
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == [
-        "django.db.backends.sqlite3", "Europe/Berlin", "de", "['de',", "'en']", "default",
+        "django.db.backends.sqlite3", "Europe/Berlin", "de", "['de',", "'en',", "'nl']", "default",
     ]  # fmt: skip
 
 

@@ -1,4 +1,4 @@
-"""German is the source language; the English catalogue is complete, compiled and used."""
+"""German is the source language; the English and Dutch catalogues are complete, compiled and used."""
 
 from __future__ import annotations
 
@@ -16,8 +16,7 @@ from django.template import Context, Template
 from django.utils import translation
 
 ROOT = Path(__file__).resolve().parents[2]
-PO = ROOT / "config" / "locale" / "en" / "LC_MESSAGES" / "django.po"
-MO = PO.with_suffix(".mo")
+LANGUAGES = ["en", "nl"]
 PLACEHOLDER = re.compile(r"%\(\w+\)[sdr]|%[sdr]|\{\{[^}]*\}\}|</?\w+[^>]*>")
 
 
@@ -63,28 +62,63 @@ def catalogue_key(entry: dict) -> str:
     return f"{entry['msgctxt']}\x04{key}" if "msgctxt" in entry else key
 
 
-ENTRIES = [e for e in read_po(PO) if e["msgid"]]  # without the header
+def po_path(language: str) -> Path:
+    return ROOT / "config" / "locale" / language / "LC_MESSAGES" / "django.po"
 
 
-def test_the_english_catalogue_is_there_and_not_trivial():
-    assert len(ENTRIES) > 500
-    header = next(e for e in read_po(PO) if e["msgid"] == "")
-    assert "Language: en\n" in header["msgstr"]
+def entries(language: str) -> list[dict]:
+    """The entries of a catalogue without its header."""
+    return [e for e in read_po(po_path(language)) if e["msgid"]]
+
+
+@pytest.fixture(params=LANGUAGES)
+def language(request) -> str:
+    return request.param
+
+
+def test_each_catalogue_is_there_and_not_trivial(language):
+    assert len(entries(language)) > 500
+    header = next(e for e in read_po(po_path(language)) if e["msgid"] == "")
+    assert f"Language: {language}\n" in header["msgstr"]
+    assert "Plural-Forms: nplurals=2; plural=(n != 1);\n" in header["msgstr"]
     assert "fuzzy" not in header["flags"]
 
 
-def test_every_entry_is_translated_and_none_is_fuzzy():
-    untranslated = [e["msgid"] for e in ENTRIES if not all(t for _, t in translations(e))]
-    fuzzy = [e["msgid"] for e in ENTRIES if "fuzzy" in e["flags"]]
+def test_the_catalogues_translate_the_same_strings():
+    """A German string added with its English translation needs its Dutch one too."""
+    english = {catalogue_key(e) for e in entries("en")}
+    dutch = {catalogue_key(e) for e in entries("nl")}
+
+    assert (english - dutch, dutch - english) == (set(), set())
+
+
+def test_the_dutch_catalogue_is_not_a_copy_of_the_english_one():
+    english = {catalogue_key(e): translations(e) for e in entries("en")}
+    same = [
+        source
+        for entry in entries("nl")
+        for (source, dutch), (_, english_text) in zip(
+            translations(entry), english.get(catalogue_key(entry), []), strict=False
+        )
+        if dutch == english_text and " " in dutch
+    ]
+
+    assert len(same) < 10, same
+
+
+def test_every_entry_is_translated_and_none_is_fuzzy(language):
+    catalogue = entries(language)
+    untranslated = [e["msgid"] for e in catalogue if not all(t for _, t in translations(e))]
+    fuzzy = [e["msgid"] for e in catalogue if "fuzzy" in e["flags"]]
 
     assert untranslated == []
     assert fuzzy == []
 
 
-def test_translations_keep_every_placeholder_and_tag():
+def test_translations_keep_every_placeholder_and_tag(language):
     broken = [
         (source, translated)
-        for entry in ENTRIES
+        for entry in entries(language)
         for source, translated in translations(entry)
         if sorted(PLACEHOLDER.findall(source)) != sorted(PLACEHOLDER.findall(translated))
     ]
@@ -92,25 +126,26 @@ def test_translations_keep_every_placeholder_and_tag():
     assert broken == []
 
 
-def test_the_mo_file_is_compiled_from_the_current_po():
-    with MO.open("rb") as handle:
+def test_the_mo_file_is_compiled_from_the_current_po(language):
+    catalogue = entries(language)
+    with po_path(language).with_suffix(".mo").open("rb") as handle:
         catalog = gettext.GNUTranslations(handle)._catalog
     compiled = {key if isinstance(key, str) else key[0] for key in catalog} - {""}
-    expected = {catalogue_key(e) for e in ENTRIES}
+    expected = {catalogue_key(e) for e in catalogue}
 
     assert compiled == expected
-    singular = [e for e in ENTRIES if "msgid_plural" not in e]
+    singular = [e for e in catalogue if "msgid_plural" not in e]
     stale = [e["msgid"] for e in singular if catalog[catalogue_key(e)] != e["msgstr"]]
     assert stale == []
 
 
-def test_the_catalogue_holds_every_string_marked_in_the_code(tmp_path):
-    """makemessages on a copy of the sources finds no msgid the committed .po lacks."""
+def test_the_catalogues_hold_every_string_marked_in_the_code(tmp_path):
+    """makemessages on a copy of the sources finds no msgid a committed .po lacks."""
     ignore = shutil.ignore_patterns(".venv", "var", ".git", "tests", "__pycache__", "*.mo")
     copy = tmp_path / "src"
     shutil.copytree(ROOT, copy, ignore=ignore)
     result = subprocess.run(
-        [sys.executable, "manage.py", "makemessages", "-l", "en", "--ignore=.venv/*"],
+        [sys.executable, "manage.py", "makemessages", "-l", "en", "-l", "nl", "--ignore=.venv/*"],
         cwd=copy,
         env={"DEBUG": "true", "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
         capture_output=True,
@@ -119,8 +154,12 @@ def test_the_catalogue_holds_every_string_marked_in_the_code(tmp_path):
     )
     assert result.returncode == 0, result.stderr
 
-    extracted = {catalogue_key(e) for e in read_po(copy / PO.relative_to(ROOT)) if e["msgid"]}
-    assert extracted - {catalogue_key(e) for e in ENTRIES} == set()
+    missing = {}
+    for language in LANGUAGES:
+        po = copy / po_path(language).relative_to(ROOT)
+        extracted = {catalogue_key(e) for e in read_po(po) if e["msgid"]}
+        missing[language] = extracted - {catalogue_key(e) for e in entries(language)}
+    assert missing == {language: set() for language in LANGUAGES}
 
 
 @pytest.mark.django_db
@@ -156,6 +195,44 @@ def test_the_login_page_is_english_for_a_browser_asking_for_english(client):
     page = response.content.decode()
     assert "Log in" in page
     assert "Username" in page
+
+
+@pytest.mark.django_db
+def test_the_login_page_is_dutch_with_the_language_cookie(client):
+    client.cookies["django_language"] = "nl"
+
+    response = client.get("/anmelden/")
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Inloggen" in page
+    assert "Wachtwoord" in page
+    assert "Gebruikersnaam" in page
+    assert "Anmelden" not in page
+    assert '<html lang="nl">' in page
+
+
+@pytest.mark.django_db
+def test_the_login_page_is_dutch_for_a_browser_asking_for_dutch(client):
+    response = client.get("/anmelden/", headers={"accept-language": "nl-NL,nl;q=0.9,en;q=0.5"})
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Inloggen" in page
+    assert "Wachtwoord" in page
+    assert '<html lang="nl">' in page
+
+
+@pytest.mark.django_db
+def test_the_language_switch_offers_dutch_and_sets_it(client):
+    page = client.get("/anmelden/").content.decode()
+    assert '<option value="nl" lang="nl">Nederlands</option>' in page
+
+    response = client.post("/i18n/setlang/", {"language": "nl", "next": "/anmelden/"})
+
+    assert response.status_code == 302
+    assert response.cookies["django_language"].value == "nl"
+    assert "Inloggen" in client.get("/anmelden/").content.decode()
 
 
 @pytest.mark.django_db
@@ -202,6 +279,10 @@ def test_dates_and_amounts_render_in_english_format_in_english():
     assert render_date_and_money("en") == "11/22/2026 Nov. 22, 2026 1,234.50"
 
 
+def test_dates_and_amounts_render_in_dutch_format_in_dutch():
+    assert render_date_and_money("nl") == "22-11-2026 22 november 2026 1.234,50"
+
+
 def test_a_translated_model_label_follows_the_active_language():
     from conversations.models import Conversation
 
@@ -209,5 +290,7 @@ def test_a_translated_model_label_follows_the_active_language():
         german = str(Conversation._meta.verbose_name)
     with translation.override("en"):
         english = str(Conversation._meta.verbose_name)
+    with translation.override("nl"):
+        dutch = str(Conversation._meta.verbose_name)
 
-    assert (german, english) == ("Konversation", "Conversation")
+    assert (german, english, dutch) == ("Konversation", "Conversation", "Gesprek")

@@ -76,14 +76,14 @@ def test_an_english_customer_gets_english_replies_and_a_dutch_brand_its_language
     anna.save()
     conv = ConversationFactory(brand=brand_a, customer=anna)
     assert offered(conv)["reply_acknowledgement"][1].startswith(
-        "Dear Ms Schwarzkopf,\n\nthank you for your message!"
+        "Dear Ms Schwarzkopf,\n\nThank you for your message!"
     )
 
     brand_a.default_language = "nl"
     brand_a.save()
     unknown = ConversationFactory(brand=brand_a, customer=None)
     assert offered(unknown)["reply_acknowledgement"][1].startswith(
-        "Geachte heer/mevrouw,\n\nhartelijk dank voor uw bericht!"
+        "Geachte heer/mevrouw,\n\nHartelijk dank voor uw bericht!"
     )
 
 
