@@ -34,6 +34,9 @@ def brand_mail_domain(brand: BusinessEntity) -> str:
     return email_domain(brand.sender_address("support")) or "localhost"
 
 
+_CATEGORIES = frozenset(Category.values)
+
+
 def new_outbound(
     *,
     brand: BusinessEntity,
@@ -67,7 +70,7 @@ def new_outbound(
     channel_list = [channels] if isinstance(channels, str) else list(channels)
     if not channel_list:
         raise ValueError("at least one channel")
-    if category not in Category.values:
+    if category not in _CATEGORIES:
         raise ValueError(f"unknown category {category!r}")
     if not template_key and not (text or html):
         raise ValueError("a template key or content")

@@ -56,7 +56,13 @@ from kommunikation.automation.timing import Late, NoDate, berlin, due_at
 from kommunikation.bulk import update_each
 from kommunikation.events.catalogue import build_context
 from kommunikation.events.models import Event, EventOutcome
-from kommunikation.models import ContactPoint, OutboundMessage, OutboundSource, OutboundStatus
+from kommunikation.models import (
+    BusinessEntity,
+    ContactPoint,
+    OutboundMessage,
+    OutboundSource,
+    OutboundStatus,
+)
 from kommunikation.outbox import (
     cancel_outbound_many,
     enqueue_outbound_many,
@@ -397,7 +403,12 @@ def claim_events(ids: list[int]) -> list[Event]:
         pending = pending.select_for_update(of=("self",), skip_locked=True)
     else:
         pending.update(processed_at=None)
-    return list(pending.select_related("brand", "customer").order_by("pk"))
+    events = list(pending.select_related("customer").order_by("pk"))
+    # the few brands once, not one copy per event
+    brands = BusinessEntity.objects.in_bulk({event.brand_id for event in events})
+    for event in events:
+        event.brand = brands[event.brand_id]
+    return events
 
 
 class Batch:
@@ -426,9 +437,11 @@ class Batch:
         self.pending: dict[tuple, list[PlannedStep]] = {}
         self.once: set[tuple] = set()
         if records:
-            self._load_records(records, {event.pk for event in events})
+            self._load_pending(records)
+            self._load_once(events)
 
-    def _load_records(self, records: set[tuple], event_ids: set[int]) -> None:
+    def _load_pending(self, records: set[tuple]) -> None:
+        """The steps still waiting for the batch's records (index plannedstep_record)."""
         brands, kinds, ids = (set(part) for part in zip(*records, strict=True))
         stored = (
             PlannedStep.objects.filter(
@@ -445,22 +458,27 @@ class Batch:
             record = (planned.brand_id, planned.record_kind, planned.record_id)
             if record in records:  # the three IN lists also match other combinations
                 self.pending.setdefault(record, []).append(planned)
-        once_rules = {
-            rule.pk for rules in self.rules.values() for rule in rules if rule.once_per_record
+
+    def _load_once(self, events: list[Event]) -> None:
+        """Which once-per-record rules already ran for the batch's records: from the
+        records' other events (index event_record) to their runs (rulerun_unique)."""
+        records = {
+            _record(event)
+            for event in events
+            if event.record_id
+            and any(r.once_per_record for r in _pick(self.rules, event.type, event.brand_id))
         }
-        if once_rules:
-            earlier = (
-                RuleRun.objects.filter(
-                    rule_id__in=once_rules,
-                    matched=True,
-                    event__brand_id__in=brands,
-                    event__record_kind__in=kinds,
-                    event__record_id__in=ids,
-                )  # fmt: skip
-                .exclude(event_id__in=event_ids)
-                .values_list("rule_id", "event__brand_id", "event__record_kind", "event__record_id")
-            )
-            self.once = {(rule_id, *record) for rule_id, *record in earlier}
+        if not records:
+            return
+        brands, kinds, ids = (set(part) for part in zip(*records, strict=True))
+        others = Event.objects.filter(
+            brand_id__in=brands, record_kind__in=kinds, record_id__in=ids
+        ).exclude(pk__in=[event.pk for event in events])
+        once_rules = [r.pk for rules in self.rules.values() for r in rules if r.once_per_record]
+        earlier = RuleRun.objects.filter(
+            event_id__in=others.values("pk"), rule_id__in=once_rules, matched=True
+        ).values_list("rule_id", "event__brand_id", "event__record_kind", "event__record_id")
+        self.once = {(rule_id, *record) for rule_id, *record in earlier}
 
     def pending_for(self, event: Event) -> list[PlannedStep]:
         """The record's steps still waiting, but not those of this event."""
