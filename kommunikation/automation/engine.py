@@ -1,7 +1,10 @@
-"""The rules engine: an event in, matching rules, planned steps in the outbox, reasons kept.
+"""The rules engine: events in, matching rules, planned steps in the outbox, reasons kept.
 
-``run_rules(event)`` is the one entry (a django-q2 task calls it on commit of each new event,
-see ``kommunikation.automation.tasks``). In one transaction, with the event row locked:
+``run_rules_batch(event_ids)`` is the entry (the django-q2 task ``process_events`` calls it
+for the events committed together, see ``kommunikation.automation.tasks``);
+``run_rules(event_id)`` is a batch of one. In one transaction, with the events claimed
+(``claim_events``: SKIP LOCKED on PostgreSQL, the write lock on SQLite), each event in the
+order it was recorded:
 
 1. A historical event (the first sync of a connection) fires nothing.
 2. **Supersession**: what is still planned for the same business record from earlier
@@ -18,6 +21,13 @@ see ``kommunikation.automation.tasks``). In one transaction, with the event row 
    state "skipped" and the reason. A newer event of the same rule and record re-plans:
    the older rule's pending steps are cancelled ("neu geplant").
 5. The event's outcome is recorded.
+
+The batch reads what it needs up front in one query each (contact points, the records'
+waiting steps, once-per-record runs; rules from the per-process cache), plans in memory
+(``Batch``: a later event of the batch sees what an earlier one planned or cancelled, as
+in the next transaction) and writes in bulk at the end: outbox rows idempotent by key
+(``enqueue_outbound_many``), cancellations with their audit entries, runs, steps, outcomes.
+The number of queries does not grow with the number of events.
 
 ``still_wanted(row)`` is the dispatch worker's last check right before sending: the same
 cancel conditions against everything recorded since the plan was made, and the customer's

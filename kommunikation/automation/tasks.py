@@ -1,4 +1,4 @@
-"""django-q2 entry points of the rules engine: each one call into the engine."""
+"""django-q2 entry points of the rules engine: each one call into the engine (in batches)."""
 
 from __future__ import annotations
 
