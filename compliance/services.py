@@ -84,6 +84,25 @@ def audit(
     )
 
 
+def audit_many(entries: list[dict]) -> list[AuditEntry]:
+    """``audit`` for many entries (dicts of its keyword arguments) in one insert; each
+    object must carry its brand (``brand_id``) or the entry name it."""
+    rows = [
+        AuditEntry(
+            actor=e["actor"].user,
+            actor_label=e["actor"].label,
+            action=e["action"],
+            object_type=e["obj"]._meta.label,
+            object_id=str(e["obj"].pk or ""),
+            customer_id=e["customer_id"],
+            brand_id=e.get("brand_id") or getattr(e["obj"], "brand_id", None),
+            changes=e.get("changes") or {},
+        )
+        for e in entries
+    ]
+    return AuditEntry.objects.bulk_create(rows, batch_size=1000)
+
+
 def _signed_id(value) -> int:
     """A primary key out of a signed token; ValueError for anything that is not one.
 

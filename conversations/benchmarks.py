@@ -55,6 +55,8 @@ class BenchOptions:
     messages: int = 10_000
     seed: int = 42
     batch_size: int = BATCH_SIZE  # 0: one message at a time (the webhook's path)
+    events: int = 2_000  # the rules bench (100000 for the figure of issue 9)
+    latency_events: int = 200  # the event -> outbox row bench
 
 
 @dataclass

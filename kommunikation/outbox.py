@@ -14,7 +14,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from compliance.models import CONSENT_CATEGORIES
-from compliance.services import Actor, audit, request_double_opt_in
+from compliance.services import Actor, audit, audit_many, request_double_opt_in
+from kommunikation.bulk import update_each
 from kommunikation.contact import email_domain
 from kommunikation.models import (
     BusinessEntity,
@@ -31,6 +32,82 @@ def brand_mail_domain(brand: BusinessEntity) -> str:
     if brand.domains:
         return brand.domains[0]
     return email_domain(brand.sender_address("support")) or "localhost"
+
+
+_CATEGORIES = frozenset(Category.values)
+
+
+def new_outbound(
+    *,
+    brand: BusinessEntity,
+    channels: str | Sequence[str],
+    category: str,
+    idempotency_key: str,
+    source: str,
+    customer: Customer | None = None,
+    template_key: str = "",
+    subject: str = "",
+    text: str = "",
+    html: str = "",
+    context: dict | None = None,
+    language: str = "",
+    to_address: str = "",
+    addresses: Mapping[str, str] | None = None,
+    purpose: str = "support",
+    reply_to: str = "",
+    in_reply_to: str = "",
+    references: str = "",
+    message_id: str = "",
+    attachments: list[dict] | None = None,
+    not_before: dt.datetime | None = None,
+    source_ref: str = "",
+    conversation=None,
+    message=None,
+    created_by=None,
+    priority: int = 2,
+    auto_submitted: str = "",
+) -> OutboundMessage:
+    """The checked, unsaved row ``enqueue_outbound`` stores (arguments as there); many of
+    them go into the outbox at once through ``enqueue_outbound_many``."""
+    channel_list = [channels] if isinstance(channels, str) else list(channels)
+    if not channel_list:
+        raise ValueError("at least one channel")
+    if category not in _CATEGORIES:
+        raise ValueError(f"unknown category {category!r}")
+    if not template_key and not (text or html):
+        raise ValueError("a template key or content")
+    when = not_before or timezone.now()
+    return OutboundMessage(
+        brand=brand,
+        customer=customer,
+        conversation=conversation or (message.conversation if message is not None else None),
+        message=message,
+        channels=channel_list,
+        channel=channel_list[0],
+        to_address=to_address,
+        addresses={c: a for c, a in (addresses or {}).items() if c in channel_list and a},
+        category=category,
+        template_key=template_key,
+        language=language or (customer.language if customer else brand.default_language),
+        subject=subject,
+        text=text,
+        html=html,
+        context=context or {},
+        attachments=attachments or [],
+        purpose=purpose,
+        reply_to=reply_to,
+        header_message_id=message_id or make_msgid(domain=brand_mail_domain(brand)),
+        in_reply_to=in_reply_to,
+        references=references,
+        idempotency_key=idempotency_key,
+        source=source,
+        source_ref=source_ref,
+        not_before=when,
+        next_attempt_at=when,
+        created_by=created_by,
+        priority=priority,
+        auto_submitted=auto_submitted,
+    )
 
 
 def enqueue_outbound(
@@ -80,46 +157,18 @@ def enqueue_outbound(
     `auto_submitted` is the RFC 3834 Auto-Submitted value the message carries
     ("auto-replied" for the inbound rules' auto-replies).
     """
-    channel_list = [channels] if isinstance(channels, str) else list(channels)
-    if not channel_list:
-        raise ValueError("at least one channel")
-    if category not in Category.values:
-        raise ValueError(f"unknown category {category!r}")
-    if not template_key and not (text or html):
-        raise ValueError("a template key or content")
-    now = timezone.now()
-    when = not_before or now
-    row = OutboundMessage(
-        brand=brand,
-        customer=customer,
-        conversation=conversation or (message.conversation if message is not None else None),
-        message=message,
-        channels=channel_list,
-        channel=channel_list[0],
-        to_address=to_address,
-        addresses={c: a for c, a in (addresses or {}).items() if c in channel_list and a},
-        category=category,
-        template_key=template_key,
-        language=language or (customer.language if customer else brand.default_language),
-        subject=subject,
-        text=text,
-        html=html,
-        context=context or {},
-        attachments=attachments or [],
-        purpose=purpose,
-        reply_to=reply_to,
-        header_message_id=message_id or make_msgid(domain=brand_mail_domain(brand)),
-        in_reply_to=in_reply_to,
-        references=references,
-        idempotency_key=idempotency_key,
-        source=source,
-        source_ref=source_ref,
-        not_before=when,
-        next_attempt_at=when,
-        created_by=created_by,
-        priority=priority,
+    row = new_outbound(
+        brand=brand, channels=channels, category=category, idempotency_key=idempotency_key,
+        source=source, customer=customer, template_key=template_key, subject=subject, text=text,
+        html=html, context=context, language=language, to_address=to_address,
+        addresses=addresses, purpose=purpose,
+        reply_to=reply_to, in_reply_to=in_reply_to, references=references, message_id=message_id,
+        attachments=attachments, not_before=not_before, source_ref=source_ref,
+        conversation=conversation, message=message, created_by=created_by, priority=priority,
         auto_submitted=auto_submitted,
-    )
+    )  # fmt: skip
+    now = timezone.now()
+    when = row.not_before
     try:
         # the unique constraint decides, not a check-then-insert: two callers racing
         # with the same key get one row
@@ -130,6 +179,45 @@ def enqueue_outbound(
     if trigger and when <= now:
         transaction.on_commit(trigger_dispatch)
     return row
+
+
+def enqueue_outbound_many(
+    rows: Sequence[OutboundMessage],
+) -> dict[str, tuple[OutboundMessage, bool]]:
+    """Queue many rows made by ``new_outbound`` in a few queries; per idempotency key
+    (row, created): the stored row when the key was queued before, as ``enqueue_outbound``
+    returns it. Starts no dispatch; the caller triggers one for the whole batch.
+
+    The unique key decides here too: rows are inserted with ON CONFLICT DO NOTHING, and
+    a key another writer stored between the look-up and the insert comes back as that
+    writer's row (its Message-ID is not ours), never as a second row.
+    """
+    wanted: dict[str, OutboundMessage] = {}
+    for row in rows:
+        wanted.setdefault(row.idempotency_key, row)
+    if not wanted:
+        return {}
+    result = {
+        row.idempotency_key: (row, False)
+        for row in OutboundMessage.objects.filter(idempotency_key__in=list(wanted))
+    }
+    new = [row for key, row in wanted.items() if key not in result]
+    if new:
+        OutboundMessage.objects.bulk_create(new, batch_size=1000, ignore_conflicts=True)
+        stored = OutboundMessage.objects.filter(
+            idempotency_key__in=[row.idempotency_key for row in new]
+        ).values_list("idempotency_key", "pk", "header_message_id")
+        raced = []
+        for key, pk, message_id in stored:
+            row = wanted[key]
+            if message_id == row.header_message_id:
+                row.pk, row._state.adding, row._state.db = pk, False, OutboundMessage.objects.db
+                result[key] = (row, True)
+            else:
+                raced.append(key)
+        for row in OutboundMessage.objects.filter(idempotency_key__in=raced):
+            result[row.idempotency_key] = (row, False)
+    return result
 
 
 def trigger_dispatch() -> None:
@@ -292,6 +380,36 @@ def cancel_outbound(rows, *, actor: Actor, reason: str = "") -> int:
 
 
 @transaction.atomic
+def cancel_outbound_many(reasons: dict[int, str], *, actor: Actor) -> set[int]:
+    """``cancel_outbound`` for many rows at once, each with its own reason (row id ->
+    reason); returns the ids cancelled. Rows no longer waiting keep their state; the rows
+    are locked first, as in ``_transition``."""
+    moving = list(
+        OutboundMessage.objects.select_for_update()
+        .filter(pk__in=list(reasons), status=OutboundStatus.QUEUED)
+        .only("pk", "brand_id", "customer_id", "status")
+    )
+    update_each(
+        OutboundMessage,
+        {row.pk: {"last_error": (reasons[row.pk] or _("Storniert."))[:2000]} for row in moving},
+        same={"status": OutboundStatus.CANCELLED},
+    )
+    audit_many(
+        [
+            {
+                "actor": actor,
+                "action": "outbox.cancelled",
+                "obj": row,
+                "customer_id": row.customer_id,
+                "changes": {"status": [OutboundStatus.QUEUED, OutboundStatus.CANCELLED]},
+            }
+            for row in moving
+        ]
+    )
+    return {row.pk for row in moving}
+
+
+@transaction.atomic
 def _transition(rows, *, actor: Actor, action: str, from_status: str, **changes) -> int:
     """Move the rows still in ``from_status`` and audit each one that moved.
 
@@ -321,6 +439,15 @@ def revise_outbound(rows, *, context: dict) -> int:
     """New template data for messages still waiting (a partial payment lowers the open
     amount of the next dunning letter); one being sent keeps what it has."""
     return rows.filter(status=OutboundStatus.QUEUED).update(context=context)
+
+
+def revise_outbound_many(contexts: dict[int, dict]) -> int:
+    """``revise_outbound`` for many rows (row id -> new template data), in one update."""
+    return update_each(
+        OutboundMessage,
+        {pk: {"context": context} for pk, context in contexts.items()},
+        where={"status": OutboundStatus.QUEUED},
+    )
 
 
 def queue_template_test_send(sender, *, user, brand, subject: str, text: str, html: str, **kwargs):

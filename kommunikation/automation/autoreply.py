@@ -119,19 +119,22 @@ def applies(rule: AutomationRule, event) -> tuple[bool, str]:
     return True, _("Alle Bedingungen erfüllt.")
 
 
-def _skip(run, step, event, reason: str, *, outbound=None) -> PlannedStep:
-    return PlannedStep.objects.create(
-        run=run,
-        step=step,
-        position=step.position,
-        brand_id=event.brand_id,
-        customer=event.customer,
-        record_kind=event.record_kind,
-        record_id=event.record_id,
-        template_key=step.template_key,
-        channels=step.channels,
-        state=PlannedState.SKIPPED,
-        reason=reason[:500],
+def _skip(batch, run, step, event, reason: str, *, outbound=None) -> PlannedStep:
+    """A skipped step with its reason, written with the engine's batch."""
+    return batch.add_step(
+        PlannedStep(
+            run=run,
+            step=step,
+            position=step.position,
+            brand_id=event.brand_id,
+            customer=event.customer,
+            record_kind=event.record_kind,
+            record_id=event.record_id,
+            template_key=step.template_key,
+            channels=step.channels,
+            state=PlannedState.SKIPPED,
+            reason=reason[:500],
+        )
     )
 
 
@@ -185,7 +188,7 @@ def _threading(event) -> tuple[str, str]:
     return message.message_id, references[-4000:]
 
 
-def plan_reply(run, rule, step, event, *, context, context_error, result, now) -> None:
+def plan_reply(run, rule, step, event, *, context, context_error, result, now, batch) -> None:
     """Plan one auto-reply step, or skip it with the reason (see the module's doc)."""
     if step.action != StepAction.SEND:
         return
@@ -197,28 +200,28 @@ def plan_reply(run, rule, step, event, *, context, context_error, result, now) -
         blockers.append("no_sender")
     if str(event.payload.get("channel") or "email") != "email":
         result.skipped += 1
-        _skip(run, step, event, _("Automatische Antworten nur auf E-Mails."))
+        _skip(batch, run, step, event, _("Automatische Antworten nur auf E-Mails."))
         return
     if blockers:
         result.skipped += 1
-        _skip(run, step, event, _("Keine automatische Antwort (RFC 3834): %(why)s.") % {
+        _skip(batch, run, step, event, _("Keine automatische Antwort (RFC 3834): %(why)s.") % {
             "why": ", ".join(_blocker_label(b) for b in dict.fromkeys(blockers))
         })  # fmt: skip
         return
     conversation = _conversation(event, lock=True)
     if conversation is None:
         result.skipped += 1
-        _skip(run, step, event, _("Keine Konversation zur Nachricht."))
+        _skip(batch, run, step, event, _("Keine Konversation zur Nachricht."))
         return
     if context is None:
         result.skipped += 1
-        _skip(run, step, event, context_error)
+        _skip(batch, run, step, event, context_error)
         return
     window = dt.timedelta(hours=rule.reply_window_hours)
     earlier = earlier_reply(conversation, sender, now - window)
     if earlier is not None:
         result.skipped += 1
-        _skip(run, step, event, _(
+        _skip(batch, run, step, event, _(
             "Bereits automatisch geantwortet (Ausgang #%(id)s); höchstens eine automatische "
             "Antwort je %(hours)s Stunden an %(sender)s in dieser Konversation."
         ) % {"id": earlier.pk, "hours": rule.reply_window_hours, "sender": sender})  # fmt: skip
@@ -247,18 +250,20 @@ def plan_reply(run, rule, step, event, *, context, context_error, result, now) -
     )
     result.planned += 1
     result.due_now = True
-    PlannedStep.objects.create(
-        run=run,
-        step=step,
-        position=step.position,
-        brand_id=event.brand_id,
-        customer=event.customer,
-        record_kind=event.record_kind,
-        record_id=event.record_id,
-        template_key=step.template_key,
-        channels=["email"],
-        addresses={"email": sender},
-        planned_for=now,
-        state=PlannedState.PLANNED,
-        outbound=row,
+    batch.add_step(
+        PlannedStep(
+            run=run,
+            step=step,
+            position=step.position,
+            brand_id=event.brand_id,
+            customer=event.customer,
+            record_kind=event.record_kind,
+            record_id=event.record_id,
+            template_key=step.template_key,
+            channels=["email"],
+            addresses={"email": sender},
+            planned_for=now,
+            state=PlannedState.PLANNED,
+            outbound=row,
+        )
     )

@@ -1,7 +1,10 @@
-"""The rules engine: an event in, matching rules, planned steps in the outbox, reasons kept.
+"""The rules engine: events in, matching rules, planned steps in the outbox, reasons kept.
 
-``run_rules(event)`` is the one entry (a django-q2 task calls it on commit of each new event,
-see ``kommunikation.automation.tasks``). In one transaction, with the event row locked:
+``run_rules_batch(event_ids)`` is the entry (the django-q2 task ``process_events`` calls it
+for the events committed together, see ``kommunikation.automation.tasks``);
+``run_rules(event_id)`` is a batch of one. In one transaction, with the events claimed
+(``claim_events``: SKIP LOCKED on PostgreSQL, the write lock on SQLite), each event in the
+order it was recorded:
 
 1. A historical event (the first sync of a connection) fires nothing.
 2. **Supersession**: what is still planned for the same business record from earlier
@@ -19,6 +22,13 @@ see ``kommunikation.automation.tasks``). In one transaction, with the event row 
    the older rule's pending steps are cancelled ("neu geplant").
 5. The event's outcome is recorded.
 
+The batch reads what it needs up front in one query each (contact points, the records'
+waiting steps, once-per-record runs; rules from the per-process cache), plans in memory
+(``Batch``: a later event of the batch sees what an earlier one planned or cancelled, as
+in the next transaction) and writes in bulk at the end: outbox rows idempotent by key
+(``enqueue_outbound_many``), cancellations with their audit entries, runs, steps, outcomes.
+The number of queries does not grow with the number of events.
+
 ``still_wanted(row)`` is the dispatch worker's last check right before sending: the same
 cancel conditions against everything recorded since the plan was made, and the customer's
 replies, so a message planned days earlier cannot go out stale.
@@ -34,7 +44,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Max, Q
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -56,13 +66,21 @@ from kommunikation.automation.models import (
 )
 from kommunikation.automation.textops import TEXT_OPS, text_matches
 from kommunikation.automation.timing import Late, NoDate, berlin, due_at
+from kommunikation.bulk import update_each
 from kommunikation.events.catalogue import build_context
 from kommunikation.events.models import Event, EventOutcome
-from kommunikation.models import ContactPoint, OutboundMessage, OutboundSource, OutboundStatus
+from kommunikation.models import (
+    BusinessEntity,
+    ContactPoint,
+    OutboundMessage,
+    OutboundSource,
+    OutboundStatus,
+)
 from kommunikation.outbox import (
-    cancel_outbound,
-    enqueue_outbound,
-    revise_outbound,
+    cancel_outbound_many,
+    enqueue_outbound_many,
+    new_outbound,
+    revise_outbound_many,
     trigger_dispatch,
 )
 
@@ -106,7 +124,7 @@ def is_historical(event: Event) -> bool:
 
 
 # --- rules of an event type ------------------------------------------------------------------
-# Cached per process and checked against (count, last change) of the rules once per event:
+# Cached per process and checked against (count, last change) of the rules once per batch:
 # a rule changed in the admin (another process) or rolled back is seen at the next event.
 
 _RULES: dict[str, list[AutomationRule]] | None = None
@@ -119,6 +137,12 @@ def forget_rules(**kwargs) -> None:
 
 
 def rules_for(event_type: str, brand_id: int) -> list[AutomationRule]:
+    """The active rules an event of this type and brand runs (and those it re-plans)."""
+    return _pick(_rule_table(), event_type, brand_id)
+
+
+def _rule_table() -> dict[str, list[AutomationRule]]:
+    """All active rules by event type, reloaded when (count, last change) moved."""
     global _RULES, _STAMP
     stamp = tuple(AutomationRule.objects.aggregate(n=Count("id"), at=Max("updated_at")).values())
     if _RULES is None or stamp != _STAMP:
@@ -131,11 +155,15 @@ def rules_for(event_type: str, brand_id: int) -> list[AutomationRule]:
         for rule in queryset:
             rules.setdefault(rule.event_type, []).append(rule)
         _RULES, _STAMP = rules, stamp
+    return _RULES
+
+
+def _pick(table: dict[str, list[AutomationRule]], event_type: str, brand_id: int) -> list:
     types = (event_type, *REPLANS.get(event_type, ()))
     return [
         rule
         for t in types
-        for rule in _RULES.get(t, ())
+        for rule in table.get(t, ())
         if rule.brand_id is None or rule.brand_id == brand_id
     ]
 
@@ -265,10 +293,6 @@ def address_for(
     return (usable[-1] if position == AddressPosition.LAST else usable[0]).value
 
 
-def _points(customer) -> list[ContactPoint]:
-    return list(ContactPoint.objects.filter(customer=customer))
-
-
 # --- data for the templates ------------------------------------------------------------------
 
 
@@ -323,85 +347,307 @@ def idempotency_key(
 
 # --- the run -------------------------------------------------------------------------------
 
+# events per transaction: big enough that the fixed queries of a batch vanish per event,
+# small enough that a batch holds its row locks (and the SQLite write lock) for well under
+# a second
+BATCH_SIZE = 500
+
+
+class LostClaim(Exception):
+    """An event of the batch was processed by another worker meanwhile (cannot happen
+    while the claim holds; the batch is rolled back and retried one by one)."""
+
 
 def run_rules(
     event_id: int, *, now: dt.datetime | None = None, trigger: bool = True
 ) -> RunResult | None:
-    """Run the rules for one event once; None when it was handled already.
+    """Run the rules for one event once; None when it was handled already (a batch of one).
 
-    With `trigger`, one dispatch task starts after the commit when a step is due now (one
-    per event, not one per outbox row)."""
+    With `trigger`, one dispatch task starts after the commit when a step is due now."""
+    return run_rules_batch([event_id], now=now, trigger=trigger).get(event_id)
+
+
+def run_rules_batch(
+    event_ids: Iterable[int], *, now: dt.datetime | None = None, trigger: bool = True
+) -> dict[int, RunResult]:
+    """Run the rules once for each of these events still pending, in one transaction and a
+    fixed number of queries; returns the result per event this call processed (an event
+    another worker holds or handled already is left out).
+
+    The events are claimed first (``claim_events``), then run in the order they were
+    recorded, each seeing what the earlier ones of the batch planned and cancelled; all
+    rows are written at the end in bulk. With `trigger`, one dispatch task starts after
+    the commit when a step of the batch is due now."""
+    ids = sorted(set(event_ids))
+    if not ids:
+        return {}
     try:
         with transaction.atomic():
-            event = (
-                Event.objects.select_for_update(of=("self",))
-                .select_related("brand", "customer")
-                .filter(pk=event_id)
-                .first()
-            )
-            if event is None or event.outcome != EventOutcome.PENDING:
-                return None
-            result = _run(event, now=now or timezone.now())
-            if trigger and result.due_now:
+            events = claim_events(ids)
+            if not events:
+                return {}
+            batch = Batch(events, now=now or timezone.now())
+            for event in events:
+                _run(event, batch=batch, now=batch.now)
+            results = batch.write()
+            if trigger and any(result.due_now for result in results.values()):
                 transaction.on_commit(trigger_dispatch)
-            return result
-    except IntegrityError:
-        # another worker ran the same event (its RuleRuns hold the unique constraint)
-        log.info("event %s: rules already run by another worker", event_id)
-        return None
+            return results
+    except (IntegrityError, LostClaim):
+        # another worker ran one of the events (its RuleRuns hold the unique constraint):
+        # each on its own, so the others are not lost with it
+        if len(ids) == 1:
+            log.info("event %s: rules already run by another worker", ids[0])
+            return {}
+        results: dict[int, RunResult] = {}
+        for pk in ids:
+            results.update(run_rules_batch([pk], now=now, trigger=trigger))
+        return results
 
 
-def _run(event: Event, *, now: dt.datetime) -> RunResult:
-    result = RunResult()
-    if is_historical(event):
-        event.record_outcome(
-            outcome=EventOutcome.IGNORED,
-            detail=_("Historisches Ereignis (Erstabgleich): keine Regeln ausgeführt."),
-            now=now,
+def claim_events(ids: list[int]) -> list[Event]:
+    """The pending events among `ids`, locked for this transaction (oldest first).
+
+    PostgreSQL: ``FOR UPDATE SKIP LOCKED``, so two workers never run the same event and
+    neither waits for the other. SQLite has no row locks: the claim starts with a write
+    to the events, which takes the database's single write lock; a second worker waits
+    there and then reads them processed. The outcome update at the end is filtered on
+    "pending" as well (``Batch.write``)."""
+    pending = Event.objects.pending().filter(pk__in=ids)
+    if connection.features.has_select_for_update_skip_locked:
+        pending = pending.select_for_update(of=("self",), skip_locked=True)
+    else:
+        pending.update(processed_at=None)
+    events = list(pending.select_related("customer").order_by("pk"))
+    # the few brands once, not one copy per event
+    brands = BusinessEntity.objects.in_bulk({event.brand_id for event in events})
+    for event in events:
+        event.brand = brands[event.brand_id]
+    return events
+
+
+class Batch:
+    """What one transaction plans for its events: read in a few queries up front, built in
+    memory event by event, written in bulk by ``write``.
+
+    ``pending`` holds, per business record, its planned steps still waiting: those stored
+    before and those this batch planned, so a payment cancels the dunning letters of an
+    overdue event earlier in the same batch just as it would in the next transaction."""
+
+    def __init__(self, events: list[Event], *, now: dt.datetime):
+        self.now = now
+        self.events = events
+        self.results = {event.pk: RunResult() for event in events}
+        self.rules = _rule_table()
+        self.runs: list[RuleRun] = []
+        self.steps: list[PlannedStep] = []  # new ones, planned or skipped
+        self.cancels: list[tuple[PlannedStep, RunResult, tuple]] = []
+        self.revised: dict[int, dict] = {}  # stored outbox row -> its new template data
+        self.points: dict[int, list[ContactPoint]] = {}
+        customer_ids = {event.customer_id for event in events if event.customer_id}
+        if customer_ids:
+            for point in ContactPoint.objects.filter(customer_id__in=customer_ids):
+                self.points.setdefault(point.customer_id, []).append(point)
+        records = {_record(event) for event in events if event.record_id}
+        self.pending: dict[tuple, list[PlannedStep]] = {}
+        self.once: set[tuple] = set()
+        if records:
+            self._load_pending(records)
+            self._load_once(events)
+
+    def _load_pending(self, records: set[tuple]) -> None:
+        """The steps still waiting for the batch's records (index plannedstep_record)."""
+        brands, kinds, ids = (set(part) for part in zip(*records, strict=True))
+        stored = (
+            PlannedStep.objects.filter(
+                brand_id__in=brands,
+                record_kind__in=kinds,
+                record_id__in=ids,
+                state=PlannedState.PLANNED,
+                outbound__status=OutboundStatus.QUEUED,
+            )  # fmt: skip
+            .select_related("run__event", "outbound")
+            .order_by("planned_for", "pk")
         )
+        for planned in stored:
+            record = (planned.brand_id, planned.record_kind, planned.record_id)
+            if record in records:  # the three IN lists also match other combinations
+                self.pending.setdefault(record, []).append(planned)
+
+    def _load_once(self, events: list[Event]) -> None:
+        """Which once-per-record rules already ran for the batch's records: from the
+        records' other events (index event_record) to their runs (rulerun_unique)."""
+        records = {
+            _record(event)
+            for event in events
+            if event.record_id
+            and any(r.once_per_record for r in _pick(self.rules, event.type, event.brand_id))
+        }
+        if not records:
+            return
+        brands, kinds, ids = (set(part) for part in zip(*records, strict=True))
+        others = Event.objects.filter(
+            brand_id__in=brands, record_kind__in=kinds, record_id__in=ids
+        ).exclude(pk__in=[event.pk for event in events])
+        once_rules = [r.pk for rules in self.rules.values() for r in rules if r.once_per_record]
+        earlier = RuleRun.objects.filter(
+            event_id__in=others.values("pk"), rule_id__in=once_rules, matched=True
+        ).values_list("rule_id", "event__brand_id", "event__record_kind", "event__record_id")
+        self.once = {(rule_id, *record) for rule_id, *record in earlier}
+
+    def pending_for(self, event: Event) -> list[PlannedStep]:
+        """The record's steps still waiting, but not those of this event."""
+        return [
+            planned
+            for planned in self.pending.get(_record(event), ())
+            if planned.state == PlannedState.PLANNED
+            and planned.outbound is not None
+            and planned.outbound.status == OutboundStatus.QUEUED
+            and planned.run.event_id != event.pk
+        ]
+
+    def add_run(self, run: RuleRun) -> None:
+        self.runs.append(run)
+
+    def add_step(self, planned: PlannedStep) -> PlannedStep:
+        self.steps.append(planned)
+        if planned.record_id and planned.state == PlannedState.PLANNED:
+            self.pending.setdefault(
+                (planned.brand_id, planned.record_kind, planned.record_id), []
+            ).append(planned)
+        return planned
+
+    def cancel(self, planned: PlannedStep, reason: str, *, result: RunResult) -> None:
+        """Cancel the step (and, on writing, its waiting outbox row) with the reason."""
+        before = (planned.state, planned.reason, planned.cancelled_at)
+        planned.state, planned.reason = PlannedState.CANCELLED, reason[:500]
+        planned.cancelled_at = self.now
+        self.cancels.append((planned, result, before))
+
+    def revise(self, planned: PlannedStep, context: dict) -> None:
+        """New template data for the step's row (a stored one is updated on writing)."""
+        planned.outbound.context = context
+        if planned.outbound.pk is not None:
+            self.revised[planned.outbound.pk] = context
+
+    def write(self) -> dict[int, RunResult]:
+        """Everything planned, in bulk; then the outcome of each event."""
+        self._write_outbox()
+        if self.revised:
+            revise_outbound_many(self.revised)
+        self._write_cancels()
+        RuleRun.objects.bulk_create(self.runs, batch_size=1000)
+        PlannedStep.objects.bulk_create(self.steps, batch_size=1000)
+        for event in self.events:
+            if event.outcome == EventOutcome.PENDING:
+                result = self.results[event.pk]
+                event.outcome, event.outcome_detail = EventOutcome.PROCESSED, result.summary()
+            event.processed_at = self.now
+        won = update_each(
+            Event,
+            {e.pk: {"outcome": e.outcome, "outcome_detail": e.outcome_detail} for e in self.events},
+            same={"processed_at": self.now},
+            where={"outcome": EventOutcome.PENDING},  # the claim, once more
+        )
+        if won != len(self.events):
+            raise LostClaim()
+        return self.results
+
+    def _write_outbox(self) -> None:
+        """The planned rows, idempotent by key: a key planned before (a repeated event, a
+        re-run, or an earlier event of this batch) plans nothing new."""
+        planned = [p for p in self.steps if p.state != PlannedState.SKIPPED and p.outbound]
+        stored = enqueue_outbound_many([p.outbound for p in planned])
+        known = [row.pk for row, created in stored.values() if not created]
+        linked = set(
+            PlannedStep.objects.filter(outbound_id__in=known).values_list("outbound_id", flat=True)
+            if known
+            else ()
+        )
+        for step in planned:
+            row, _created = stored[step.outbound.idempotency_key]
+            if row.pk not in linked:
+                step.outbound = row
+                linked.add(row.pk)
+                continue
+            step.outbound, step.state = None, PlannedState.SKIPPED
+            step.reason = _("Bereits geplant (Ausgang #%(id)s), nicht doppelt.") % {"id": row.pk}
+            step.cancelled_at = None
+            result = self.results[step.run.event_id]
+            result.planned -= 1
+            result.skipped += 1
+
+    def _write_cancels(self) -> None:
+        cancels = [c for c in self.cancels if c[0].state == PlannedState.CANCELLED]
+        reasons = {p.outbound.pk: p.reason for p, _r, _b in cancels if p.outbound is not None}
+        done = cancel_outbound_many(reasons, actor=RULES_ACTOR) if reasons else set()
+        stored: dict[int, dict] = {}
+        for planned, result, before in cancels:
+            if planned.outbound is not None and planned.outbound.pk not in done:
+                # the row went out meanwhile: the step stays as it was
+                planned.state, planned.reason, planned.cancelled_at = before
+                continue
+            if planned.outbound is not None:
+                planned.outbound.status = OutboundStatus.CANCELLED
+            result.cancelled += 1
+            if planned.pk is not None:
+                stored[planned.pk] = {"reason": planned.reason}
+        update_each(
+            PlannedStep,
+            stored,
+            same={"state": PlannedState.CANCELLED, "cancelled_at": self.now},
+        )
+
+
+def _record(event: Event) -> tuple:
+    return (event.brand_id, event.record_kind, event.record_id)
+
+
+def _run(event: Event, *, batch: Batch, now: dt.datetime) -> RunResult:
+    result = batch.results[event.pk]
+    if is_historical(event):
+        event.outcome = EventOutcome.IGNORED
+        event.outcome_detail = _("Historisches Ereignis (Erstabgleich): keine Regeln ausgeführt.")
         return result
     if event.record_id:
-        supersede(event, result=result, now=now)
-    rules = autoreply.in_order(rules_for(event.type, event.brand_id))
+        supersede(event, result=result, now=now, batch=batch)
+    rules = autoreply.in_order(_pick(batch.rules, event.type, event.brand_id))
     context: dict | None = None
     context_error = ""
     points: list[ContactPoint] | None = None
     for rule in rules:
         matched, why = match(rule, event)
+        once = (rule.pk, *_record(event))
         if matched and rule.once_per_record and event.record_id:
-            earlier = RuleRun.objects.filter(
-                rule=rule,
-                matched=True,
-                event__brand_id=event.brand_id,
-                event__record_kind=event.record_kind,
-                event__record_id=event.record_id,
-            ).exclude(event=event)
-            if earlier.exists():
+            if once in batch.once:
                 matched, why = False, _("Läuft je Vorgang nur einmal; lief bereits.")
+            else:
+                batch.once.add(once)
         if matched and rule.auto_reply:
             matched, why = autoreply.applies(rule, event)
-        run = RuleRun.objects.create(
-            event=event, rule=rule, rule_key=rule.key, matched=matched, reason=why[:500]
-        )
+        run = RuleRun(event=event, rule=rule, rule_key=rule.key, matched=matched, reason=why[:500])
+        batch.add_run(run)
         if not matched:
             continue
         result.matched += 1
         if event.record_id:
-            replan(rule, event, result=result, now=now)
+            replan(rule, event, result=result, now=now, batch=batch)
         if context is None and not context_error:
             try:
                 context = jsonable(build_context(event.type, event.payload))
             except Exception as exc:  # a payload the type's builder cannot read
                 context_error = _("Daten des Ereignisses unvollständig: %(error)s") % {"error": exc}
         if points is None and event.customer is not None:
-            points = _points(event.customer)
+            points = batch.points.get(event.customer_id, [])
         for step in sorted(rule.steps.all(), key=lambda s: s.position):
             if step.action != StepAction.SEND:
-                inbox_actions.apply_step(run, rule, step, event, result=result, now=now)
+                inbox_actions.apply_step(run, rule, step, event, result=result, now=now,
+                                         batch=batch)  # fmt: skip
                 continue
             if rule.auto_reply:
                 autoreply.plan_reply(run, rule, step, event, context=context,
-                                     context_error=context_error, result=result, now=now)  # fmt: skip
+                                     context_error=context_error, result=result, now=now,
+                                     batch=batch)  # fmt: skip
                 continue
             plan_step(
                 run,
@@ -413,27 +659,29 @@ def _run(event: Event, *, now: dt.datetime) -> RunResult:
                 points=points or [],
                 result=result,
                 now=now,
+                batch=batch,
             )
-    event.record_outcome(outcome=EventOutcome.PROCESSED, detail=result.summary(), now=now)
     return result
 
 
-def _skip(run, step, event, *, repetition=0, reason: str, when=None) -> PlannedStep:
-    return PlannedStep.objects.create(
-        run=run,
-        step=step,
-        position=step.position,
-        repetition=repetition,
-        brand_id=event.brand_id,
-        customer=event.customer,
-        record_kind=event.record_kind,
-        record_id=event.record_id,
-        template_key=step.template_key,
-        channels=step.channels,
-        cancel_on=step.cancel_on,
-        planned_for=when,
-        state=PlannedState.SKIPPED,
-        reason=reason[:500],
+def _skip(run, step, event, *, batch: Batch, repetition=0, reason: str, when=None) -> None:
+    batch.add_step(
+        PlannedStep(
+            run=run,
+            step_id=step.pk,
+            position=step.position,
+            repetition=repetition,
+            brand_id=event.brand_id,
+            customer_id=event.customer_id,
+            record_kind=event.record_kind,
+            record_id=event.record_id,
+            template_key=step.template_key,
+            channels=step.channels,
+            cancel_on=step.cancel_on,
+            planned_for=when,
+            state=PlannedState.SKIPPED,
+            reason=reason[:500],
+        )
     )
 
 
@@ -448,6 +696,7 @@ def plan_step(
     points: list[ContactPoint],
     result: RunResult,
     now: dt.datetime,
+    batch: Batch,
 ) -> None:
     for repetition in range(step.repeat + 1):
         try:
@@ -457,16 +706,17 @@ def plan_step(
             )  # fmt: skip
         except (Late, NoDate) as exc:
             result.skipped += 1
-            _skip(run, step, event, repetition=repetition, reason=str(exc))
+            _skip(run, step, event, batch=batch, repetition=repetition, reason=str(exc))
             continue
         if event.customer is None:
             result.skipped += 1
-            _skip(run, step, event, repetition=repetition, when=when,
+            _skip(run, step, event, batch=batch, repetition=repetition, when=when,
                   reason=_("Kein Kunde zum Ereignis: keine Nachricht."))  # fmt: skip
             continue
         if context is None:
             result.skipped += 1
-            _skip(run, step, event, repetition=repetition, when=when, reason=context_error)
+            _skip(run, step, event, batch=batch, repetition=repetition, when=when,
+                  reason=context_error)  # fmt: skip
             continue
         addresses, missing = {}, []
         for channel in step.channels:
@@ -480,7 +730,7 @@ def plan_step(
                 missing.append(channel)
         if not addresses:
             result.skipped += 1
-            _skip(run, step, event, repetition=repetition, when=when,
+            _skip(run, step, event, batch=batch, repetition=repetition, when=when,
                   reason=_("Keine Adresse vom Typ „%(type)s“ für %(channels)s: keine Nachricht.")
                   % {"type": rule.get_address_type_display(),
                      "channels": ", ".join(step.channels)})  # fmt: skip
@@ -496,7 +746,8 @@ def plan_step(
         for group in groups:
             first = group[0]
             key = idempotency_key(step, repetition, event, "+".join(group), addresses[first])
-            row = enqueue_outbound(
+            # written with the batch (Batch.write: enqueue_outbound_many, idempotent by key)
+            row = new_outbound(
                 brand=event.brand,
                 customer=event.customer,
                 channels=group,
@@ -511,37 +762,30 @@ def plan_step(
                 not_before=when,
                 source_ref=f"event:{event.pk} rule:{rule.key}"[:200],
                 priority=rule.priority,
-                trigger=False,  # run_rules starts one dispatch for the whole event
             )
             result.due_now = result.due_now or when <= now
-            planned = PlannedStep(
-                run=run,
-                step=step,
-                position=step.position,
-                repetition=repetition,
-                brand_id=event.brand_id,
-                customer=event.customer,
-                record_kind=event.record_kind,
-                record_id=event.record_id,
-                template_key=step.template_key,
-                channels=group,
-                addresses={c: addresses[c] for c in group},
-                cancel_on=step.cancel_on,
-                planned_for=when,
-                state=PlannedState.PLANNED,
-                reason=note,
-                outbound=row,
+            batch.add_step(
+                PlannedStep(
+                    run=run,
+                    step_id=step.pk,
+                    position=step.position,
+                    repetition=repetition,
+                    brand_id=event.brand_id,
+                    customer_id=event.customer_id,
+                    record_kind=event.record_kind,
+                    record_id=event.record_id,
+                    template_key=step.template_key,
+                    channels=group,
+                    addresses={c: addresses[c] for c in group},
+                    cancel_on=step.cancel_on,
+                    planned_for=when,
+                    state=PlannedState.PLANNED,
+                    reason=note,
+                    outbound=row,
+                )
             )
-            if PlannedStep.objects.filter(outbound=row).exists():
-                # the same key was planned before (a repeated event, a re-run): nothing new
-                planned.outbound, planned.state = None, PlannedState.SKIPPED
-                planned.reason = _("Bereits geplant (Ausgang #%(id)s), nicht doppelt.") % {
-                    "id": row.pk
-                }
-                result.skipped += 1
-            else:
-                result.planned += 1
-            planned.save()
+            # a key planned before turns this into "Bereits geplant" on writing
+            result.planned += 1
 
 
 # --- supersession and the last check ---------------------------------------------------------
@@ -569,40 +813,17 @@ def cancel_reason(planned: PlannedStep, later: Event) -> str | None:
     return None
 
 
-def _cancel(planned: PlannedStep, reason: str, now: dt.datetime) -> bool:
-    """Cancel the step and its waiting outbox row; False when the row is no longer waiting."""
-    if planned.outbound_id is not None:
-        cancelled = cancel_outbound(
-            OutboundMessage.objects.filter(pk=planned.outbound_id), actor=RULES_ACTOR, reason=reason
-        )
-        if not cancelled and planned.outbound.status != OutboundStatus.SENDING:
-            return False
-    planned.state, planned.reason, planned.cancelled_at = PlannedState.CANCELLED, reason[:500], now
-    planned.save(update_fields=["state", "reason", "cancelled_at"])
-    return True
-
-
-def _pending_for(event: Event) -> Iterable[PlannedStep]:
-    return (
-        PlannedStep.objects.for_record(event.brand_id, event.record_kind, event.record_id)
-        .filter(state=PlannedState.PLANNED, outbound__status=OutboundStatus.QUEUED)
-        .exclude(run__event_id=event.pk)
-        .select_related("run__event", "outbound")
-    )
-
-
-def supersede(event: Event, *, result: RunResult, now: dt.datetime) -> None:
+def supersede(event: Event, *, result: RunResult, now: dt.datetime, batch: Batch) -> None:
     """Cancel what this event makes unwanted; a partial payment revises the open amount."""
-    for planned in _pending_for(event):
+    for planned in batch.pending_for(event):
         reason = cancel_reason(planned, event)
         if reason:
-            if _cancel(planned, reason, now):
-                result.cancelled += 1
+            batch.cancel(planned, reason, result=result)
         elif event.type == "invoice.partially_paid" and planned.run.event.type == "invoice.overdue":
-            _revise_amounts(planned, event)
+            _revise_amounts(planned, event, batch=batch)
 
 
-def _revise_amounts(planned: PlannedStep, payment: Event) -> None:
+def _revise_amounts(planned: PlannedStep, payment: Event, *, batch: Batch) -> None:
     context = dict(planned.outbound.context)
     try:
         paid = build_context(payment.type, payment.payload)
@@ -616,19 +837,20 @@ def _revise_amounts(planned: PlannedStep, payment: Event) -> None:
         paid_amount=str(paid["paid_amount"]),
         total_due=str(open_amount + fee),
     )
-    revise_outbound(OutboundMessage.objects.filter(pk=planned.outbound_id), context=context)
+    batch.revise(planned, context)
 
 
-def replan(rule: AutomationRule, event: Event, *, result: RunResult, now: dt.datetime) -> None:
+def replan(
+    rule: AutomationRule, event: Event, *, result: RunResult, now: dt.datetime, batch: Batch
+) -> None:
     """A newer event of the same record that the same rule matched replaces its older plan."""
-    older = [p for p in _pending_for(event) if p.run.rule_id == rule.pk]
+    older = [p for p in batch.pending_for(event) if p.run.rule_id == rule.pk]
     for planned in older:
         reason = _("Neu geplant mit Ereignis #%(id)s (%(type)s).") % {
             "id": event.pk,
             "type": event.type,
         }
-        if _cancel(planned, reason, now):
-            result.cancelled += 1
+        batch.cancel(planned, reason, result=result)
 
 
 def still_wanted(row: OutboundMessage) -> str | None:

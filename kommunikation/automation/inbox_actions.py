@@ -33,19 +33,22 @@ from kommunikation.automation.models import (
 )
 
 
-def _record(run, step, event, *, state: str, reason: str) -> PlannedStep:
-    return PlannedStep.objects.create(
-        run=run,
-        step=step,
-        position=step.position,
-        brand_id=event.brand_id,
-        customer=event.customer,
-        record_kind=event.record_kind,
-        record_id=event.record_id,
-        template_key="",
-        channels=[],
-        state=state,
-        reason=reason[:500],
+def _record(batch, run, step, event, *, state: str, reason: str) -> PlannedStep:
+    """What the step did or why not, written with the engine's batch."""
+    return batch.add_step(
+        PlannedStep(
+            run=run,
+            step=step,
+            position=step.position,
+            brand_id=event.brand_id,
+            customer=event.customer,
+            record_kind=event.record_kind,
+            record_id=event.record_id,
+            template_key="",
+            channels=[],
+            state=state,
+            reason=reason[:500],
+        )
     )
 
 
@@ -125,19 +128,19 @@ def _assignee(step, event, conversation, at) -> tuple[object | None, str, str]:
     return None, "", _("Unbekannte Zuweisung „%(mode)s“.") % {"mode": mode}
 
 
-def apply_step(run, rule, step, event, *, result, now) -> None:
+def apply_step(run, rule, step, event, *, result, now, batch) -> None:
     """Carry out one inbox step of a matched rule for an incoming message's event."""
     from conversations.rule_changes import apply_rule_changes
 
     if event.type not in INBOUND_EVENTS:
         result.skipped += 1
-        _record(run, step, event, state=PlannedState.SKIPPED,
+        _record(batch, run, step, event, state=PlannedState.SKIPPED,
                 reason=_("Nur bei eingehenden Nachrichten."))  # fmt: skip
         return
     conversation = _conversation(event, lock=True)
     if conversation is None:
         result.skipped += 1
-        _record(run, step, event, state=PlannedState.SKIPPED,
+        _record(batch, run, step, event, state=PlannedState.SKIPPED,
                 reason=_("Keine Konversation zur Nachricht."))  # fmt: skip
         return
     label = rule.name or rule.key
@@ -149,7 +152,7 @@ def apply_step(run, rule, step, event, *, result, now) -> None:
             person, why, nothing = _assignee(step, event, conversation, now)
             if person is None:
                 result.skipped += 1
-                _record(run, step, event, state=PlannedState.SKIPPED, reason=nothing)
+                _record(batch, run, step, event, state=PlannedState.SKIPPED, reason=nothing)
                 return
             changes = apply_rule_changes(
                 conversation=conversation, rule_label=label, assignee=person, why=why,
@@ -167,13 +170,13 @@ def apply_step(run, rule, step, event, *, result, now) -> None:
             )  # fmt: skip
     except ValidationError as exc:
         result.skipped += 1
-        _record(run, step, event, state=PlannedState.SKIPPED, reason="; ".join(exc.messages))
+        _record(batch, run, step, event, state=PlannedState.SKIPPED, reason="; ".join(exc.messages))
         return
     if changes is None or not changes.lines:
         result.skipped += 1
-        _record(run, step, event, state=PlannedState.SKIPPED,
+        _record(batch, run, step, event, state=PlannedState.SKIPPED,
                 reason=_("Nichts zu ändern (schon so)."))  # fmt: skip
         return
     run.inbox_note = changes.note
     result.planned += 1
-    _record(run, step, event, state=PlannedState.DONE, reason="; ".join(changes.lines))
+    _record(batch, run, step, event, state=PlannedState.DONE, reason="; ".join(changes.lines))

@@ -28,11 +28,17 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.db import transaction
 from django.utils.translation import gettext as _
 
 from kommunikation.contact import normalize_email, normalize_phone
 from kommunikation.events.models import Event, EventSource
-from kommunikation.events.services import EventConflict, InvalidEvent, record_event
+from kommunikation.events.services import (
+    EventConflict,
+    InvalidEvent,
+    announce_together,
+    record_event,
+)
 from kommunikation.events.signatures import SignatureError, verify
 from kommunikation.models import ContactChannel, Customer
 
@@ -93,9 +99,12 @@ def receive(*, body: bytes, headers, batch: bool) -> ApiResponse:
             _errors(events=[_("1 bis %(limit)s Ereignisse je Anfrage.") % {"limit": BATCH_LIMIT}]),
         )
     results = []
-    for index, item in enumerate(items):
-        result = submit(source, item)
-        results.append({"index": index, "status": result.status, **result.body})
+    # one transaction, so the batch's events start one rules task on commit; a refused
+    # event changes nothing (record_event inserts in a savepoint), the others are kept
+    with transaction.atomic(), announce_together():
+        for index, item in enumerate(items):
+            result = submit(source, item)
+            results.append({"index": index, "status": result.status, **result.body})
     return ApiResponse(200, {"results": results})
 
 
@@ -108,7 +117,7 @@ def submit(source: EventSource, item: Any) -> ApiResponse:
     if customer_errors:
         return ApiResponse(400, _errors(**customer_errors))
     try:
-        # record_event commits each event on its own, so a batch keeps what succeeded
+        # a refused event of a batch leaves the others recorded (see receive)
         event, created = record_event(
             brand=source.brand, source=source.event_source, customer=customer, **parsed
         )

@@ -8,9 +8,13 @@ called again with the same key and the same content it returns the stored event 
 
 Hook point for the rules engine: the ``event_recorded`` signal is sent **after the
 transaction commits** (``transaction.on_commit``), once per newly recorded event, with the
-keyword argument ``event``. A receiver therefore never sees an event that is rolled back, and
-a slow receiver does not hold the caller's transaction open (it should start a django-q2 task
-rather than work inline). Connect with a ``dispatch_uid``::
+keyword arguments ``event`` and ``batch``: the events recorded together (by
+``record_events`` or inside ``announce_together()``: a sevDesk page, a batch of the event
+API), in order, the same list for each of them (else ``[event]``), so a receiver that works
+in batches acts once, on ``batch[0]``. A receiver
+never sees an event that is rolled back, and a slow receiver does not hold the caller's
+transaction open (it should start a django-q2 task rather than work inline). Connect with a
+``dispatch_uid``::
 
     from kommunikation.events.services import event_recorded
     event_recorded.connect(on_event, dispatch_uid="rules")
@@ -25,7 +29,9 @@ import datetime as dt
 import hashlib
 import json
 import math
-from collections.abc import Iterable, Mapping
+import threading
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -185,7 +191,7 @@ def record_event(
         except IntegrityError:
             existing = Event.objects.get(**key)
         else:
-            transaction.on_commit(lambda: event_recorded.send(sender=Event, event=event))
+            _announce(event)
             return event, True
     if existing.fingerprint != content_hash:
         raise EventConflict(existing)
@@ -236,9 +242,46 @@ def record_events(items: Iterable[Mapping[str, Any]]) -> list[tuple[Event, bool]
             Event.objects.bulk_create(new)
     except IntegrityError:  # a concurrent writer of a key: one by one sorts it out
         return [record_event(**arguments) for arguments, _key, _fields in prepared]
-    for event in new:
-        transaction.on_commit(lambda event=event: event_recorded.send(sender=Event, event=event))
+    with announce_together():
+        for event in new:
+            _announce(event)
     return results
+
+
+_together = threading.local()
+
+
+@contextmanager
+def announce_together() -> Iterator[None]:
+    """Events recorded inside are announced after the commit as one ``batch`` (a sevDesk
+    page, a batch of the event API), so the rules run them in one task.
+
+    Each event still registers its own on-commit callback, which Django drops with a
+    savepoint rolled back; they add the event to the batch, and the batch is sent by a
+    callback registered on leaving the block, so it runs after all of them."""
+    if getattr(_together, "batch", None) is not None:  # inside another: one batch
+        yield
+        return
+    batch: list[Event] = []
+    _together.batch = batch
+    try:
+        yield
+    finally:
+        _together.batch = None
+        transaction.on_commit(lambda: _send(batch) if batch else None)
+
+
+def _announce(event: Event) -> None:
+    batch = getattr(_together, "batch", None)
+    if batch is not None:
+        transaction.on_commit(lambda: batch.append(event))
+    else:
+        transaction.on_commit(lambda: _send([event]))
+
+
+def _send(batch: list[Event]) -> None:
+    for event in batch:
+        event_recorded.send(sender=Event, event=event, batch=batch)
 
 
 _RECORD_FIELDS = ("record_kind", "record_id", "record_number", "record_status", "record_version")

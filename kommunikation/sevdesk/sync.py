@@ -61,7 +61,12 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from kommunikation.events.services import EventConflict, InvalidEvent, record_event
+from kommunikation.events.services import (
+    EventConflict,
+    InvalidEvent,
+    announce_together,
+    record_event,
+)
 from kommunikation.models import (
     BusinessEntity,
     ContactChannel,
@@ -539,7 +544,8 @@ class _Sync:
         for resource in RESOURCES:
             high = self.connection.cursors.get(resource)
             for batch in _batches(self.client.iter_objects(resource, self.params(resource))):
-                with transaction.atomic():
+                # one transaction per page; its events start one rules task on commit
+                with transaction.atomic(), announce_together():
                     handlers[resource](batch)
                 self.result.counts[resource] += len(batch)
                 for obj in batch:

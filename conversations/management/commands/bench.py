@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from django.core.management.base import BaseCommand
@@ -34,6 +35,18 @@ class Command(BaseCommand):
             default=BenchOptions.batch_size,
             help="E-Mails je Stapel beim Einlesen; 0 = einzeln wie beim Webhook",
         )
+        parser.add_argument(
+            "--events",
+            type=int,
+            default=int(os.environ.get("BENCH_EVENTS", BenchOptions.events)),
+            help="Ereignisse durch die Regeln (2000; BENCH_EVENTS=100000 für die Zielmessung)",
+        )
+        parser.add_argument(
+            "--latency-events",
+            type=int,
+            default=BenchOptions.latency_events,
+            help="Ereignisse einzeln für die Latenz Ereignis -> Ausgang (200)",
+        )
         parser.add_argument("--json", type=Path, help="Ergebnis zusätzlich als JSON in diese Datei")
 
     def handle(
@@ -43,12 +56,21 @@ class Command(BaseCommand):
         messages: int,
         seed: int,
         batch_size: int,
+        events: int,
+        latency_events: int,
         json: Path | None,
         **options,
     ):
         names = only or sorted(BENCHMARKS)
         rows = run_benchmarks(
-            names, BenchOptions(messages=messages, seed=seed, batch_size=batch_size)
+            names,
+            BenchOptions(
+                messages=messages,
+                seed=seed,
+                batch_size=batch_size,
+                events=events,
+                latency_events=latency_events,
+            ),
         )
         database = database_label()
         width = max(len(r.metric) for r in rows)
