@@ -42,18 +42,9 @@ def customer_search(request):
         brand = request.GET.get("marke", "")
         if brand.isdigit():
             customers = customers.filter(brand_id=int(brand))
-        match = (
-            Q(last_name__icontains=term)
-            | Q(first_name__icontains=term)
-            | Q(company_name__icontains=term)
-            | Q(number__istartswith=term)
-            | Q(contact_points__value__icontains=term.lstrip("@"))
-        )
         customers = (
             customers.filter(kind=kind)
-            .filter(
-                pk__in=Customer.objects.filter(match).values("pk")  # no duplicate rows
-            )
+            .search(term)
             .prefetch_related("contact_points")
             .order_by("company_name", "last_name", "first_name", "id")[:10]
         )

@@ -1,5 +1,6 @@
-"""The sender decides (seed 001), in this order: address rule, domain rule, known contact,
-the brand's own domains, bulk signals from an unknown sender; otherwise unclassified."""
+"""The sender decides (seed 001), in this order: address rule, known contact, domain rule,
+the brand's own domains, the company domain of a known customer or supplier, bulk signals
+from an unknown sender; otherwise unclassified."""
 
 from __future__ import annotations
 
@@ -35,8 +36,8 @@ def test_an_address_rule_wins_over_everything(brand_a):
     assert customer  # a known contact, and still the rule decides
 
 
-def test_a_domain_rule_wins_over_a_known_contact_and_the_most_specific_domain_counts(brand_a):
-    CustomerFactory(brand=brand_a, email="a@mail.grosshandel.example")
+def test_a_known_contact_wins_over_a_domain_rule_and_the_most_specific_domain_counts(brand_a):
+    known = CustomerFactory(brand=brand_a, email="chef@mail.grosshandel.example")
     supplier = SupplierFactory(brand=brand_a)
     SenderRuleFactory(
         brand=brand_a,
@@ -54,9 +55,12 @@ def test_a_domain_rule_wins_over_a_known_contact_and_the_most_specific_domain_co
 
     verdict = classify(brand_a, "a@mail.grosshandel.example")
     parent = classify(brand_a, "b@grosshandel.example")
+    contact = classify(brand_a, "chef@mail.grosshandel.example")
 
     assert (verdict.classification, verdict.customer_id) == (Classification.SUPPLIER, supplier.pk)
     assert parent.classification == Classification.ADVERTISING
+    # the address itself is known: more specific than any rule for its domain
+    assert (contact.classification, contact.customer_id) == (Classification.CUSTOMER, known.pk)
 
 
 def test_a_known_customer_is_kunde_with_the_customer_linked(brand_a):
