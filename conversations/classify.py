@@ -36,16 +36,72 @@ from kommunikation.models import BusinessEntity, ContactChannel, ContactPoint, C
 # Domains where an address says nothing about the company behind it. German, Dutch and
 # international mail providers; an address there is learned one by one, never by domain.
 FREEMAIL_DOMAINS = frozenset(
-    """
-    gmail.com googlemail.com gmx.de gmx.net gmx.at gmx.ch gmx.com web.de t-online.de
-    outlook.com outlook.de hotmail.com hotmail.de hotmail.nl live.com live.de live.nl
-    msn.com yahoo.com yahoo.de yahoo.nl ymail.com icloud.com me.com mac.com freenet.de
-    posteo.de posteo.net mailbox.org aol.com aol.de arcor.de online.de email.de mail.de
-    vodafone.de kabelmail.de gmx.info protonmail.com proton.me tutanota.com tutanota.de
-    tuta.io zoho.com yandex.com mail.ru ziggo.nl kpnmail.nl kpnplanet.nl hetnet.nl
-    home.nl planet.nl chello.nl casema.nl quicknet.nl xs4all.nl upcmail.nl telfort.nl
-    tele2.nl zonnet.nl caiway.nl onsbrabantnet.nl hccnet.nl solcon.nl
-    """.split()
+    [
+        "gmail.com",
+        "googlemail.com",
+        "gmx.de",
+        "gmx.net",
+        "gmx.at",
+        "gmx.ch",
+        "gmx.com",
+        "web.de",
+        "t-online.de",
+        "outlook.com",
+        "outlook.de",
+        "hotmail.com",
+        "hotmail.de",
+        "hotmail.nl",
+        "live.com",
+        "live.de",
+        "live.nl",
+        "msn.com",
+        "yahoo.com",
+        "yahoo.de",
+        "yahoo.nl",
+        "ymail.com",
+        "icloud.com",
+        "me.com",
+        "mac.com",
+        "freenet.de",
+        "posteo.de",
+        "posteo.net",
+        "mailbox.org",
+        "aol.com",
+        "aol.de",
+        "arcor.de",
+        "online.de",
+        "email.de",
+        "mail.de",
+        "vodafone.de",
+        "kabelmail.de",
+        "gmx.info",
+        "protonmail.com",
+        "proton.me",
+        "tutanota.com",
+        "tutanota.de",
+        "tuta.io",
+        "zoho.com",
+        "yandex.com",
+        "mail.ru",
+        "ziggo.nl",
+        "kpnmail.nl",
+        "kpnplanet.nl",
+        "hetnet.nl",
+        "home.nl",
+        "planet.nl",
+        "chello.nl",
+        "casema.nl",
+        "quicknet.nl",
+        "xs4all.nl",
+        "upcmail.nl",
+        "telfort.nl",
+        "tele2.nl",
+        "zonnet.nl",
+        "caiway.nl",
+        "onsbrabantnet.nl",
+        "hccnet.nl",
+        "solcon.nl",
+    ]
 )
 
 # SenderVerdict.source

@@ -4,7 +4,8 @@ A multinomial naive Bayes over binary features (each feature counts once per mai
 the words of subject and text, the sender's domain and the words of its local part
 (``rechnung@``, ``newsletter@``), whether the domain is a freemail one, and the bulk
 headers (List-Id, List-Unsubscribe, Precedence, Auto-Submitted). It is trained on the
-brand's own conversations that staff classified (the first inbound message of each),
+brand's own classified conversations (the first inbound message of each): those staff
+classified, and the product's own once they stood a week of reviews uncorrected;
 nothing downloaded, nothing shared between brands; kept as counts in
 ``SenderModel.data`` so that it can learn one classification at a time
 (``learn_conversations``, called after staff classify a few) and be rebuilt from the
@@ -21,23 +22,25 @@ stranger is, words cannot tell.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from conversations.classify import is_freemail
 from conversations.models import Classification, Conversation, Direction, Message, SenderModel
-from kommunikation.contact import email_domain
 from kommunikation.models import BusinessEntity
 
 MIN_DOCUMENTS = 10  # below this many classified mails the model proposes nothing
 MIN_CONFIDENCE = 0.5  # a proposal must be at least more likely than all others together
 TRAIN_LIMIT = 5_000  # the newest classified conversations a nightly training reads
+REVIEW_DAYS = 7  # an automatic classification nobody corrected for this long is trusted
 INCREMENTAL_LIMIT = 200  # larger classifications wait for the nightly training
 TEXT_CHARS = 2_000  # the start of a mail says what it is; quoted history follows later
 ALPHA = 1.0  # Laplace smoothing
@@ -54,19 +57,102 @@ _BULK_HEADERS = {
 }
 # words that carry no class: the common German, Dutch and English filler
 _STOP = frozenset(
-    """
-    und der die das den dem des ein eine einen einem einer ist sind war mit von für fur
-    auf aus bei bis nach über zum zur sie ihr ihre ihnen wir uns unser unsere ich mir mich
-    sich auch noch nur wie was wenn dass oder aber nicht kein keine hat haben wird werden
-    kann können the and for you your with this that are from have het een van voor met
-    zijn wij ons onze niet ook maar als dat die wat wordt kunt uw jij bij naar
-    """.split()
+    [
+        "und",
+        "der",
+        "die",
+        "das",
+        "den",
+        "dem",
+        "des",
+        "ein",
+        "eine",
+        "einen",
+        "einem",
+        "einer",
+        "ist",
+        "sind",
+        "war",
+        "mit",
+        "von",
+        "für",
+        "fur",
+        "auf",
+        "aus",
+        "bei",
+        "bis",
+        "nach",
+        "über",
+        "zum",
+        "zur",
+        "sie",
+        "ihr",
+        "ihre",
+        "ihnen",
+        "wir",
+        "uns",
+        "unser",
+        "unsere",
+        "ich",
+        "mir",
+        "mich",
+        "sich",
+        "auch",
+        "noch",
+        "nur",
+        "wie",
+        "was",
+        "wenn",
+        "dass",
+        "oder",
+        "aber",
+        "nicht",
+        "kein",
+        "keine",
+        "hat",
+        "haben",
+        "wird",
+        "werden",
+        "kann",
+        "können",
+        "the",
+        "and",
+        "for",
+        "you",
+        "your",
+        "with",
+        "this",
+        "that",
+        "are",
+        "from",
+        "have",
+        "het",
+        "een",
+        "van",
+        "voor",
+        "met",
+        "zijn",
+        "wij",
+        "ons",
+        "onze",
+        "niet",
+        "ook",
+        "maar",
+        "als",
+        "dat",
+        "die",
+        "wat",
+        "wordt",
+        "kunt",
+        "uw",
+        "jij",
+        "bij",
+        "naar",
+    ]
 )
 
 
-def features(
-    *, sender: str, subject: str, text: str, headers: Sequence[Sequence[str]]
-) -> set[str]:
+def features(*, sender: str, subject: str, text: str, headers: Sequence[Sequence[str]]) -> set[str]:
     """The features of one mail: ``w:`` words, ``l:`` local-part words, ``d:`` domain,
     ``h:`` bulk headers, ``freemail``."""
     found: set[str] = set()
@@ -241,11 +327,25 @@ def _staff_classified(brand: BusinessEntity):
     )
 
 
+def _trainable(brand: BusinessEntity, now):
+    """What staff classified, and what the product classified and staff left standing for
+    a week of reviews (the seed's weekly review): without the latter the model would
+    never see a newsletter, which the bulk headers file on arrival and nobody touches."""
+    return (
+        Conversation.objects.filter(brand=brand)
+        .exclude(classification="")
+        .filter(
+            Q(classified_automatically=False)
+            | Q(created_at__lt=now - dt.timedelta(days=REVIEW_DAYS))
+        )
+    )
+
+
 @transaction.atomic
 def train_brand(brand: BusinessEntity) -> SenderModel:
-    """Rebuild the brand's model from the newest conversations staff classified."""
+    """Rebuild the brand's model from the newest classified conversations (``_trainable``)."""
     rows = list(
-        _staff_classified(brand)
+        _trainable(brand, timezone.now())
         .order_by("-last_message_at", "-id")
         .values_list("id", "classification")[:TRAIN_LIMIT]
     )

@@ -209,7 +209,9 @@ class Conversation(models.Model):
     )
     classified_automatically = models.BooleanField(_("automatisch klassifiziert"), default=False)
     # why the product classified it (shown as the "auto" marker's title), "" when staff did
-    classification_reason = models.CharField(_("Grund der Klassifizierung"), max_length=200, blank=True)
+    classification_reason = models.CharField(
+        _("Grund der Klassifizierung"), max_length=200, blank=True
+    )
     # a first contact's proposal (conversations.learning), pre-selected in the dialog
     proposed_classification = models.CharField(
         _("Vorschlag"), max_length=12, choices=Classification.choices, blank=True

@@ -228,9 +228,7 @@ def teach_senders(
     return learned
 
 
-def _learn_from_corrections(
-    corrected, *, batch, classification, customer, actor, now
-) -> set[int]:
+def _learn_from_corrections(corrected, *, batch, classification, customer, actor, now) -> set[int]:
     """Every corrected sender's address learns the correction; the history says which
     automatic decision was wrong and which rule now holds."""
     last_automatic = dict(

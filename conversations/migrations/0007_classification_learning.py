@@ -6,46 +6,96 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('conversations', '0006_message_parse_flags'),
-        ('kommunikation', '0009_sevdesk_segments'),
+        ("conversations", "0006_message_parse_flags"),
+        ("kommunikation", "0009_sevdesk_segments"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='classificationchange',
-            name='rule',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='conversations.senderrule', verbose_name='Absenderregel'),
+            model_name="classificationchange",
+            name="rule",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="conversations.senderrule",
+                verbose_name="Absenderregel",
+            ),
         ),
         migrations.AddField(
-            model_name='conversation',
-            name='classification_reason',
-            field=models.CharField(blank=True, max_length=200, verbose_name='Grund der Klassifizierung'),
+            model_name="conversation",
+            name="classification_reason",
+            field=models.CharField(
+                blank=True, max_length=200, verbose_name="Grund der Klassifizierung"
+            ),
         ),
         migrations.AddField(
-            model_name='conversation',
-            name='proposal_reason',
-            field=models.CharField(blank=True, max_length=200, verbose_name='Grund des Vorschlags'),
+            model_name="conversation",
+            name="proposal_reason",
+            field=models.CharField(blank=True, max_length=200, verbose_name="Grund des Vorschlags"),
         ),
         migrations.AddField(
-            model_name='conversation',
-            name='proposed_classification',
-            field=models.CharField(blank=True, choices=[('customer', 'Kunde'), ('supplier', 'Lieferant'), ('internal', 'Intern'), ('newsletter', 'Newsletter'), ('advertising', 'Werbung')], max_length=12, verbose_name='Vorschlag'),
+            model_name="conversation",
+            name="proposed_classification",
+            field=models.CharField(
+                blank=True,
+                choices=[
+                    ("customer", "Kunde"),
+                    ("supplier", "Lieferant"),
+                    ("internal", "Intern"),
+                    ("newsletter", "Newsletter"),
+                    ("advertising", "Werbung"),
+                ],
+                max_length=12,
+                verbose_name="Vorschlag",
+            ),
         ),
         migrations.CreateModel(
-            name='SenderModel',
+            name="SenderModel",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('auto_apply_percent', models.PositiveSmallIntegerField(blank=True, help_text='Leer: Vorschläge für neue Absender werden nur im Dialog vorgeschlagen. Sonst werden Newsletter, Werbung und Intern ab dieser Sicherheit beim Eingang automatisch klassifiziert.', null=True, validators=[django.core.validators.MinValueValidator(50), django.core.validators.MaxValueValidator(100)], verbose_name='automatisch anwenden ab (%)')),
-                ('documents', models.PositiveIntegerField(default=0, verbose_name='gelernte Konversationen')),
-                ('data', models.JSONField(blank=True, default=dict)),
-                ('trained_at', models.DateTimeField(blank=True, null=True, verbose_name='zuletzt trainiert')),
-                ('brand', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='sender_model', to='kommunikation.businessentity', verbose_name='Marke')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "auto_apply_percent",
+                    models.PositiveSmallIntegerField(
+                        blank=True,
+                        help_text="Leer: Vorschläge für neue Absender werden nur im Dialog vorgeschlagen. Sonst werden Newsletter, Werbung und Intern ab dieser Sicherheit beim Eingang automatisch klassifiziert.",
+                        null=True,
+                        validators=[
+                            django.core.validators.MinValueValidator(50),
+                            django.core.validators.MaxValueValidator(100),
+                        ],
+                        verbose_name="automatisch anwenden ab (%)",
+                    ),
+                ),
+                (
+                    "documents",
+                    models.PositiveIntegerField(default=0, verbose_name="gelernte Konversationen"),
+                ),
+                ("data", models.JSONField(blank=True, default=dict)),
+                (
+                    "trained_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="zuletzt trainiert"),
+                ),
+                (
+                    "brand",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="sender_model",
+                        to="kommunikation.businessentity",
+                        verbose_name="Marke",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'Lernmodell für neue Absender',
-                'verbose_name_plural': 'Lernmodelle für neue Absender',
+                "verbose_name": "Lernmodell für neue Absender",
+                "verbose_name_plural": "Lernmodelle für neue Absender",
             },
         ),
     ]
