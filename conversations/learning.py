@@ -280,7 +280,7 @@ class NaiveBayes:
         )[:3]
         label = Classification(best).label
         if not strongest:
-            return _("ähnlich wie als %(label)s klassifizierte Mails (%(percent)d %%)") % {
+            return _("ähnlich wie die als %(label)s klassifizierten Mails (%(percent)d %%)") % {
                 "label": label,
                 "percent": int(confidence * 100),
             }

@@ -47,6 +47,7 @@ from conversations.models import (
     Mailbox,
     Message,
     RawEmail,
+    SenderModel,
     SenderRule,
     StatusChange,
     WebhookDelivery,
@@ -230,7 +231,9 @@ def build_world(brand: BusinessEntity, tag: str) -> dict:
         reason="Sweep",
     )  # fmt: skip
     sevdesk = SevdeskConnection.objects.create(brand=brand, token=f"token-{tag}")
+    sender_model = SenderModel.objects.create(brand=brand, auto_apply_percent=95)
     return {
+        SenderModel: sender_model,
         Event: event,
         EventSource: source,
         AutomationRule: automation,
