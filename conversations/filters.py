@@ -13,13 +13,14 @@ from dataclasses import dataclass
 
 from django import forms
 from django.db.models import Count, Q, QuerySet
+from django.http import QueryDict
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext_lazy as _
 
 from conversations.models import Channel, Classification, Conversation, Priority, Status
 from conversations.search import search_conversations
-from kommunikation.models import BusinessEntity
+from kommunikation.models import Activity, BusinessEntity, Customer, ValueTier
 
 PAGE_SIZE = 50
 OPEN_STATUSES = [Status.OPEN, Status.PENDING]
@@ -66,6 +67,14 @@ class InboxFilterForm(forms.Form):
     prio = forms.ChoiceField(
         label=_("Priorität"), required=False, choices=[("", _("alle")), *Priority.choices]
     )
+    # the customer's segment (issue 9 §5), computed from sevDesk
+    wertklasse = forms.ChoiceField(
+        label=_("Wertklasse"), required=False, choices=[("", _("alle")), *ValueTier.choices]
+    )
+    aktivitaet = forms.ChoiceField(
+        label=_("Aktivität"), required=False, choices=[("", _("alle")), *Activity.choices]
+    )
+    branche = forms.CharField(label=_("Branche"), required=False, max_length=80)
 
     def values(self) -> dict:
         self.is_valid()
@@ -111,9 +120,56 @@ def filtered_conversations(user, params) -> QuerySet[Conversation]:
         qs = qs.filter(assignee__isnull=True)
     if "prio" in f:
         qs = qs.filter(priority=f["prio"])
+    if "wertklasse" in f:
+        qs = qs.filter(customer__value_tier=f["wertklasse"])
+    if "aktivitaet" in f:
+        qs = qs.filter(customer__activity=f["aktivitaet"])
+    if f.get("branche", "").strip():
+        qs = qs.filter(customer__industry__iexact=f["branche"].strip())
     if f.get("q", "").strip():
         qs = search_conversations(qs, f["q"].strip())
     return qs
+
+
+def industries_for(user) -> list[str]:
+    """The industries of the user's customers, for the filter panel's choice."""
+    return Customer.objects.for_brands(BusinessEntity.objects.for_user(user)).industries()
+
+
+@dataclass(frozen=True)
+class Chip:
+    """An active filter as shown above the list; ``query`` is the list without it."""
+
+    name: str
+    text: str
+    query: str
+
+
+# removing one filter removes the ones that only mean something with it
+REMOVED_WITH = {"zeitraum": ("von", "bis")}
+
+
+def filter_chips(params: QueryDict) -> list[Chip]:
+    """The active filters of ``params``, each with the query string that drops it."""
+    form = InboxFilterForm(params)
+    chips = []
+    for name, value in form.values().items():
+        field = form.fields[name]
+        if isinstance(field, forms.BooleanField):
+            text = str(field.label)
+        else:
+            if isinstance(field, forms.ChoiceField):
+                shown = dict(field.choices).get(value, value)
+            elif isinstance(value, dt.date):
+                shown = value.strftime("%d.%m.%Y")
+            else:
+                shown = value
+            text = f"{field.label}: {shown}"
+        rest = params.copy()
+        for key in (name, *REMOVED_WITH.get(name, ()), "nach"):
+            rest.pop(key, None)
+        chips.append(Chip(name=name, text=text, query=rest.urlencode()))
+    return chips
 
 
 def _local_midnight(day: dt.date) -> dt.datetime:

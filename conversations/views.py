@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from functools import partial
 
 from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth import get_user_model
@@ -23,7 +24,14 @@ from django_htmx.http import trigger_client_event
 
 from conversations import services
 from conversations.access import access_attachment, access_conversation, access_message
-from conversations.filters import InboxFilterForm, filtered_conversations, list_page, view_counts
+from conversations.filters import (
+    InboxFilterForm,
+    filter_chips,
+    filtered_conversations,
+    industries_for,
+    list_page,
+    view_counts,
+)
 from conversations.forms import (
     AssignForm,
     ClassifyForm,
@@ -65,6 +73,9 @@ def _inbox_context(request, conversation: Conversation | None = None) -> dict:
         "query": _list_query(request),
         "filters": filters,
         "active": filters.values(),
+        "chips": filter_chips(request.GET),
+        # called by the template only where the filter panel is drawn (not for list-body)
+        "industries": partial(industries_for, request.user),
         "counts": None,
         "brands": brands,
         "conversation": conversation,

@@ -392,7 +392,10 @@ def handle(row: OutboundMessage, *, batch: _Batch) -> None:
 def recipient_for(
     row: OutboundMessage, channel: str, *, points: dict[int, list[ContactPoint]] | None = None
 ) -> str:
-    """The fixed address when it fits the channel, else the customer's first usable one."""
+    """The row's address for this channel (a rule's choice, also for a fallback), else the
+    fixed address when it fits the channel, else the customer's first usable one."""
+    if row.addresses.get(channel):
+        return row.addresses[channel]
     is_phone_channel = channel in PHONE_CHANNELS
     if row.to_address and ("@" not in row.to_address) == is_phone_channel:
         return row.to_address

@@ -212,6 +212,15 @@ class CustomerQuerySet(models.QuerySet):
             )
         return qs
 
+    def industries(self) -> list[str]:
+        """The industries these customers name, sorted (the inbox's industry filter)."""
+        return list(
+            self.exclude(industry="")
+            .order_by("industry")
+            .values_list("industry", flat=True)
+            .distinct()
+        )
+
 
 class Customer(models.Model):
     """A customer or supplier of one brand: a person or a company."""
@@ -435,6 +444,14 @@ class OutboundMessage(models.Model):
     channel = models.CharField(_("Kanal"), max_length=10)
     to_address = models.CharField(
         _("Empfänger (fest)"), max_length=254, blank=True, help_text=_("Leer: aus dem Kunden.")
+    )
+    # the address per channel as the sender chose it ({"sms": "+49...", "email": "..."}):
+    # a rule's address type and first/last for every channel, fallbacks included
+    addresses = models.JSONField(
+        _("Empfänger je Kanal"),
+        default=dict,
+        blank=True,
+        help_text=_("Leer: aus dem Kunden."),
     )
     recipient = models.CharField(_("Empfänger"), max_length=254, blank=True)
     category = models.CharField(_("Art"), max_length=14)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from email.utils import make_msgid
 
 from django.conf import settings
@@ -48,6 +48,7 @@ def enqueue_outbound(
     context: dict | None = None,
     language: str = "",
     to_address: str = "",
+    addresses: Mapping[str, str] | None = None,
     purpose: str = "support",
     reply_to: str = "",
     in_reply_to: str = "",
@@ -72,6 +73,9 @@ def enqueue_outbound(
     `message_id` keeps a Message-ID the thread entry already carries (so a reply to a
     message still in the queue threads too); otherwise one is made on the brand's domain.
     `priority` orders the dispatch claim among due rows: 0 urgent, 1 high, 2 normal, 3 low.
+    `addresses` fixes the recipient per channel (the rules engine's choice for each of
+    the channels, so a fallback goes where the rule said); `to_address` is the older
+    form for the first channel alone.
     """
     channel_list = [channels] if isinstance(channels, str) else list(channels)
     if not channel_list:
@@ -90,6 +94,7 @@ def enqueue_outbound(
         channels=channel_list,
         channel=channel_list[0],
         to_address=to_address,
+        addresses={c: a for c, a in (addresses or {}).items() if c in channel_list and a},
         category=category,
         template_key=template_key,
         language=language or (customer.language if customer else brand.default_language),

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from kommunikation import tracking, views
 
@@ -12,6 +12,7 @@ urlpatterns = [
         views.customer_unblock,
         name="customer_unblock",
     ),
+    path("", include("kommunikation.automation.urls")),
     path("t/o/<str:token>/", tracking.open_pixel, name="tracking_open"),
     path("t/c/<str:token>/", tracking.click, name="tracking_click"),
 ]

@@ -742,6 +742,47 @@ URLS: dict[str, Scoped | Filtered | Listing] = {
     "attachment": Scoped(
         lambda a, b: [("GET", reverse("attachment", args=[b[Attachment].pk]), None)]
     ),
+    # the Automatisierung pages (issue 9 §6)
+    "automation": Listing(lambda a, b: [("GET", reverse("automation"), None)], lambda b: "Dank bb"),
+    "automation_events": Listing(
+        lambda a, b: [
+            ("GET", reverse("automation_events"), None),
+            ("GET", reverse("automation_events"), {"kunde": b[Customer].pk}),
+            ("GET", reverse("automation_events"), {"vorgang": "inv-bb", "quelle": "api"}),
+        ],
+        lambda b: b[Customer].last_name,
+    ),
+    "automation_event": Scoped(
+        lambda a, b: [("GET", reverse("automation_event", args=[b[Event].pk]), None)]
+    ),
+    "automation_rule": Scoped(
+        lambda a, b: [
+            ("GET", reverse("automation_rule", args=[b[AutomationRule].pk]), None),
+            ("GET", reverse("automation_rule", args=[b[AutomationRule].pk]), {"tage": "30"}),
+        ]
+    ),
+    "automation_rule_dry_run": Scoped(
+        lambda a, b: [
+            ("GET", reverse("automation_rule_dry_run", args=[b[AutomationRule].pk]), None),
+            (
+                "POST",
+                reverse("automation_rule_dry_run", args=[b[AutomationRule].pk]),
+                {"daten": "{}"},
+            ),
+            # A's rule against B's customer
+            (
+                "POST",
+                reverse("automation_rule_dry_run", args=[a[AutomationRule].pk]),
+                {"kunde": b[Customer].pk, "daten": "{}"},
+            ),
+        ]  # fmt: skip
+    ),
+    "automation_customer_calendar": Scoped(
+        lambda a, b: [
+            ("GET", reverse("automation_customer_calendar", args=[b[Customer].pk]), None),
+            ("GET", reverse("automation_customer_calendar", args=[b[Customer].pk]), {"tage": 30}),
+        ]
+    ),
 }
 
 

@@ -29,9 +29,13 @@ from django.urls.converters import IntConverter, SlugConverter, StringConverter,
 
 from compliance.services import preference_token, unsubscribe_token
 from conversations.models import Attachment, Conversation, Message
+from kommunikation.automation.demo import seed_automation_demo
+from kommunikation.automation.loading import DEFAULT_FILE, load_rules_file
+from kommunikation.automation.models import AutomationRule
 from kommunikation.demo import seed_demo
-from kommunikation.models import BusinessEntity, Customer
+from kommunikation.models import BusinessEntity, Customer, Event
 from kommunikation.roles import ADMIN, AGENT
+from templates_app.loading import load_library
 
 pytestmark = pytest.mark.django_db
 
@@ -41,13 +45,19 @@ NOT_ALLOWED = {403, 404}
 # the admin is walked through its registry below; webhooks are no pages (401 without a secret)
 SKIP_PREFIXES = ("admin/", "i18n/", "webhooks/")
 
-# the model an <int:pk> of a URL refers to, by the first word of the URL's name
+# the model an <int:pk> of a URL refers to, by the URL's name or else its first word
 SAMPLES = {
     "conversation": Conversation,
     "message": Message,
     "attachment": Attachment,
     "customer": Customer,
+    "automation_event": Event,
+    "automation_rule": AutomationRule,
+    "automation_rule_dry_run": AutomationRule,
+    "automation_customer_calendar": Customer,
 }
+# pages that need a permission beyond seeing their object, by the first word of the name
+PAGE_PERMISSIONS = {"automation": "kommunikation.view_automationrule"}  # Team-Lead, Admin
 
 
 def _customer_with_email():
@@ -89,6 +99,11 @@ def _demo_data(django_db_setup, django_db_blocker, _media_root):
     (each test runs in a savepoint inside it)."""
     with django_db_blocker.unblock(), transaction.atomic():
         seed_demo(conversations=CONVERSATIONS, seed=1)
+        # as `make run`: the template and rule library, and demo events through the rules
+        # (the Automatisierung pages then show rules, events, runs and waiting rows)
+        load_library()
+        load_rules_file(DEFAULT_FILE)
+        seed_automation_demo(per_brand=1)
         call_command("demo_setup", stdout=io.StringIO())  # the demo login: a superuser
         User = get_user_model()
         # staff of a brand with WhatsApp chats (conversations without a subject)
@@ -191,8 +206,10 @@ def brand_of(obj) -> int:
 
 def expected_for(user, obj) -> set[int]:
     meta = obj._meta
+    brand = brand_of(obj)  # None: a row for all brands (an automation rule)
     allowed = user.has_perm(f"{meta.app_label}.view_{meta.model_name}") and (
-        brand_of(obj) in set(BusinessEntity.objects.for_user(user).values_list("pk", flat=True))
+        brand is None
+        or brand in set(BusinessEntity.objects.for_user(user).values_list("pk", flat=True))
     )
     return {200} if allowed else NOT_ALLOWED
 
@@ -212,7 +229,7 @@ def fill(name: str, converters: dict) -> list[tuple[dict, object]]:
             raise AssertionError(f"{name}: argument {arg} ({conv}) cannot be filled")
     if not int_args:
         return [(kwargs, None)]
-    model = SAMPLES.get(name.split(":")[-1].split("_")[0])
+    model = SAMPLES.get(name.split(":")[-1]) or SAMPLES.get(name.split(":")[-1].split("_")[0])
     assert model, f"{name}: which model do its ids point at? Add it to SAMPLES."
     main, *others = int_args
     every = model in (Conversation, Customer)  # every conversation, every customer page
@@ -230,6 +247,9 @@ def walk_app_pages(sweep: Sweep) -> None:
                 expected = {200, 302}  # a page of its own (login redirects a logged-in user)
             else:
                 expected = {400, 403, 404, 410}  # a forged or stale link
+            needed = PAGE_PERMISSIONS.get(name.split(":")[-1].split("_")[0])
+            if needed and not sweep.user.has_perm(needed):
+                expected = {403}
             if not sweep.page_and_partial(url, expected):
                 break  # POST-only: one look is enough
 

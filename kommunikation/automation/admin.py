@@ -5,6 +5,8 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
+from django.urls import reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from kommunikation.admin_scoping import BrandScopedAdmin, BrandScopedInline, may_change_global_rows
@@ -65,7 +67,7 @@ class AutomationRuleAdmin(BrandScopedAdmin):
     list_select_related = ["brand"]
     inlines = [RuleStepInline]
     fieldsets = [
-        (None, {"fields": ["brand", "key", "name", "active", "description"]}),
+        (None, {"fields": ["brand", "key", "name", "active", "description", "staff_pages"]}),
         (_("Auslöser"), {"fields": ["event_type", "from_status", "to_status", "conditions"]}),
         (
             _("Aktion"),
@@ -81,6 +83,21 @@ class AutomationRuleAdmin(BrandScopedAdmin):
             },  # fmt: skip
         ),
     ]
+
+    readonly_fields = ["staff_pages"]
+
+    @admin.display(description=_("Automatisierung"))
+    def staff_pages(self, obj) -> str:
+        """Links to the rule's page (counts, calendar) and its dry run in the staff UI."""
+        if obj is None or obj.pk is None:
+            return "–"
+        return format_html(
+            '<a href="{}">{}</a> · <a href="{}">{}</a>',
+            reverse("automation_rule", args=[obj.pk]),
+            _("Zahlen und Kalender"),
+            reverse("automation_rule_dry_run", args=[obj.pk]),
+            _("Probelauf"),
+        )
 
     def get_form(self, request, obj=None, **kwargs):
         form = super().get_form(request, obj, **kwargs)

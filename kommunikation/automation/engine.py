@@ -492,6 +492,7 @@ def plan_step(
                 template_key=step.template_key,
                 context=data,
                 to_address=addresses[first],
+                addresses={c: addresses[c] for c in group},
                 purpose=rule.purpose,
                 not_before=when,
                 source_ref=f"event:{event.pk} rule:{rule.key}"[:200],

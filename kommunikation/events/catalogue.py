@@ -401,6 +401,20 @@ def build_order_status_changed(p: Mapping[str, Any]) -> OrderStatusChangedContex
     )
 
 
+class DeliveryNoteContext(TypedDict):
+    order_number: str
+    delivery_note_number: str
+    delivery_date: dt.date
+
+
+def build_delivery_note_sent(p: Mapping[str, Any]) -> DeliveryNoteContext:
+    return DeliveryNoteContext(
+        order_number=_str(p, "order_number"),
+        delivery_note_number=_opt(p, "delivery_note_number"),
+        delivery_date=_date(p, "delivery_date"),
+    )
+
+
 class QuoteAcceptedContext(TypedDict):
     quote_number: str
     quote_total: Decimal | None
@@ -652,6 +666,20 @@ EVENT_TYPES: dict[str, EventType] = {
             record_kind="order",
             required=("order_number", "status"),
             choices={"status": ORDER_STATUSES, "previous_status": ORDER_STATUSES},
+        ),
+        # a delivery note that names no tracking number (with one it is order.status_changed
+        # to shipped): "Ihre Ware ist unterwegs" without a parcel link
+        _et(
+            "order.delivery_note_sent",
+            _("Lieferschein versandt (ohne Sendungsnummer)"),
+            build_delivery_note_sent,
+            {
+                "order_number": "CC-2025-00123",
+                "delivery_note_number": "LI-2025-0007",
+                "delivery_date": dt.date(2025, 6, 19),
+            },
+            record_kind="order",
+            required=("order_number", "delivery_date"),
         ),
         _et(
             "quote.created",

@@ -77,6 +77,9 @@ class FakeSevdesk:
             "paidAmount": "0",
             "currency": "EUR",
             "payDate": None,
+            "sendDate": None,  # set with sendType when sevDesk sends it (sendBy, sendViaEmail)
+            "sendType": None,
+            "origin": None,
         }
         old = self.objects["Invoice"].get(str(id))
         return self.put("Invoice", (old or base) | {"id": id} | fields)
@@ -92,9 +95,23 @@ class FakeSevdesk:
             "sumNet": "1000",
             "sumGross": "1190",
             "currency": "EUR",
+            "sendDate": None,
+            "sendType": None,
+            "origin": None,
+            "headText": None,
+            "footText": None,
+            "customerInternalNote": None,
         }
         old = self.objects["Order"].get(str(id))
         return self.put("Order", (old or base) | {"id": id} | fields)
+
+    def delivery_note(self, id, contact, *, origin=None, **fields) -> dict:
+        """A delivery note (LI), made from the order ``origin`` (its id) if given."""
+        link = {"id": str(origin), "objectName": "Order"} if origin is not None else None
+        defaults = {"orderType": "LI", "orderNumber": f"LI-{id}", "status": "100"}
+        if str(id) not in self.objects["Order"]:
+            fields = defaults | {"origin": link} | fields
+        return self.order(id, contact, **fields)
 
     def fail(self, status: int, headers: dict[str, str] | None = None, times: int = 1) -> None:
         self.failures.extend([(status, headers or {})] * times)

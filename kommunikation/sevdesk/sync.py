@@ -9,16 +9,28 @@ order is compared with its last ``SevdeskSnapshot``: only a change of the fields
 overlap, a re-run or ``--full`` never makes an event twice. Source keys (source "sevdesk"):
 
 - ``sevdesk:invoice:<id>:created``              invoice.created (status 200/750/1000 appears)
+- ``sevdesk:invoice:<id>:sent``                 invoice.sent (once: sendDate/sendType appear
+  on an open invoice)
 - ``sevdesk:invoice:<id>:status:750:v<version>`` invoice.partially_paid (each new paid amount)
 - ``sevdesk:invoice:<id>:status:1000:v<version>`` payment.received
 - ``sevdesk:order:<id>:created``                quote.created (AN) / order.created (AB)
+- ``sevdesk:order:<id>:sent``                   quote.sent (once: sendDate/sendType appear on
+  an open quote, status 200)
 - ``sevdesk:order:<id>:status:500:v<version>``  quote.accepted (AN)
 - ``sevdesk:order:<id>:status:<s>:v<version>``  order.status_changed (AB: 200 new_order,
   1000 completed)
+- ``sevdesk:order:<id>:shipped``                order.status_changed to shipped, for the order
+  the delivery note (LI) came from, once the note is sent and names a tracking number
+- ``sevdesk:order:<id>:delivery_note``          order.delivery_note_sent (the note is sent
+  without a tracking number)
 - ``sevdesk:invoice:<id>:overdue:<level>``      invoice.overdue (the daily scan, once per level)
 
-Drafts (100) never become events; cancellation (SR) and reminder (MA) invoices and delivery
-notes (LI) are stored but make none.
+Drafts (100) never become events; cancellation (SR) and reminder (MA) invoices are stored but
+make none. An invoice counts as sent when sevDesk has a ``sendDate`` or a ``sendType`` for it
+(set by sendBy / sendViaEmail); one already paid when it is sent makes no invoice.sent (it
+would ask for money that has arrived). sevDesk has no tracking field: the number is read
+from a labelled line ("Sendungsnummer: ...", "Tracking-Nr. ...") in the delivery note's
+texts or reference; a delivery note links to its order by ``origin``.
 
 **First-sync guard (for the rules engine):** the first sync of a connection
 (``initial_sync_at`` empty) imports contacts and stores cursors and snapshots, and records
@@ -32,8 +44,10 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import html
 import json
 import logging
+import re
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -79,9 +93,25 @@ WAY_KEY_FAX = "3"
 INVOICE_LIVE = {"200", "750", "1000"}
 INVOICE_NO_EVENTS = {"SR", "MA"}  # cancellations, sevDesk's own reminders
 ORDER_LIVE = {"200", "300", "500", "750", "1000"}
+# a delivery note that went out (200 delivered, later invoiced); 300 is a cancelled one
+DELIVERY_NOTE_SENT = {"200", "500", "750", "1000"}
 # AB (order confirmation) status -> seed 002's order status
 ORDER_STATUS_MAP = {"200": "new_order", "1000": "completed"}
 QUOTE_VALID_DAYS = 30  # sevDesk has no "valid until"; quotes say 30 days
+# an invoice that is sent while still open (a paid one needs no "here is your invoice")
+INVOICE_SENDABLE = {"200", "750"}
+# sevDesk has no tracking field: a labelled number in the delivery note's texts. The label
+# ignores case, the number does not (upper-case letters and digits, at least one digit, or
+# digit groups as DHL prints them), so "Sendungsnummer folgt" names no number.
+TRACKING_NUMBER = re.compile(
+    r"(?i:sendungs-?(?:nummer|nr\.?)|tracking(?:-?(?:nummer|nr\.?|number|id|code))?"
+    r"|paket-?(?:nummer|nr\.?))\s*[:#]?\s*"
+    r"(?P<number>(?=[A-Z]*\d)[A-Z0-9]{8,40}(?![A-Za-z0-9])|\d{2,6}(?: \d{2,6}){1,9}(?!\d))"
+)
+CARRIERS = {"dhl": "DHL", "dpd": "DPD", "ups": "UPS", "gls": "GLS", "hermes": "Hermes"}
+CARRIERS |= {"fedex": "FedEx", "deutsche post": "Deutsche Post"}
+CARRIER_NAME = re.compile(r"\b(" + "|".join(CARRIERS) + r")\b", re.IGNORECASE)
+TRACKING_FIELDS = ("headText", "footText", "customerInternalNote", "header")
 
 
 @dataclass
@@ -195,11 +225,27 @@ def invoice_fields(obj: dict) -> dict[str, Any]:
         ),
         "pay_date": _iso(_date(obj.get("payDate"))),
         "currency": _s(obj.get("currency")) or "EUR",
+        "send_date": _iso(_date(obj.get("sendDate"))),
+        "send_type": _s(obj.get("sendType")),
     }
 
 
+def tracking_of(obj: dict) -> tuple[str, str]:
+    """(tracking number, carrier) from a delivery note's texts; ("", "") for none."""
+    for name in TRACKING_FIELDS:
+        # head and foot texts may carry a few HTML tags: a tag separates words
+        text = html.unescape(re.sub(r"<[^>]*>", " ", _s(obj.get(name))))
+        match = TRACKING_NUMBER.search(text)
+        if match:
+            carrier = CARRIER_NAME.search(text)
+            number = match.group("number").replace(" ", "")
+            return number, CARRIERS[carrier.group(1).lower()] if carrier else ""
+    return "", ""
+
+
 def order_fields(obj: dict) -> dict[str, Any]:
-    return {
+    origin = obj.get("origin") if isinstance(obj.get("origin"), dict) else {}
+    fields = {
         "number": _s(obj.get("orderNumber")),
         "status": _s(obj.get("status")),
         "type": _s(obj.get("orderType")),
@@ -209,6 +255,16 @@ def order_fields(obj: dict) -> dict[str, Any]:
         "sum_gross": str(_dec(obj.get("sumGross"))),
         "currency": _s(obj.get("currency")) or "EUR",
     }
+    if fields["type"] in ("AN", "LI"):
+        # a quote or delivery note counts as sent once sevDesk has a sendDate/sendType
+        fields["send_date"] = _iso(_date(obj.get("sendDate")))
+        fields["send_type"] = _s(obj.get("sendType"))
+    if fields["type"] == "LI":
+        # the order the delivery note was made from (origin, "Order"), and what it says
+        # about the parcel; only delivery notes keep these, so other orders' digests stay
+        fields["origin"] = _ref(origin) if _s(origin.get("objectName")) in ("", "Order") else ""
+        fields["tracking_number"], fields["carrier"] = tracking_of(obj)
+    return fields
 
 
 # --- events from a change -------------------------------------------------------------------
@@ -220,10 +276,37 @@ class PlannedEvent:
     source_key: str
     payload: dict[str, Any]
     record_kind: str = ""
+    # the record the event is about when it is not the changed document itself (a
+    # delivery note's events are about its order): id, number, status, version
+    record: tuple[str, str, str, str] | None = None
 
 
-def invoice_events(ext_id: str, prev: dict | None, new: dict, version: int) -> list[PlannedEvent]:
-    """The events a change of an invoice makes (prev None: first seen)."""
+def _is_sent(fields: dict) -> bool:
+    return bool(fields.get("send_date") or fields.get("send_type"))
+
+
+def _was_sent(prev: dict | None) -> bool:
+    if prev is None:
+        return False
+    if "send_date" not in prev:
+        # a snapshot from before sends were kept: an invoice past draft was sent then
+        return prev["status"] in INVOICE_LIVE
+    return prev["status"] in INVOICE_LIVE and _is_sent(prev)
+
+
+def _quote_was_sent(prev: dict | None) -> bool:
+    if prev is None:
+        return False
+    if "send_type" not in prev:
+        # a snapshot from before quote sends were kept: a live quote was sent then
+        return prev["status"] in ORDER_LIVE
+    return _is_sent(prev)
+
+
+def invoice_events(
+    ext_id: str, prev: dict | None, new: dict, version: int, origin: dict | None = None
+) -> list[PlannedEvent]:
+    """The events a change of an invoice makes (prev None: first seen; origin unused)."""
     if new["type"] in INVOICE_NO_EVENTS:
         return []
     before, now = (prev or {}).get("status"), new["status"]
@@ -239,6 +322,14 @@ def invoice_events(ext_id: str, prev: dict | None, new: dict, version: int) -> l
     events = []
     if now in INVOICE_LIVE and before not in INVOICE_LIVE:
         events.append(PlannedEvent("invoice.created", f"{key}:created", base))
+    if now in INVOICE_SENDABLE and _is_sent(new) and not _was_sent(prev):
+        # once per invoice (no version in the key): sending it again is no news
+        payload = {
+            **base,
+            "send_date": new["send_date"] or timezone.localdate().isoformat(),
+            "send_type": new["send_type"],
+        }
+        events.append(PlannedEvent("invoice.sent", f"{key}:sent", payload))
     if now == "750" and (before != "750" or prev["paid_amount"] != new["paid_amount"]):
         payload = {
             **base,
@@ -255,7 +346,13 @@ def invoice_events(ext_id: str, prev: dict | None, new: dict, version: int) -> l
     return events
 
 
-def order_events(ext_id: str, prev: dict | None, new: dict, version: int) -> list[PlannedEvent]:
+def order_events(
+    ext_id: str, prev: dict | None, new: dict, version: int, origin: dict | None = None
+) -> list[PlannedEvent]:
+    """The events a change of an order makes; ``origin``: the stored fields of the order a
+    delivery note was made from (None when unknown)."""
+    if new["type"] == "LI":
+        return delivery_note_events(ext_id, prev, new, version, origin)
     before, now = (prev or {}).get("status"), new["status"]
     key = f"sevdesk:order:{ext_id}"
     first_live = now in ORDER_LIVE and before not in ORDER_LIVE
@@ -272,6 +369,11 @@ def order_events(ext_id: str, prev: dict | None, new: dict, version: int) -> lis
         }
         if first_live:
             events.append(PlannedEvent("quote.created", f"{key}:created", quote, "quote"))
+        if now == "200" and _is_sent(new) and not _quote_was_sent(prev):
+            # once per quote (no version in the key): the follow-ups of seed 002's
+            # "quote_sent" and the +7 days call start here
+            sent = {**quote, "send_date": new["send_date"], "send_type": new["send_type"]}
+            events.append(PlannedEvent("quote.sent", f"{key}:sent", sent, "quote"))
         if now == "500" and before != "500":
             accepted = {
                 "quote_number": new["number"],
@@ -309,6 +411,61 @@ def order_events(ext_id: str, prev: dict | None, new: dict, version: int) -> lis
                     )
                 )
     return events
+
+
+def delivery_note_events(
+    ext_id: str, prev: dict | None, new: dict, version: int, origin: dict | None
+) -> list[PlannedEvent]:
+    """A delivery note that is sent ships its order: order.status_changed to shipped with
+    the tracking number, or order.delivery_note_sent while it names none. A number added
+    to a note already sent ships then; each of the two once per note."""
+    before, now = (prev or {}).get("status"), new["status"]
+    if now not in DELIVERY_NOTE_SENT:
+        return []
+    first_live = before not in DELIVERY_NOTE_SENT
+    tracking = new.get("tracking_number", "")
+    had_tracking = not first_live and bool((prev or {}).get("tracking_number"))
+    origin_id = new.get("origin", "") if origin is not None else ""
+    order_number = origin["number"] if origin_id else new["number"]
+    # about the order it ships (so its pending follow-ups see that it moved on); the
+    # version names the note, so a second delivery of the same order is news again
+    record = (
+        origin_id or ext_id,
+        order_number,
+        origin["status"] if origin_id else now,
+        f"LI{ext_id}.v{version}",
+    )
+    common = {
+        "order_number": order_number,
+        "delivery_note_number": new["number"],
+        "sevdesk_id": origin_id or ext_id,
+        "delivery_note_id": ext_id,
+    }
+    key = f"sevdesk:order:{ext_id}"
+    day = new.get("send_date") or timezone.localdate().isoformat()
+    if tracking and not had_tracking:
+        previous = ""
+        if origin_id and origin["type"] == "AB":
+            previous = ORDER_STATUS_MAP.get(origin["status"], "")
+        elif origin_id and origin["type"] == "AN":
+            previous = "quote_sent"
+        payload = {
+            **common,
+            "status": "shipped",
+            "previous_status": previous,
+            "changed_at": day,
+            "tracking_number": tracking,
+            "carrier": new.get("carrier", ""),
+        }
+        return [PlannedEvent("order.status_changed", f"{key}:shipped", payload, "order", record)]
+    if first_live:
+        payload = {**common, "delivery_date": day}
+        return [
+            PlannedEvent(
+                "order.delivery_note_sent", f"{key}:delivery_note", payload, "order", record
+            )
+        ]
+    return []
 
 
 # --- the sync -------------------------------------------------------------------------------
@@ -534,6 +691,7 @@ class _Sync:
         }
         fields_by_id = {ext_id: to_fields(obj) for obj, ext_id in zip(batch, ids, strict=True)}
         customers = self.customers_for(f["contact"] for f in fields_by_id.values())
+        origins = self.origins(resource, fields_by_id)
         new, changed, planned = [], [], []
         for obj, ext_id in zip(batch, ids, strict=True):
             fields = fields_by_id[ext_id]
@@ -557,7 +715,8 @@ class _Sync:
             if self.first or (prev is None and self.is_history(obj)):
                 self.result.history += 1
                 continue
-            for event in to_events(ext_id, prev, fields, snapshot.version):
+            origin = origins.get(fields.get("origin") or "")
+            for event in to_events(ext_id, prev, fields, snapshot.version, origin):
                 planned.append((event, obj, snapshot))
         SevdeskSnapshot.objects.bulk_create(new, batch_size=BATCH)
         SevdeskSnapshot.objects.bulk_update(
@@ -568,6 +727,21 @@ class _Sync:
         )
         for event, obj, snapshot in planned:
             self.record(event, obj, snapshot)
+
+    def origins(self, resource: str, fields_by_id: dict[str, dict]) -> dict[str, dict]:
+        """The stored fields of the orders these delivery notes came from (this batch's
+        own first: an order and its note may arrive together)."""
+        wanted = {f["origin"] for f in fields_by_id.values() if f.get("origin")}
+        if not wanted:
+            return {}
+        found = {i: fields_by_id[i] for i in wanted if i in fields_by_id}
+        rest = wanted - set(found)
+        if rest:
+            for snapshot in SevdeskSnapshot.objects.filter(
+                brand=self.brand, resource=resource, external_id__in=rest
+            ):
+                found[snapshot.external_id] = snapshot.data
+        return found
 
     @staticmethod
     def denormalise(snapshot: SevdeskSnapshot, fields: dict[str, Any]) -> None:
@@ -587,6 +761,12 @@ class _Sync:
 
     def record(self, event: PlannedEvent, obj: dict, snapshot: SevdeskSnapshot) -> None:
         fields = snapshot.data
+        record_id, number, status, version = event.record or (
+            snapshot.external_id,
+            fields["number"],
+            fields["status"],
+            str(snapshot.version),
+        )
         try:
             _event, created = record_event(
                 brand=self.brand,
@@ -598,10 +778,10 @@ class _Sync:
                 customer=snapshot.customer,
                 customer_ref={"sevdesk_id": fields["contact"]} if fields["contact"] else {},
                 record_kind=event.record_kind,
-                record_id=snapshot.external_id,
-                record_number=fields["number"],
-                record_status=fields["status"],
-                record_version=str(snapshot.version),
+                record_id=record_id,
+                record_number=number,
+                record_status=status,
+                record_version=version,
             )
         except (InvalidEvent, EventConflict) as exc:
             # one bad record must not stop the sync; the admin sees it in the log

@@ -28,7 +28,9 @@ def history(brand, classification, n, *, subject, text, headers=(), automatic=Fa
             classified_automatically=automatic,
             counterpart=f"absender{i}@{classification}{i}.example",
         )
-        MessageFactory(conversation=conv, subject=f"{subject} {i}", text=text, headers=list(headers))
+        MessageFactory(
+            conversation=conv, subject=f"{subject} {i}", text=text, headers=list(headers)
+        )
 
 
 @pytest.fixture
@@ -99,9 +101,7 @@ def test_the_reason_names_the_headers_that_decided(brand_a, trained):
     assert "List-Id" in conv.proposal_reason or "List-Unsubscribe" in conv.proposal_reason
 
 
-def test_above_the_admins_threshold_the_proposal_is_applied_and_marked_automatic(
-    brand_a, trained
-):
+def test_above_the_admins_threshold_the_proposal_is_applied_and_marked_automatic(brand_a, trained):
     SenderModel.objects.filter(brand=brand_a).update(auto_apply_percent=90)
 
     conv = ingest_raw_email(cold_offer(), brand=brand_a).conversation

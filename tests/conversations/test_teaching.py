@@ -114,7 +114,10 @@ def test_correcting_a_domain_rules_mistake_adds_an_address_exception(brand_a, ag
     domain_rule.refresh_from_db()
     assert domain_rule.classification == Classification.ADVERTISING  # the rest of the domain
     exception = SenderRule.objects.get(kind=SenderRule.Kind.ADDRESS)
-    assert (exception.pattern, exception.classification) == ("news@grosshandel.example", "newsletter")
+    assert (exception.pattern, exception.classification) == (
+        "news@grosshandel.example",
+        "newsletter",
+    )
     again = ingest_raw_email(mail("news@grosshandel.example", 2), brand=brand_a).conversation
     assert again.classification == Classification.NEWSLETTER
 
