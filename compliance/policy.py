@@ -39,9 +39,14 @@ def _holidays(subdivision: str) -> holidays.HolidayBase:
     return holidays.Germany(subdiv=subdivision or None)
 
 
+def is_public_holiday(day: dt.date) -> bool:
+    """A German public holiday (nationwide, or of the configured state)."""
+    return day in _holidays(settings.COMPLIANCE_HOLIDAY_STATE)
+
+
 def is_rest_day(day: dt.date) -> bool:
     """Sunday or a German public holiday (nationwide, or of the configured state)."""
-    return day.weekday() == 6 or day in _holidays(settings.COMPLIANCE_HOLIDAY_STATE)
+    return day.weekday() == 6 or is_public_holiday(day)
 
 
 def _day_allowed(day: dt.date, category: str) -> bool:

@@ -75,6 +75,7 @@ class InboxFilterForm(forms.Form):
         label=_("Aktivität"), required=False, choices=[("", _("alle")), *Activity.choices]
     )
     branche = forms.CharField(label=_("Branche"), required=False, max_length=80)
+    schlagwort = forms.CharField(label=_("Schlagwort"), required=False, max_length=40)
 
     def values(self) -> dict:
         self.is_valid()
@@ -126,6 +127,8 @@ def filtered_conversations(user, params) -> QuerySet[Conversation]:
         qs = qs.filter(customer__activity=f["aktivitaet"])
     if f.get("branche", "").strip():
         qs = qs.filter(customer__industry__iexact=f["branche"].strip())
+    if f.get("schlagwort", "").strip():
+        qs = qs.with_tag(" ".join(f["schlagwort"].split()))
     if f.get("q", "").strip():
         qs = search_conversations(qs, f["q"].strip())
     return qs

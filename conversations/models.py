@@ -6,8 +6,9 @@ import datetime as dt
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db import models
+from django.db import connection, models
 from django.db.models import Q
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -169,6 +170,18 @@ class ConversationQuerySet(models.QuerySet):
     def older_than(self, days: int) -> ConversationQuerySet:
         return self.filter(last_message_at__lt=timezone.now() - timezone.timedelta(days=days))
 
+    def with_tag(self, tag: str) -> ConversationQuerySet:
+        """Conversations carrying the tag (as spelt when it was first added)."""
+        if connection.vendor == "postgresql":
+            return self.filter(tags__contains=[tag])  # jsonb containment
+        table = connection.ops.quote_name(Conversation._meta.db_table)
+        return self.filter(
+            pk__in=RawSQL(
+                f"SELECT c.id FROM {table} AS c, json_each(c.tags) AS t WHERE t.value = %s",
+                [tag],
+            )
+        )
+
 
 class Conversation(models.Model):
     """A thread with one counterpart, across channels."""
@@ -243,6 +256,7 @@ class Conversation(models.Model):
     related_record = models.CharField(
         _("Vorgang"), max_length=80, blank=True, help_text=_("Auftrags- oder Rechnungsnummer")
     )
+    tags = models.JSONField(_("Schlagworte"), default=list, blank=True)
     created_at = models.DateTimeField(_("angelegt"), default=timezone.now)
 
     objects = ConversationQuerySet.as_manager()

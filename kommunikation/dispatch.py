@@ -474,6 +474,7 @@ def outgoing_for(row: OutboundMessage, rendered: Rendered, channel: str) -> Outg
         references=row.references,
         template_key=row.template_key,
         attachments=row.attachments,
+        auto_submitted=row.auto_submitted,
     )
     if channel == "email" and needs_consent(row.category) and row.customer is not None:
         out.unsubscribe_url = unsubscribe_url(

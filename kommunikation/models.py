@@ -270,6 +270,15 @@ class Customer(models.Model):
     city = models.CharField(_("Ort"), max_length=80, blank=True)
     country = models.CharField(_("Land"), max_length=2, default="DE")
     notes = models.TextField(_("Notizen"), blank=True)
+    # who answers for the customer (rules may route their mail to them)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="owned_customers",
+        verbose_name=_("Betreuer/in"),
+    )
     created_at = models.DateTimeField(_("angelegt"), auto_now_add=True)
     updated_at = models.DateTimeField(_("geändert"), auto_now=True)
 
@@ -305,6 +314,14 @@ class Customer(models.Model):
         if self.is_company and self.company_name:
             return self.company_name
         return self.person_name or self.company_name or _("Kunde %(id)s") % {"id": self.pk}
+
+    def clean(self) -> None:
+        if (
+            self.owner_id
+            and self.brand_id
+            and not self.owner.brands.filter(pk=self.brand_id).exists()
+        ):
+            raise ValidationError({"owner": _("Arbeitet nicht für diese Marke.")})
 
 
 class ContactChannel(models.TextChoices):
@@ -494,6 +511,8 @@ class OutboundMessage(models.Model):
     template_version = models.CharField(max_length=40, blank=True)
     variant = models.CharField(max_length=40, blank=True)
     sent_at = models.DateTimeField(_("gesendet"), null=True, blank=True)
+    # RFC 3834 Auto-Submitted of what we send ("auto-replied" for auto-replies)
+    auto_submitted = models.CharField(_("Auto-Submitted"), max_length=20, blank=True)
     # the claim order among due rows: 0 urgent, 1 high, 2 normal, 3 low (a rule's priority)
     priority = models.PositiveSmallIntegerField(
         _("Priorität"),
@@ -559,6 +578,7 @@ class ProviderBudget(models.Model):
 
 
 # The event models live in their own package but belong to this app.
+from kommunikation.automation.availability import Absence, OpeningHours  # noqa: E402, F401
 from kommunikation.automation.models import (  # noqa: E402, F401
     AutomationRule,
     PlannedStep,

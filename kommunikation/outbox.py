@@ -62,6 +62,7 @@ def enqueue_outbound(
     created_by=None,
     trigger: bool = True,
     priority: int = 2,
+    auto_submitted: str = "",
 ) -> OutboundMessage:
     """Queue one message; the same idempotency key twice returns the first row.
 
@@ -76,6 +77,8 @@ def enqueue_outbound(
     `addresses` fixes the recipient per channel (the rules engine's choice for each of
     the channels, so a fallback goes where the rule said); `to_address` is the older
     form for the first channel alone.
+    `auto_submitted` is the RFC 3834 Auto-Submitted value the message carries
+    ("auto-replied" for the inbound rules' auto-replies).
     """
     channel_list = [channels] if isinstance(channels, str) else list(channels)
     if not channel_list:
@@ -115,6 +118,7 @@ def enqueue_outbound(
         next_attempt_at=when,
         created_by=created_by,
         priority=priority,
+        auto_submitted=auto_submitted,
     )
     try:
         # the unique constraint decides, not a check-then-insert: two callers racing

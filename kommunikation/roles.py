@@ -61,6 +61,12 @@ _TEAM_LEAD = _AGENT + [
     "kommunikation.view_rulestep",
     "kommunikation.view_rulerun",
     "kommunikation.view_plannedstep",
+    # seed 001's Vertretungsregeln: team leads keep the absences; opening hours are read
+    "kommunikation.view_absence",
+    "kommunikation.add_absence",
+    "kommunikation.change_absence",
+    "kommunikation.delete_absence",
+    "kommunikation.view_openinghours",
 ]
 _ADMIN = _TEAM_LEAD + [
     "kommunikation.add_businessentity",
@@ -90,6 +96,9 @@ _ADMIN = _TEAM_LEAD + [
     "kommunikation.add_rulestep",
     "kommunikation.change_rulestep",
     "kommunikation.delete_rulestep",
+    "kommunikation.add_openinghours",
+    "kommunikation.change_openinghours",
+    "kommunikation.delete_openinghours",
 ]
 _MANAGEMENT = _TEAM_LEAD + [
     "conversations.view_mailbox",

@@ -53,6 +53,7 @@ from conversations.models import (
     WebhookDelivery,
 )
 from kommunikation.admin_scoping import UNDECLARED, BrandScopedAdmin, BrandScopedInline
+from kommunikation.automation.availability import Absence, OpeningHours
 from kommunikation.automation.models import (
     AutomationRule,
     PlannedState,
@@ -232,8 +233,21 @@ def build_world(brand: BusinessEntity, tag: str) -> dict:
     )  # fmt: skip
     sevdesk = SevdeskConnection.objects.create(brand=brand, token=f"token-{tag}")
     sender_model = SenderModel.objects.create(brand=brand, auto_apply_percent=95)
+    substitute = UserFactory(username=f"vertretung.{tag}", brands=[brand])
+    customer.owner = staff
+    customer.save(update_fields=["owner"])
+    hours = OpeningHours.objects.create(
+        brand=brand, weekday=0, opens=dt.time(8), closes=dt.time(17)
+    )
+    absence = Absence.objects.create(
+        brand=brand, user=staff, substitute=substitute, note=f"Urlaub {tag}",
+        starts_at=dt.datetime(2026, 1, 5, 8, 0, tzinfo=dt.UTC),
+        ends_at=dt.datetime(2026, 1, 9, 17, 0, tzinfo=dt.UTC),
+    )  # fmt: skip
     return {
         SenderModel: sender_model,
+        OpeningHours: hours,
+        Absence: absence,
         Event: event,
         EventSource: source,
         AutomationRule: automation,

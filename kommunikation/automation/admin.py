@@ -10,6 +10,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from kommunikation.admin_scoping import BrandScopedAdmin, BrandScopedInline, may_change_global_rows
+from kommunikation.automation.availability import Absence, OpeningHours
 from kommunikation.automation.models import AutomationRule, PlannedStep, RuleRun, RuleStep
 from kommunikation.automation.validation import step_errors
 
@@ -27,7 +28,7 @@ class RuleStepFormSet(forms.BaseInlineFormSet):
             for name, value in form.cleaned_data.items():
                 if name not in ("DELETE", "id", "rule"):
                     setattr(step, name, value)
-            errors = step_errors(step, event_type=event_type)
+            errors = step_errors(step, event_type=event_type, auto_reply=self.instance.auto_reply)
             for name, messages in errors.items():
                 target = name if name in form.fields else None
                 for message in messages:
@@ -46,8 +47,9 @@ class RuleStepInline(BrandScopedInline, admin.StackedInline):
     extra = 0
     min_num = 1
     fields = [
-        ("position", "name"),
+        ("position", "name", "action"),
         ("template_key", "channels", "channel_mode", "category"),
+        ("assign_to", "assign_user", "set_priority", "tags"),
         ("timing", "amount", "unit", "date_field"),
         ("at_time", "weekday", "repeat"),
         "cancel_on",
@@ -82,6 +84,7 @@ class AutomationRuleAdmin(BrandScopedAdmin):
                 ]
             },  # fmt: skip
         ),
+        (_("Eingehende Nachrichten"), {"fields": ["auto_reply", "reply_window_hours"]}),
     ]
 
     readonly_fields = ["staff_pages"]
@@ -139,3 +142,28 @@ class RuleRunAdmin(BrandScopedAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+@admin.register(OpeningHours)
+class OpeningHoursAdmin(BrandScopedAdmin):
+    """A brand's opening hours per weekday (out-of-hours auto-replies); public holidays
+    are closed. Admins edit, Team-Leads read."""
+
+    brand_path = "brand"
+    list_display = ["brand", "weekday", "opens", "closes"]
+    list_filter = ["brand", "weekday"]
+    list_select_related = ["brand"]
+
+
+@admin.register(Absence)
+class AbsenceAdmin(BrandScopedAdmin):
+    """Seed 001's Vertretungsregeln: who is away, until when, and who stands in (Team-Leads
+    and Admins). Absent agents get no round-robin assignments; their customers hear from
+    the absence auto-reply and the substitute takes over."""
+
+    brand_path = "brand"
+    list_display = ["user", "starts_at", "ends_at", "substitute", "brand", "note"]
+    list_filter = ["brand"]
+    list_select_related = ["brand", "user", "substitute"]
+    search_fields = ["user__username", "user__last_name", "substitute__username", "note"]
+    date_hierarchy = "starts_at"

@@ -78,3 +78,85 @@ def seed_automation_demo(*, per_brand: int = 2) -> int:
     for pk in recorded:
         run_rules(pk)
     return len(recorded)
+
+
+# --- incoming messages (issue 9 §4) ---------------------------------------------------------
+
+_INBOUND_DEMO = [
+    # (local part of the sender, subject, body)
+    ("anfrage", "Frage zu meiner Wallbox", "Guten Tag, meine Wallbox lädt nur noch mit 3,7 kW."),
+    ("buchhaltung", "Rechnung RE-2026-0815 doppelt erhalten?",
+     "Hallo, wir haben die Rechnung zweimal bekommen. Bitte prüfen."),
+]  # fmt: skip
+
+
+def _demo_mail(brand, sender: str, subject: str, body: str, n: int) -> bytes:
+    to = brand.support_email or f"support@{brand.domains[0] if brand.domains else 'example.org'}"
+    return (
+        f"From: {sender}\nTo: {to}\nSubject: {subject}\n"
+        f"Message-ID: <inbound-demo-{brand.slug}-{n}@kunde.example>\n"
+        "Content-Type: text/plain; charset=utf-8\n\n" + body + "\n"
+    ).encode()
+
+
+def seed_inbound_demo() -> int:
+    """Rules on incoming mail for the demo: Mon-Fri 08:00-17:00 per brand, one absent agent
+    with a substitute, a customer owned by the absent agent, and per brand a question
+    (acknowledged, or answered by the absence notice) and an invoice mail (priority high,
+    tag "Buchhaltung") through conversations.ingest; returns how many mails were new."""
+    from django.contrib.auth import get_user_model
+
+    from conversations.ingest import ingest_raw_email
+    from kommunikation.automation.availability import Absence, OpeningHours
+    from kommunikation.events.inbound import record_inbound_events
+    from kommunikation.roles import AGENT
+
+    now = timezone.now()
+    new = 0
+    for brand in BusinessEntity.objects.order_by("pk"):
+        if not OpeningHours.objects.filter(brand=brand).exists():
+            OpeningHours.objects.bulk_create(
+                OpeningHours(brand=brand, weekday=d, opens=dt.time(8), closes=dt.time(17))
+                for d in range(5)
+            )
+        agents = list(
+            get_user_model()
+            .objects.filter(brands=brand, groups__name=AGENT, is_active=True)
+            .order_by("pk")[:2]
+        )
+        customer = (
+            Customer.objects.customers()
+            .filter(brand=brand, contact_points__channel="email")
+            .order_by("pk")
+            .first()
+        )
+        if len(agents) == 2 and customer is not None:
+            absent, substitute = agents
+            if not Absence.objects.filter(brand=brand, user=absent).exists():
+                Absence.objects.create(
+                    brand=brand, user=absent, substitute=substitute, note="Urlaub (Demo)",
+                    starts_at=now - dt.timedelta(days=1), ends_at=now + dt.timedelta(days=7),
+                )  # fmt: skip
+            if customer.owner_id is None:
+                customer.owner = absent
+                customer.save(update_fields=["owner"])
+        senders = [
+            customer.contact_points.filter(channel="email").first().value
+            if customer is not None
+            else f"anfrage@kunde-{brand.slug}.example",
+            f"buchhaltung@kunde-{brand.slug}.example",
+        ]
+        for n, ((_local, subject, body), sender) in enumerate(
+            zip(_INBOUND_DEMO, senders, strict=True)
+        ):
+            result = ingest_raw_email(_demo_mail(brand, sender, subject, body, n), brand=brand)
+            if result.message is None or result.outcome == "duplicate":
+                continue
+            new += 1
+            # recorded here, not only by the queued task, so the demo shows it at once
+            record_inbound_events(
+                [result.message.pk], [result.message.pk] if result.new_conversation else []
+            )
+    for event in Event.objects.filter(source="inbox", outcome="pending").order_by("pk"):
+        run_rules(event.pk)
+    return new

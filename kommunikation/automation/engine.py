@@ -41,6 +41,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from compliance.services import Actor
+from kommunikation.automation import autoreply, inbox_actions
 from kommunikation.automation.models import (
     AddressPosition,
     AddressType,
@@ -51,7 +52,9 @@ from kommunikation.automation.models import (
     PlannedStep,
     RuleRun,
     RuleStep,
+    StepAction,
 )
+from kommunikation.automation.textops import TEXT_OPS, text_matches
 from kommunikation.automation.timing import Late, NoDate, berlin, due_at
 from kommunikation.events.catalogue import build_context
 from kommunikation.events.models import Event, EventOutcome
@@ -174,6 +177,8 @@ def _number(value: Any) -> Decimal | None:
 
 
 def _compare(op: str, actual: Any, expected: Any) -> bool:
+    if op in TEXT_OPS:
+        return text_matches(op, actual, expected)
     if op == "equals":
         return _same(actual, expected)
     if op == "not_equals":
@@ -357,7 +362,7 @@ def _run(event: Event, *, now: dt.datetime) -> RunResult:
         return result
     if event.record_id:
         supersede(event, result=result, now=now)
-    rules = rules_for(event.type, event.brand_id)
+    rules = autoreply.in_order(rules_for(event.type, event.brand_id))
     context: dict | None = None
     context_error = ""
     points: list[ContactPoint] | None = None
@@ -373,6 +378,8 @@ def _run(event: Event, *, now: dt.datetime) -> RunResult:
             ).exclude(event=event)
             if earlier.exists():
                 matched, why = False, _("Läuft je Vorgang nur einmal; lief bereits.")
+        if matched and rule.auto_reply:
+            matched, why = autoreply.applies(rule, event)
         run = RuleRun.objects.create(
             event=event, rule=rule, rule_key=rule.key, matched=matched, reason=why[:500]
         )
@@ -389,6 +396,13 @@ def _run(event: Event, *, now: dt.datetime) -> RunResult:
         if points is None and event.customer is not None:
             points = _points(event.customer)
         for step in sorted(rule.steps.all(), key=lambda s: s.position):
+            if step.action != StepAction.SEND:
+                inbox_actions.apply_step(run, rule, step, event, result=result, now=now)
+                continue
+            if rule.auto_reply:
+                autoreply.plan_reply(run, rule, step, event, context=context,
+                                     context_error=context_error, result=result, now=now)  # fmt: skip
+                continue
             plan_step(
                 run,
                 rule,

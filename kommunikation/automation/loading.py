@@ -42,6 +42,26 @@ The product's format::
             weekday: monday             # optional: the next such weekday
             repeat: 3                   # optional: again every delay, 3 more times
             mode: all                   # optional: every channel instead of a fallback
+
+Rules on incoming messages (message.received / conversation.created) may also say::
+
+      - key: inbound_out_of_hours
+        event: message.received
+        auto_reply: out_of_hours        # absence, out_of_hours, acknowledgement
+        reply_window: 24_hours          # at most one auto-reply per sender and conversation
+        category: service
+        conditions: [{field: payload.message_subject, op: contains_any, value: [Rechnung]}]
+        steps:
+          - template: auto_out_of_hours
+            channels: [email]
+          - action: assign              # owner, user (with user: USERNAME), round_robin,
+            assign: round_robin         # substitute
+          - action: priority
+            priority: high              # urgent, high, normal, low
+          - action: tags
+            tags: [Buchhaltung]
+
+A step without ``action`` sends a message, as before.
 """
 
 from __future__ import annotations
@@ -60,11 +80,13 @@ from kommunikation.automation.models import (
     PRIORITY_KEYS,
     AddressPosition,
     AddressType,
+    AssignTo,
     AutomationRule,
     CancelOn,
     ChannelMode,
     Priority,
     RuleStep,
+    StepAction,
     Timing,
     Unit,
     Weekday,
@@ -222,9 +244,43 @@ def from_status_triggers(triggers: dict) -> list[dict]:
 # --- the product's format -> models ----------------------------------------------------------
 
 
+INBOX_STEP_KEYS = {"action", "name", "assign", "user", "priority", "tags"}
+
+
+def _inbox_step_fields(spec: dict) -> dict[str, Any]:
+    """An inbox step: ``action: assign`` with ``assign: owner|user|round_robin|substitute``
+    (``user: USERNAME`` for a named person), ``action: priority`` with ``priority``,
+    ``action: tags`` with ``tags``."""
+    from django.contrib.auth import get_user_model
+
+    unknown = set(spec) - INBOX_STEP_KEYS
+    if unknown:
+        raise ValueError(_("unbekannte Angaben %(keys)s") % {"keys": ", ".join(sorted(unknown))})
+    user = None
+    if spec.get("user"):
+        user = get_user_model().objects.filter(username=spec["user"]).first()
+        if user is None:
+            raise ValueError(_("unbekannte Person „%(user)s“") % {"user": spec["user"]})
+    assign = str(spec.get("assign") or "")
+    if user is not None and not assign:
+        assign = AssignTo.USER
+    return {
+        "action": spec["action"],
+        "name": str(spec.get("name") or "")[:80],
+        "template_key": "",
+        "channels": [],
+        "assign_to": assign,
+        "assign_user": user,
+        "set_priority": str(spec.get("priority") or ""),
+        "tags": list(spec.get("tags") or []),
+    }
+
+
 def _step_fields(spec: dict, where: str) -> dict[str, Any]:
+    if spec.get("action", StepAction.SEND) != StepAction.SEND:
+        return _inbox_step_fields(spec)
     known = {"template", "channels", "delay", "before", "after", "of", "at", "weekday",
-             "repeat", "cancel_on", "category", "mode", "name"}  # fmt: skip
+             "repeat", "cancel_on", "category", "mode", "name", "action"}  # fmt: skip
     unknown = set(spec) - known
     if unknown:
         raise ValueError(_("unbekannte Angaben %(keys)s") % {"keys": ", ".join(sorted(unknown))})
@@ -280,7 +336,7 @@ def _step_fields(spec: dict, where: str) -> dict[str, Any]:
 def _rule_fields(spec: dict) -> dict[str, Any]:
     known = {"key", "name", "event", "from", "to", "brand", "conditions", "category",
              "priority", "purpose", "address", "once_per_record", "active", "description",
-             "steps"}  # fmt: skip
+             "steps", "auto_reply", "reply_window"}  # fmt: skip
     unknown = set(spec) - known
     if unknown:
         raise ValueError(_("unbekannte Angaben %(keys)s") % {"keys": ", ".join(sorted(unknown))})
@@ -300,7 +356,19 @@ def _rule_fields(spec: dict) -> dict[str, Any]:
         "once_per_record": bool(spec.get("once_per_record", False)),
         "active": bool(spec.get("active", True)),
         "description": str(spec.get("description") or ""),
+        "auto_reply": str(spec.get("auto_reply") or ""),
+        "reply_window_hours": _hours(spec.get("reply_window", "24_hours")),
     }
+
+
+def _hours(value: Any) -> int:
+    """A reply window: 24, "24_hours", "1_day"."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    amount, unit, before = parse_duration(value)
+    if before or unit == Unit.MINUTES:
+        raise ValueError(_("reply_window: ganze Stunden oder Tage (z. B. 24_hours)."))
+    return amount * {Unit.HOURS: 1, Unit.DAYS: 24, Unit.WEEKS: 168}[unit]
 
 
 def rules_from_document(data: Any) -> list[dict]:
@@ -349,7 +417,10 @@ def load_rules(
         problems = rule_errors(rule)
         for position, values in enumerate(steps):
             step = RuleStep(position=position, **values)
-            for name, messages in step_errors(step, event_type=rule.event_type).items():
+            errors_of_step = step_errors(
+                step, event_type=rule.event_type, auto_reply=rule.auto_reply
+            )
+            for name, messages in errors_of_step.items():
                 problems.setdefault(f"steps.{position}.{name}", []).extend(messages)
         if problems:
             errors += [f"{key}: {name}: {m}" for name, msgs in problems.items() for m in msgs]
@@ -388,7 +459,24 @@ def _duration(amount: int, unit: str) -> str:
     return f"{amount}_{unit}"
 
 
+def export_inbox_step(step: RuleStep) -> dict[str, Any]:
+    out: dict[str, Any] = {"action": step.action}
+    if step.name:
+        out["name"] = step.name
+    if step.action == StepAction.ASSIGN:
+        out["assign"] = step.assign_to
+        if step.assign_user_id:
+            out["user"] = step.assign_user.get_username()
+    elif step.action == StepAction.PRIORITY:
+        out["priority"] = step.set_priority
+    elif step.action == StepAction.TAGS:
+        out["tags"] = list(step.tags)
+    return out
+
+
 def export_step(step: RuleStep) -> dict[str, Any]:
+    if step.action != StepAction.SEND:
+        return export_inbox_step(step)
     out: dict[str, Any] = {"template": step.template_key, "channels": list(step.channels)}
     if step.name:
         out["name"] = step.name
@@ -436,6 +524,9 @@ def export_rule(rule: AutomationRule) -> dict[str, Any]:
         out["active"] = False
     if rule.description:
         out["description"] = rule.description
+    if rule.auto_reply:
+        out["auto_reply"] = rule.auto_reply
+        out["reply_window"] = f"{rule.reply_window_hours}_hours"
     out["steps"] = [export_step(s) for s in rule.steps.order_by("position")]
     return out
 

@@ -12,6 +12,7 @@ first step is the immediate action, the others are follow-ups (seed 002's chains
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
@@ -97,6 +98,47 @@ class ChannelMode(models.TextChoices):
     ALL = "all", _("auf jedem Kanal")
 
 
+class AutoReply(models.TextChoices):
+    """An auto-reply to the sender of an incoming message (message.received /
+    conversation.created). The engine adds each kind's own condition and sends at most one
+    auto-reply per sender and conversation within the rule's window; when several would
+    go, the first in this order wins (the most specific news first): the absent agent's
+    notice, then out of hours, then the plain acknowledgement."""
+
+    NONE = "", _("keine automatische Antwort")
+    ABSENCE = "absence", _("Abwesenheit des Zuständigen (Vertretung)")
+    OUT_OF_HOURS = "out_of_hours", _("außerhalb der Geschäftszeiten")
+    ACKNOWLEDGEMENT = "acknowledgement", _("Eingangsbestätigung")
+
+
+AUTO_REPLY_ORDER = {
+    AutoReply.ABSENCE: 1,
+    AutoReply.OUT_OF_HOURS: 2,
+    AutoReply.ACKNOWLEDGEMENT: 3,
+}
+
+
+class StepAction(models.TextChoices):
+    """What a step does: send a message (the default), or change the conversation of an
+    incoming message (only for message.received / conversation.created)."""
+
+    SEND = "send", _("Nachricht senden")
+    ASSIGN = "assign", _("zuweisen")
+    PRIORITY = "priority", _("Priorität setzen")
+    TAGS = "tags", _("Schlagworte hinzufügen")
+
+
+class AssignTo(models.TextChoices):
+    OWNER = "owner", _("Betreuer/in des Kunden")
+    USER = "user", _("eine bestimmte Person")
+    ROUND_ROBIN = "round_robin", _("reihum unter den anwesenden Agents der Marke")
+    SUBSTITUTE = "substitute", _("Vertretung des abwesenden Zuständigen")
+
+
+# the events of incoming messages: auto-replies and inbox actions only for these
+INBOUND_EVENTS = ("message.received", "conversation.created")
+
+
 class AutomationRuleQuerySet(models.QuerySet):
     def active(self) -> AutomationRuleQuerySet:
         return self.filter(active=True)
@@ -164,6 +206,25 @@ class AutomationRule(models.Model):
             "auch wenn das Ereignis erneut kommt)."
         ),
     )
+    auto_reply = models.CharField(
+        _("automatische Antwort"),
+        max_length=16,
+        choices=AutoReply.choices,
+        blank=True,
+        default=AutoReply.NONE,
+        help_text=_(
+            "Antwort an den Absender einer eingehenden Nachricht. Nie an automatische, "
+            "Massen-, Listen-, Noreply- oder Mailer-Daemon-Absender (RFC 3834)."
+        ),
+    )
+    reply_window_hours = models.PositiveIntegerField(
+        _("höchstens eine automatische Antwort je (Stunden)"),
+        default=24,
+        help_text=_(
+            "Je Absender und Konversation geht in diesem Zeitraum höchstens eine "
+            "automatische Antwort, über alle Regeln hinweg."
+        ),
+    )
     description = models.TextField(_("Beschreibung"), blank=True)
     created_at = models.DateTimeField(_("angelegt"), default=timezone.now, editable=False)
     updated_at = models.DateTimeField(_("geändert"), auto_now=True)
@@ -206,9 +267,36 @@ class RuleStep(models.Model):
     )
     position = models.PositiveSmallIntegerField(_("Schritt"), default=0)
     name = models.CharField(_("Bezeichnung"), max_length=80, blank=True)
-    template_key = models.SlugField(_("Vorlage"), max_length=80)
+    action = models.CharField(
+        _("Aktion"), max_length=10, choices=StepAction.choices, default=StepAction.SEND
+    )
+    template_key = models.SlugField(_("Vorlage"), max_length=80, blank=True)
     channels = models.JSONField(
-        _("Kanäle"), default=list, help_text=_('In Reihenfolge, z. B. ["email", "sms"].')
+        _("Kanäle"),
+        default=list,
+        blank=True,
+        help_text=_('In Reihenfolge, z. B. ["email", "sms"].'),
+    )
+    assign_to = models.CharField(
+        _("zuweisen an"), max_length=12, choices=AssignTo.choices, blank=True
+    )
+    assign_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("Person"),
+        help_text=_("Nur bei „eine bestimmte Person“."),
+    )
+    set_priority = models.CharField(
+        _("Priorität der Konversation"),
+        max_length=8,
+        blank=True,
+        help_text=_("urgent, high, normal oder low"),
+    )
+    tags = models.JSONField(
+        _("Schlagworte"), default=list, blank=True, help_text=_('z. B. ["Buchhaltung"]')
     )
     channel_mode = models.CharField(
         _("Kanalwahl"), max_length=8, choices=ChannelMode.choices, default=ChannelMode.FALLBACK
@@ -249,7 +337,11 @@ class RuleStep(models.Model):
     def clean(self) -> None:
         from kommunikation.automation.validation import step_errors
 
-        errors = step_errors(self, event_type=self.rule.event_type if self.rule_id else "")
+        errors = step_errors(
+            self,
+            event_type=self.rule.event_type if self.rule_id else "",
+            auto_reply=self.rule.auto_reply if self.rule_id else "",
+        )
         if errors:
             raise ValidationError(errors)
 
@@ -300,6 +392,7 @@ class PlannedState(models.TextChoices):
     PLANNED = "planned", _("geplant")
     SKIPPED = "skipped", _("übersprungen")
     CANCELLED = "cancelled", _("storniert")
+    DONE = "done", _("ausgeführt")  # an inbox step (assign, priority, tags)
 
 
 class PlannedStepQuerySet(models.QuerySet):

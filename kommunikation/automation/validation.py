@@ -12,11 +12,16 @@ from typing import Any
 from django.utils.translation import gettext as _
 
 from kommunikation.automation.models import (
+    INBOUND_EVENTS,
+    AssignTo,
+    AutoReply,
     CancelOn,
     ChannelMode,
+    StepAction,
     Timing,
     Unit,
 )
+from kommunikation.automation.textops import TEXT_OPS, value_errors
 from kommunikation.events.catalogue import ORDER_STATUSES, get_event_type
 from kommunikation.models import Category, SendChannel
 
@@ -31,8 +36,17 @@ CUSTOMER_FIELDS = (
     "vip",
     "is_company",
     "country",
+    "number",
+    "owner",  # the owner's username
 )
-OPERATORS = ("equals", "not_equals", "in", "not_in", ">=", "<=", ">", "<", "exists", "missing")
+OPERATORS = (
+    "equals", "not_equals", "in", "not_in", ">=", "<=", ">", "<", "exists", "missing",
+    *TEXT_OPS,
+)  # fmt: skip
+# what an inbox step may set as the conversation's priority
+CONVERSATION_PRIORITIES = ("urgent", "high", "normal", "low")
+# categories an auto-reply may have: a service message, never one that needs consent
+AUTO_REPLY_CATEGORIES = (Category.TRANSACTIONAL, Category.SERVICE)
 STATUS_EVENTS = ("order.status_changed",)
 
 
@@ -77,6 +91,10 @@ def condition_errors(conditions: Any) -> list[str]:
                 )
         elif "value" not in cond:
             errors.append(_("%(where)s: ein Wert fehlt.") % {"where": where})
+        elif op in TEXT_OPS:
+            problem = value_errors(op, value)
+            if problem:
+                errors.append(f"{where}: {problem}")
         elif op in ("in", "not_in"):
             if not isinstance(value, list) or not value:
                 errors.append(
@@ -119,13 +137,66 @@ def rule_errors(rule) -> dict[str, list[str]]:
     problems = condition_errors(rule.conditions)
     if problems:
         errors["conditions"] = problems
+    if rule.auto_reply:
+        if rule.auto_reply not in AutoReply.values:
+            errors["auto_reply"] = [_("Unbekannte Art der automatischen Antwort.")]
+        elif rule.event_type not in INBOUND_EVENTS:
+            errors["auto_reply"] = [
+                _("Automatische Antworten nur bei %(events)s.")
+                % {"events": ", ".join(INBOUND_EVENTS)}
+            ]
+        if rule.category not in AUTO_REPLY_CATEGORIES:
+            errors["category"] = [
+                _(
+                    "Eine automatische Antwort ist eine Service-Nachricht (transactional oder service)."
+                )
+            ]
+        if not rule.reply_window_hours:
+            errors["reply_window_hours"] = [_("Mindestens eine Stunde.")]
     return errors
 
 
-def step_errors(step, *, event_type: str) -> dict[str, list[str]]:
+def inbox_step_errors(step, *, event_type: str) -> dict[str, list[str]]:
+    """Problems of a step that changes the conversation (assign, priority, tags)."""
+    errors: dict[str, list[str]] = {}
+    if event_type and event_type not in INBOUND_EVENTS:
+        errors["action"] = [
+            _("Zuweisen, Priorität und Schlagworte nur bei %(events)s.")
+            % {"events": ", ".join(INBOUND_EVENTS)}
+        ]
+    if step.action == StepAction.ASSIGN:
+        if step.assign_to not in AssignTo.values:
+            errors["assign_to"] = [
+                _("Erlaubt: %(allowed)s.") % {"allowed": ", ".join(AssignTo.values)}
+            ]
+        elif step.assign_to == AssignTo.USER and step.assign_user_id is None:
+            errors["assign_user"] = [_("Welche Person?")]
+    elif step.action == StepAction.PRIORITY:
+        if step.set_priority not in CONVERSATION_PRIORITIES:
+            errors["set_priority"] = [
+                _("Erlaubt: %(allowed)s.") % {"allowed": ", ".join(CONVERSATION_PRIORITIES)}
+            ]
+    elif step.action == StepAction.TAGS:
+        tags = step.tags
+        if (
+            not isinstance(tags, list)
+            or not tags
+            or not all(isinstance(t, str) and t.strip() and len(t) <= 40 for t in tags)
+        ):
+            errors["tags"] = [_("Eine Liste von Schlagworten (je höchstens 40 Zeichen).")]
+    return errors
+
+
+def step_errors(step, *, event_type: str, auto_reply: str = "") -> dict[str, list[str]]:
     """Problems of one step for a rule of `event_type` (templates included)."""
+    if step.action not in StepAction.values:
+        return {"action": [_("Unbekannte Aktion.")]}
+    if step.action != StepAction.SEND:
+        return inbox_step_errors(step, event_type=event_type)
     errors: dict[str, list[str]] = {}
     channels = step.channels
+    if auto_reply and step.category and step.category not in AUTO_REPLY_CATEGORIES:
+        errors["category"] = [_("Eine automatische Antwort ist eine Service-Nachricht.")]
     if not isinstance(channels, list) or not channels:
         errors["channels"] = [_("Mindestens ein Kanal.")]
         channels = []
@@ -140,6 +211,11 @@ def step_errors(step, *, event_type: str) -> dict[str, list[str]]:
                 }
             ]
             channels = []
+    if auto_reply and "channels" not in errors and channels != ["email"]:
+        errors["channels"] = [_('Automatische Antworten gehen per E-Mail: ["email"].')]
+        channels = []
+    if auto_reply and step.timing != Timing.IMMEDIATE:
+        errors["timing"] = [_("Eine automatische Antwort geht sofort.")]
     if step.channel_mode not in ChannelMode.values:
         errors["channel_mode"] = [_("Unbekannte Kanalwahl.")]
     if step.category and step.category not in Category.values:

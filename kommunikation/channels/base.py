@@ -28,6 +28,8 @@ class Outgoing:
     references: str = ""
     template_key: str = ""
     attachments: list[dict] = field(default_factory=list)
+    # RFC 3834 Auto-Submitted header ("auto-replied"); empty: none
+    auto_submitted: str = ""
     # set by the dispatch worker for non-transactional messages (RFC 8058)
     unsubscribe_url: str = ""
     unsubscribe_mailto: str = ""

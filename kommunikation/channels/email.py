@@ -73,6 +73,10 @@ class EmailChannel(ChannelAdapter):
             headers["In-Reply-To"] = out.in_reply_to
         if out.references:
             headers["References"] = out.references
+        if out.auto_submitted:
+            # RFC 3834: an auto-reply says so, and asks Exchange not to answer it in turn
+            headers["Auto-Submitted"] = out.auto_submitted
+            headers["X-Auto-Response-Suppress"] = "All"
         text, html = out.text, out.html
         if out.unsubscribe_url:
             # RFC 8058: an https link and a mailto; mailbox providers POST to the link

@@ -549,6 +549,14 @@ class InboundContext(TypedDict):
     from_address: str
     channel: str
     received_at: dt.datetime
+    # filled in by the auto-reply rules (kommunikation.automation.autoreply), not the source:
+    # the absent agent and their substitute, the brand's opening hours
+    agent_name: str
+    substitute_name: str
+    substitute_email: str
+    absent_until: str  # ISO date (the datum filter reads it)
+    next_opening: str  # ISO date
+    next_opening_time: str  # "08:00"
 
 
 def build_inbound(p: Mapping[str, Any]) -> InboundContext:
@@ -562,6 +570,12 @@ def build_inbound(p: Mapping[str, Any]) -> InboundContext:
         from_address=_opt(p, "from_address"),
         channel=_opt(p, "channel") or "email",
         received_at=_datetime(p, "received_at"),
+        agent_name=_opt(p, "agent_name"),
+        substitute_name=_opt(p, "substitute_name"),
+        substitute_email=_opt(p, "substitute_email"),
+        absent_until=_opt(p, "absent_until"),
+        next_opening=_opt(p, "next_opening"),
+        next_opening_time=_opt(p, "next_opening_time"),
     )
 
 
@@ -576,6 +590,7 @@ _INBOUND_EXAMPLE = {
     "message_id": 4711,
     "classification": "customer",
     "mailbox_id": 1,
+    "mailbox": "support@musterfirma.de",
     "to": ["support@musterfirma.de"],
     "auto_submitted": "",
     "precedence": "",
@@ -584,11 +599,18 @@ _INBOUND_EXAMPLE = {
     "list_unsubscribe": False,
     "x_auto_response_suppress": "",
     "flagged": False,
+    "new_conversation": True,
     "is_bulk": False,
     "is_auto_generated": False,
     "sender_is_noreply": False,
     "sender_is_mailer_daemon": False,
     "auto_reply_blockers": [],
+    "agent_name": "Jonas Weber",
+    "substitute_name": "Lea Schmidt",
+    "substitute_email": "lea.schmidt@musterfirma.de",
+    "absent_until": "2025-06-23",
+    "next_opening": "2025-06-17",
+    "next_opening_time": "08:00",
 }
 
 

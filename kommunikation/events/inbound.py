@@ -70,7 +70,7 @@ def inbound_facts(message) -> dict[str, Any]:
     return facts
 
 
-def _payload(message, conversation) -> dict[str, Any]:
+def _payload(message, conversation, *, new_conversation: bool = False) -> dict[str, Any]:
     received_at = timezone.localtime(message.created_at)
     return {
         "conversation_reference": conversation_reference(conversation),
@@ -83,8 +83,12 @@ def _payload(message, conversation) -> dict[str, Any]:
         "message_id": message.pk,
         "classification": conversation.classification,
         "mailbox_id": conversation.mailbox_id,
+        # the brand mailbox it came in by, for rule conditions (payload.mailbox equals ...)
+        "mailbox": (conversation.mailbox.address or "").lower() if conversation.mailbox else "",
         "to": list(message.to or []),
         "flagged": message.flagged,
+        # the message started its conversation (rules: an acknowledgement only for the first)
+        "new_conversation": new_conversation,
         **inbound_facts(message),
     }
 
@@ -136,12 +140,12 @@ def record_inbound_events(message_ids: list[int], started_ids: list[int]) -> int
     started = set(started_ids)
     messages = (
         Message.objects.filter(pk__in=message_ids)
-        .select_related("conversation__brand", "conversation__customer")
+        .select_related("conversation__brand", "conversation__customer", "conversation__mailbox")
         .order_by("pk")
     )
     items = []
     for message in messages:
-        payload = _payload(message, message.conversation)
+        payload = _payload(message, message.conversation, new_conversation=message.pk in started)
         if message.pk in started:
             key = f"conversation:{message.conversation_id}"
             items.append(_event("conversation.created", key, message, payload))

@@ -309,8 +309,11 @@ def scan_no_response(
     rec = _Recorder("no_response")
     if not thresholds:
         return rec.result
-    last = Message.objects.filter(conversation=OuterRef("pk"), is_internal_note=False).order_by(
-        "-created_at", "-id"
+    # our auto-replies ("Wir melden uns") are no answer the customer owes a reply to
+    last = (
+        Message.objects.filter(conversation=OuterRef("pk"), is_internal_note=False)
+        .exclude(outbound__auto_submitted="auto-replied")
+        .order_by("-created_at", "-id")
     )
     conversations = (
         Conversation.objects.open()

@@ -151,9 +151,10 @@ def test_condition_lists_are_checked_with_clear_errors():
         {"field": "payload.x", "op": "exists", "value": True},
     ]) == [
         "Bedingung 1: unbekanntes Feld „customer.shoe_size“ (brand, customer.<kind|segment|"
-        "value_tier|activity|language|vip|is_company|country>, payload.NAME, record.status).",
+        "value_tier|activity|language|vip|is_company|country|number|owner>, payload.NAME, "
+        "record.status).",
         "Bedingung 2: unbekannter Vergleich „about“, erlaubt: equals, not_equals, in, not_in, "
-        ">=, <=, >, <, exists, missing.",
+        ">=, <=, >, <, exists, missing, contains_any, matches.",
         "Bedingung 3: in braucht eine Liste.",
         "Bedingung 4: exists braucht keinen Wert.",
     ]  # fmt: skip

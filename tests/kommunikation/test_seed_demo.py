@@ -159,5 +159,7 @@ def test_demo_setup_seeds_an_empty_database_and_prints_the_login():
     out = io.StringIO()
     call_command("demo_setup", stdout=out)
 
-    assert Conversation.objects.count() == 600
+    # 600 generated, and per brand two mails through ingestion and the inbound rules
+    assert Conversation.objects.count() == 610
+    assert "10 Demo-Mails durch die Eingangsregeln" in out.getvalue()
     assert "Passwort" in out.getvalue()

@@ -24,6 +24,10 @@ class Command(BaseCommand):
 
             count = seed_automation_demo()
             self.stdout.write(f"{count} Demo-Ereignisse durch die Regeln geschickt.")
+            from kommunikation.automation.demo import seed_inbound_demo
+
+            mails = seed_inbound_demo()
+            self.stdout.write(f"{mails} Demo-Mails durch die Eingangsregeln geschickt.")
         User = get_user_model()
         user, created = User.objects.get_or_create(
             username=DEMO_USER,

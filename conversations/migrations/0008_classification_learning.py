@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("conversations", "0006_message_parse_flags"),
+        ("conversations", "0007_conversation_tags"),
         ("kommunikation", "0009_sevdesk_segments"),
     ]
 
