@@ -4,8 +4,16 @@
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
-DEV    := DEBUG=true EMAIL_BACKEND=django.core.mail.backends.filebased.EmailBackend
-HOST   ?= 127.0.0.1:8000
+# make run HOST=0.0.0.0 PORT=8101: where the web server listens (HOST=127.0.0.1:8101 works too)
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+ifneq ($(findstring :,$(HOST)),)
+override PORT := $(lastword $(subst :, ,$(HOST)))
+override HOST := $(firstword $(subst :, ,$(HOST)))
+endif
+# links in mails (unsubscribe, preferences, tracking) point where we serve, unless SITE_URL is set
+SITE_URL ?= http://$(if $(filter 0.0.0.0,$(HOST)),127.0.0.1,$(HOST)):$(PORT)
+DEV    := DEBUG=true SITE_URL=$(SITE_URL) EMAIL_BACKEND=django.core.mail.backends.filebased.EmailBackend
 
 .PHONY: install run test lint format bench clean
 
@@ -19,7 +27,8 @@ $(STAMP): pyproject.toml
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
-## run: migrate, seed demo data when empty, print the login, start web server + one qcluster worker
+## run: migrate, seed demo data when empty, print the login, start web server + one django-q2 cluster
+##      (config/run.py supervises both; Ctrl-C stops both). Variables: HOST, PORT, SITE_URL, Q2_WORKERS
 run: install
 	$(DEV) $(PY) manage.py migrate --no-input
 	$(DEV) $(PY) manage.py createcachetable
@@ -27,11 +36,7 @@ run: install
 	$(DEV) $(PY) manage.py load_templates
 	$(DEV) $(PY) manage.py load_rules kommunikation/automation/library/default_rules.yaml
 	$(DEV) $(PY) manage.py demo_setup
-	@echo "Posteingang: http://$(HOST)/   (Strg-C beendet Webserver und Worker)"
-	@trap 'kill 0' INT TERM EXIT; \
-	  $(DEV) $(PY) manage.py qcluster & \
-	  $(DEV) $(PY) manage.py runserver $(HOST) --noreload; \
-	  wait
+	@$(DEV) $(PY) -m config.run --host $(HOST) --port $(PORT)
 
 ## test: ruff (lint + format check), then the whole pytest suite, browser tests included
 test: install

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from django import forms
 from django.db.models import Count, Q, QuerySet
 from django.http import QueryDict
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext_lazy as _
 
@@ -24,6 +24,57 @@ from kommunikation.models import Activity, BusinessEntity, Customer, ValueTier
 
 PAGE_SIZE = 50
 OPEN_STATUSES = [Status.OPEN, Status.PENDING]
+
+
+# Tried after the UI language's own formats: ISO (old links), and the day-first forms of the
+# other UI languages, so a link a colleague sent from a German or Dutch UI still filters.
+# No UI language writes the month first with dots or dashes; "11/05/2026" stays English-only.
+SHARED_DATE_FORMATS = ["%Y-%m-%d", "%d.%m.%Y", "%d-%m-%Y"]
+
+
+def parse_date_input(value: str) -> dt.date | None:
+    """A date as typed: the active language's input formats (25.11.2026 in German,
+    2026-11-25 in English, 25-11-2026 in Dutch), then SHARED_DATE_FORMATS; else None."""
+    value = value.strip()
+    for fmt in [*formats.get_format("DATE_INPUT_FORMATS"), *SHARED_DATE_FORMATS]:
+        try:
+            return dt.datetime.strptime(value, fmt).date()  # noqa: DTZ007 (a date, no time)
+        except ValueError:
+            continue
+    return None
+
+
+class LocalDateInput(forms.DateInput):
+    """A text field, not ``type="date"``: Chromium draws a date input in the browser's own
+    locale whatever the page's ``lang`` says (a German page in an English browser shows
+    11/25/2026), so the field shows and takes the UI language's format itself."""
+
+    input_type = "text"
+
+    def __init__(self, attrs=None):
+        # TT.MM.JJJJ in German; the translations give each language's DATE_INPUT_FORMATS[0]
+        defaults = {"placeholder": _("TT.MM.JJJJ"), "inputmode": "numeric", "size": 10}
+        super().__init__({**defaults, **(attrs or {})})
+
+
+class LocalDateField(forms.DateField):
+    widget = LocalDateInput
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        if isinstance(value, dt.date):
+            return value
+        day = parse_date_input(str(value))
+        if day is None:
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        return day
+
+    def prepare_value(self, value):
+        """Show a valid date typed in another form (an ISO link) in the UI language's form."""
+        if isinstance(value, str):
+            return parse_date_input(value) or value
+        return value
 
 
 class InboxFilterForm(forms.Form):
@@ -53,8 +104,8 @@ class InboxFilterForm(forms.Form):
     zeitraum = forms.ChoiceField(
         label=_("Zeitraum"), required=False, choices=[("", _("jederzeit")), *PERIODS]
     )
-    von = forms.DateField(label=_("von"), required=False)
-    bis = forms.DateField(label=_("bis"), required=False)
+    von = LocalDateField(label=_("von"), required=False)
+    bis = LocalDateField(label=_("bis"), required=False)
     aelter = forms.IntegerField(
         label=_("Offen und älter als (Tage)"), required=False, min_value=1, max_value=3650
     )

@@ -33,6 +33,7 @@ from django.utils.translation import gettext_lazy
 from compliance.gate import DEFER, REFUSE, SEND, BatchRecords, decide
 from compliance.models import CONSENT_CATEGORIES
 from compliance.policy import BERLIN
+from conversations.filters import LocalDateField
 from kommunikation.automation.engine import jsonable, run_rules
 from kommunikation.automation.models import AutomationRule, PlannedState, PlannedStep, RuleRun
 from kommunikation.events.catalogue import EVENT_TYPES, get_event_type
@@ -128,8 +129,8 @@ class EventLogForm(forms.Form):
     )
     kunde = forms.CharField(label=gettext_lazy("Kunde"), required=False, max_length=100)
     vorgang = forms.CharField(label=gettext_lazy("Vorgangsnummer"), required=False, max_length=80)
-    von = forms.DateField(label=gettext_lazy("von"), required=False)
-    bis = forms.DateField(label=gettext_lazy("bis"), required=False)
+    von = LocalDateField(label=gettext_lazy("von"), required=False)
+    bis = LocalDateField(label=gettext_lazy("bis"), required=False)
 
     def values(self) -> dict:
         self.is_valid()

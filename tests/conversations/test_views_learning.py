@@ -40,6 +40,7 @@ def test_the_filter_automatisch_klassifiziert_lists_only_those(client, agent_a, 
     assert "Von Hand" not in response.text and "Noch offen" not in response.text
     assert 'name="auto" value="1" checked' in response.text
     assert 'href="/?auto=1" aria-current="page"' in response.text
+    assert '<span id="chip-auto">Automatisch klassifiziert</span>' in response.text
 
 
 def test_a_proposal_rides_on_the_row_and_the_open_conversation(client, agent_a, brand_a):

@@ -247,6 +247,9 @@ def test_the_event_log_filters_by_each_url_parameter(client, lead_a, log_events,
     assert listed("bis=2026-11-20") == {overdue.pk}
     assert listed("von=2026-11-24&bis=2026-11-24&typ=payment.received") == {paid.pk}
     assert listed("von=kaputt&ergebnis=unsinn") == {paid.pk, overdue.pk}  # ignored
+    assert listed("von=20.11.2026") == {paid.pk}  # as typed in the German date field
+    html = client.get("/automatisierung/ereignisse/?von=2026-11-20").text
+    assert 'type="text" name="von" value="20.11.2026"' in html
 
 
 def test_the_event_log_pages_by_keyset(client, clock, lead_a, brand_a, customer):
