@@ -436,6 +436,8 @@ class StatusChange(models.Model):
     status = models.CharField(max_length=10, choices=Message.State.choices)
     at = models.DateTimeField(default=timezone.now)
     detail = models.CharField(max_length=500, blank=True)
+    # the provider's id of the webhook event that reported it (any channel), if it has one
+    provider_event_id = models.CharField(max_length=200, blank=True)
 
     class Meta:
         verbose_name = _("Statusänderung")

@@ -32,8 +32,8 @@ from conversations.models import (
     RawEmail,
     SenderRule,
     Status,
-    StatusChange,
 )
+from conversations.outbound import record_queued
 from kommunikation.contact import email_domain, format_phone
 from kommunikation.events.catalogue import build_context
 from kommunikation.models import (
@@ -432,24 +432,19 @@ def queue_reply(*, conversation: Conversation, text: str, author, subject: str =
         in_reply_to = last_inbound[0]
         references = " ".join(filter(None, [last_inbound[1], last_inbound[0]]))
     sender = brand.sender_address("support")
-    now = timezone.now()
-    message = Message.objects.create(
+    message = record_queued(
         conversation=conversation,
         channel=Channel.EMAIL,
-        direction=Direction.OUTBOUND,
+        recipient=conversation.counterpart,
+        subject=subject or _reply_subject(conversation.subject),
+        text=text,
         author=author,
         sender_name=brand.name,
         sender_address=sender,
-        to=[conversation.counterpart],
-        subject=subject or _reply_subject(conversation.subject),
-        text=text,
         message_id=make_msgid(domain=email_domain(sender) or "localhost"),
         in_reply_to=in_reply_to,
         references=references,
-        status=Message.State.QUEUED,
-        created_at=now,
     )
-    StatusChange.objects.create(message=message, status=Message.State.QUEUED, at=now)
     enqueue_outbound(
         brand=brand,
         customer=conversation.customer,
@@ -465,13 +460,6 @@ def queue_reply(*, conversation: Conversation, text: str, author, subject: str =
         message_id=message.message_id,
         idempotency_key=f"reply:{message.pk}",
         created_by=author,
-    )
-    conversation.message_count += 1
-    conversation.last_message_at = now
-    conversation.response_due_at = None  # answered
-    conversation.snippet = " ".join(text.split())[:200]
-    conversation.save(
-        update_fields=["message_count", "last_message_at", "response_due_at", "snippet"]
     )
     return message
 

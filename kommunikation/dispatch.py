@@ -44,17 +44,8 @@ from compliance.gate import DEFER, REFUSE, BatchRecords, decide
 from compliance.models import Suppression, needs_consent
 from compliance.services import Actor, suppress_address, unsubscribe_mailto, unsubscribe_url
 from compliance.services import preference_url as customer_preference_url
-from conversations.models import (
-    Channel,
-    Classification,
-    Conversation,
-    Direction,
-    Message,
-    Status,
-    StatusChange,
-)
-from conversations.sanitize import sanitize_html
-from conversations.threading import normalize_subject
+from conversations.models import Message
+from conversations.outbound import Outbound, OutboundThreads, record_sent, record_status
 from kommunikation.automation.engine import still_wanted
 from kommunikation.channels import CHANNELS
 from kommunikation.channels.base import Outgoing, PermanentError, TransientError
@@ -249,8 +240,8 @@ class _Batch:
     records: BatchRecords
     result: BatchResult
     sent: list[tuple[OutboundMessage, Rendered]] = field(default_factory=list)
-    # the batch's threads by (brand, customer, channel, subject key); None: none yet
-    threads: dict[tuple, Conversation | None] = field(default_factory=dict)
+    # the batch's threads, looked up once for all its write-back groups
+    threads: OutboundThreads = field(default_factory=OutboundThreads)
 
     def flush(self) -> None:
         if not self.sent:
@@ -591,7 +582,7 @@ def _fail_or_fall_back(
             return  # the other worker's outcome stands, in the outbox and in the thread
         if row.message is not None:
             # an inbox reply: the composer shows that it did not go out, and why
-            _add_status(row.message, Message.State.FAILED, reason, timezone.now())
+            record_status(row.message, Message.State.FAILED, timezone.now(), detail=reason)
     if status == OutboundStatus.REFUSED:
         result.refused += 1
     else:
@@ -599,34 +590,27 @@ def _fail_or_fall_back(
     result.reasons.append(reason)
 
 
-def _add_status(message: Message, status: str, detail: str, at) -> None:
-    message.status = status
-    message.save(update_fields=["status"])
-    StatusChange.objects.create(message=message, status=status, at=at, detail=detail[:500])
-
-
 class WriteBackConflict(Exception):
     """A group's write-back changed fewer rows than it held: rolled back, nothing written."""
 
 
 def write_back_sent(
-    sent: list[tuple[OutboundMessage, Rendered]], *, threads: dict | None = None
+    sent: list[tuple[OutboundMessage, Rendered]], *, threads: OutboundThreads | None = None
 ) -> list[OutboundMessage]:
     """Mark a group of sent rows and put them in their threads, in one short transaction.
 
     Only the rows this worker still holds; returns the others, lost to a worker
     that claimed them again after our lease ran out: they get no thread entry and
-    no status from us. Inbox replies update their own thread entry; automated
-    messages join the customer's conversation with the same subject or start a new
-    one, which starts closed: a routine message is no task for the inbox until the
-    customer answers (ingestion reopens it then, threading on our Message-ID).
+    no status from us. The thread entries are the inbox's to write
+    (``conversations.outbound.record_sent``, with its one threading rule for
+    outbound messages).
 
     Optimistic first, as losing a row is rare: thread and mark the whole group,
     each UPDATE matched on the claim token, and compare the row count. Short of a
     row, the transaction is rolled back (thread entries included) and the group
     written again, this time locking the rows still ours first.
     """
-    threads = {} if threads is None else threads
+    threads = OutboundThreads() if threads is None else threads
     before = [(row.conversation, row.message) for row, _rendered in sent]
     try:
         with transaction.atomic():
@@ -658,32 +642,43 @@ def write_back_sent(
     return lost
 
 
-def _thread_and_mark(sent: list[tuple[OutboundMessage, Rendered]], threads: dict) -> None:
+def _thread_and_mark(sent: list[tuple[OutboundMessage, Rendered]], threads: OutboundThreads) -> None:
     _thread_sent(sent, threads)
     written = _mark_sent([row for row, _rendered in sent])
     if written != len(sent):
         raise WriteBackConflict(f"{written} of {len(sent)} rows written back")
 
 
-def _thread_sent(sent: list[tuple[OutboundMessage, Rendered]], threads: dict) -> None:
-    timeline: list[StatusChange] = []
-    automated, replies = [], []
-    for row, rendered in sent:
-        if row.message is None:
-            automated.append((row, rendered))
-            continue
-        message = row.message
-        message.message_id = row.header_message_id
-        message.provider_id = row.provider_id
-        message.sent_at = row.sent_at
-        message.status = Message.State.SENT
-        replies.append(message)
-        timeline.append(StatusChange(message=message, status=Message.State.SENT, at=row.sent_at))
-    if replies:
-        Message.objects.bulk_update(replies, ["message_id", "provider_id", "sent_at", "status"])
-    if automated:
-        timeline += _thread_automated(automated, threads)
-    StatusChange.objects.bulk_create(timeline)
+def _thread_sent(sent: list[tuple[OutboundMessage, Rendered]], threads: OutboundThreads) -> None:
+    """The group's thread entries, through the inbox's one writer of outbound messages."""
+    items = [
+        Outbound(
+            brand=row.brand,
+            customer=row.customer,
+            channel=row.channel,
+            recipient=row.recipient,
+            subject=rendered.subject,
+            text=rendered.text,
+            html=rendered.html,
+            conversation=row.conversation,
+            message=row.message,
+            topic=row.template_key,
+            sender_name=row.brand.name,
+            sender_address=row.brand.sender_address(row.purpose),
+            reply_to=row.reply_to,
+            message_id=row.header_message_id,
+            in_reply_to=row.in_reply_to,
+            references=row.references,
+            provider_id=row.provider_id,
+            queued_at=row.created_at,
+            sent_at=row.sent_at,
+        )
+        for row, rendered in sent
+    ]
+    for (row, _rendered), item, message in zip(
+        sent, items, record_sent(items, threads=threads), strict=True
+    ):
+        row.message, row.conversation = message, item.conversation or message.conversation
 
 
 _SENT_COLUMNS = [
@@ -725,100 +720,3 @@ def _mark_sent(rows: list[OutboundMessage]) -> int:
         )
         # the sum over the statements (sqlite3 and psycopg alike)
         return cursor.rowcount
-
-
-def _subject_key(row: OutboundMessage, rendered: Rendered) -> str:
-    return (normalize_subject(rendered.subject) if rendered.subject else row.template_key)[:200]
-
-
-def _thread_automated(
-    sent: list[tuple[OutboundMessage, Rendered]], found: dict[tuple, Conversation | None]
-) -> list[StatusChange]:
-    """Thread entries for automated messages; `found` caches the batch's thread look-ups."""
-    keys = {
-        (row.brand_id, row.customer_id, row.channel, _subject_key(row, rendered))
-        for row, rendered in sent
-        if row.conversation_id is None and row.customer_id is not None
-    } - found.keys()
-    if keys:
-        found.update(dict.fromkeys(keys))
-        candidates = Conversation.objects.filter(
-            brand_id__in={k[0] for k in keys},
-            customer_id__in={k[1] for k in keys},
-            subject_key__in={k[3] for k in keys},
-        ).order_by("last_message_at", "id")
-        for conv in candidates:  # the newest wins
-            key = (conv.brand_id, conv.customer_id, conv.channel, conv.subject_key)
-            if key in keys:
-                found[key] = conv
-    new: list[Conversation] = []
-    for row, rendered in sent:
-        if row.conversation_id is not None:
-            continue
-        key = (row.brand_id, row.customer_id, row.channel, _subject_key(row, rendered))
-        conv = found.get(key) if row.customer_id is not None else None
-        if conv is None:
-            conv = Conversation(
-                brand=row.brand,
-                customer=row.customer,
-                subject=rendered.subject[:500],
-                subject_key=key[3],
-                counterpart=row.recipient,
-                counterpart_name=str(row.customer or "")[:200],
-                channel=row.channel if row.channel in Channel.values else Channel.EMAIL,
-                classification=Classification.CUSTOMER if row.customer else "",
-                status=Status.CLOSED,
-                unread=False,
-                message_count=0,
-                snippet=(rendered.text or rendered.subject)[:200],
-                last_message_at=row.sent_at,
-            )
-            new.append(conv)
-            if row.customer_id is not None:
-                found[key] = conv
-        if conv.pk is None:
-            conv.message_count += 1
-            conv.last_message_at = max(conv.last_message_at, row.sent_at)
-        row.conversation = conv
-    Conversation.objects.bulk_create(new)
-
-    messages = [
-        Message(
-            conversation=row.conversation,
-            channel=row.channel if row.channel in Channel.values else Channel.EMAIL,
-            direction=Direction.OUTBOUND,
-            sender_name=row.brand.name,
-            sender_address=row.brand.sender_address(row.purpose),
-            to=[row.recipient],
-            reply_to=row.reply_to,
-            subject=rendered.subject[:500],
-            text=rendered.text,
-            html=sanitize_html(rendered.html)[0] if rendered.html else "",
-            message_id=row.header_message_id,
-            in_reply_to=row.in_reply_to,
-            references=row.references,
-            provider_id=row.provider_id,
-            status=Message.State.SENT,
-            sent_at=row.sent_at,
-            created_at=row.created_at,
-        )
-        for row, rendered in sent
-    ]
-    Message.objects.bulk_create(messages)
-    timeline = []
-    # new threads got their count when created; only existing ones need an UPDATE
-    created = {conv.pk for conv in new}
-    existing_threads: dict[int, list] = {}
-    for (row, _rendered), message in zip(sent, messages, strict=True):
-        row.message = message
-        timeline.append(
-            StatusChange(message=message, status=Message.State.QUEUED, at=row.created_at)
-        )
-        timeline.append(StatusChange(message=message, status=Message.State.SENT, at=row.sent_at))
-        if row.conversation.pk not in created:
-            existing_threads.setdefault(row.conversation.pk, []).append(row.sent_at)
-    for pk, times in sorted(existing_threads.items()):  # one lock order for all workers
-        Conversation.objects.filter(pk=pk).update(
-            message_count=F("message_count") + len(times), last_message_at=max(times)
-        )
-    return timeline

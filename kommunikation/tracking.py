@@ -10,7 +10,6 @@ import re
 from anymail.signals import tracking
 from django.conf import settings
 from django.core import signing
-from django.db import transaction
 from django.dispatch import receiver
 from django.http import HttpResponse, HttpResponseBadRequest, HttpResponseRedirect
 from django.urls import reverse
@@ -22,7 +21,7 @@ from django.views.decorators.http import require_GET
 
 from compliance.models import Suppression
 from compliance.services import Actor, UnsubscribeTarget, suppress_address, unsubscribe
-from conversations.models import Message, StatusChange
+from conversations.outbound import record_note, record_status
 from conversations.webhooks import RejectedPayload
 from kommunikation.models import BusinessEntity, OutboundMessage
 
@@ -31,9 +30,6 @@ log = logging.getLogger(__name__)
 TRACKING_SALT = "kommunikation.tracking"
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 WEBHOOK_ACTOR = Actor(label="Zustellstatus (Webhook)")
-
-# later states never go back to earlier ones (an "opened" after "clicked" stays clicked)
-_RANK = {"sent": 1, "delivered": 2, "opened": 3, "clicked": 4, "bounced": 5, "failed": 5}
 
 # href="http..." in an <a> tag; our own links (unsubscribe, preferences) stay as they are
 _LINK = re.compile(r'(<a\b[^>]*?\bhref=)(["\'])(https?://[^"\'\s>]+)\2', re.IGNORECASE)
@@ -60,37 +56,6 @@ def add_tracking(html: str, *, outbound_id: int) -> str:
     return html.replace("</body>", pixel + "</body>") if "</body>" in html else html + pixel
 
 
-def record_status(row: OutboundMessage, status: str, *, detail: str = "", at=None) -> bool:
-    """Put a status on the message's timeline once; True if it was new."""
-    message = row.message
-    if message is None:
-        return False
-    at = at or timezone.now()
-    with transaction.atomic():
-        message = Message.objects.select_for_update().get(pk=message.pk)
-        if StatusChange.objects.filter(message=message, status=status).exists():
-            return False
-        StatusChange.objects.create(message=message, status=status, at=at, detail=detail[:500])
-        if _RANK.get(status, 0) >= _RANK.get(message.status, 0):
-            message.status = status
-            message.save(update_fields=["status"])
-    return True
-
-
-def note_on_timeline(row: OutboundMessage, detail: str, *, at=None) -> None:
-    """A complaint or unsubscribe has no status of its own: a timeline note under the
-    current status (once)."""
-    message = row.message
-    if message is None:
-        return
-    with transaction.atomic():
-        message = Message.objects.select_for_update().get(pk=message.pk)
-        if not StatusChange.objects.filter(message=message, detail=detail).exists():
-            StatusChange.objects.create(
-                message=message, status=message.status, at=at or timezone.now(), detail=detail
-            )
-
-
 def _tracked_row(token: str) -> tuple[OutboundMessage, dict] | None:
     """The row a signed tracking link names, or None for anything else (a 400).
 
@@ -114,7 +79,8 @@ def open_pixel(request, token: str):
     found = _tracked_row(token)
     if found is None:
         return HttpResponseBadRequest(_("Ungültiger Link."))
-    record_status(found[0], "opened", detail="Zählpixel")
+    if found[0].message is not None:
+        record_status(found[0].message, "opened", detail="Zählpixel")
     return HttpResponse(PIXEL, content_type="image/gif")
 
 
@@ -125,7 +91,8 @@ def click(request, token: str):
     if found is None or "u" not in found[1]:
         return HttpResponseBadRequest(_("Ungültiger Link."))
     row, data = found
-    record_status(row, "clicked", detail=data["u"])
+    if row.message is not None:
+        record_status(row.message, "clicked", detail=data["u"])
     # the target is inside the signature: no open redirect
     return HttpResponseRedirect(data["u"])
 
@@ -180,10 +147,12 @@ def handle_tracking(sender, event, esp_name: str, **kwargs) -> BusinessEntity | 
     if row is None:
         log.info("tracking %s from %s for an unknown message %s", kind, esp_name, event.message_id)
         return None
-    if kind == "complained":
-        note_on_timeline(row, "Spam-Beschwerde", at=at)
+    message = row.message
+    if kind == "complained" and message is not None:
+        record_note(message, "Spam-Beschwerde", at=at)
     if kind == "unsubscribed":
-        note_on_timeline(row, "abgemeldet", at=at)
+        if message is not None:
+            record_note(message, "abgemeldet", at=at)
         if row.customer is not None:
             unsubscribe(
                 UnsubscribeTarget(row.customer, "email", row.category, recipient),
@@ -199,6 +168,6 @@ def handle_tracking(sender, event, esp_name: str, **kwargs) -> BusinessEntity | 
     }.get(kind)
     if status == "clicked":
         detail = event.click_url or detail
-    if status:
-        record_status(row, status, detail=detail, at=at)
+    if status and message is not None:
+        record_status(message, status, at, provider_event_id=event.event_id, detail=detail)
     return row.brand
