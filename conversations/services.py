@@ -47,8 +47,8 @@ from kommunikation.models import (
 )
 from kommunikation.outbox import enqueue_outbound
 from templates_app.models import MessageTemplate
-from templates_app.plain import NO_CUSTOMER, TemplateRenderError, brand_data, customer_data
-from templates_app.rendering import TemplateNotFound, email_text_footer, render_message
+from templates_app.plain import NO_CUSTOMER, TemplateRenderError, customer_data
+from templates_app.rendering import TemplateNotFound, render_message
 
 # Kunde and Lieferant name whom; the other three stand on their own.
 CLASSIFICATIONS_WITH_CUSTOMER = {
@@ -514,13 +514,7 @@ def reply_templates(conversation: Conversation) -> list[tuple[str, str, str]]:
             )  # fmt: skip
         except (TemplateRenderError, TemplateNotFound):  # MissingVariable, render limits ...
             continue
-        footer = email_text_footer(
-            "",
-            brand=brand_data(brand),
-            ctx={"unsubscribe_link": "", "preferences_link": ""},
-            language=rendered.template.language,
-        )
-        offered.append((key, label, rendered.text.removesuffix("\n" + footer).strip()))
+        offered.append((key, label, rendered.body_text.strip()))
     return offered
 
 

@@ -90,6 +90,7 @@ class Rendered:
     subject: str
     text: str
     html: str
+    links: FooterLinks | None = None
 
 
 class RenderError(Exception):
@@ -408,21 +409,57 @@ def recipient_for(
     return usable[0].value if usable else ""
 
 
-def render(row: OutboundMessage, channel: str) -> Rendered:
-    """Agent-written content as given; a template key through templates_app."""
-    if row.text or row.html:
-        text = row.text
-        if row.source == "reply" and channel == "email" and text and row.brand.imprint.strip():
-            # German business mail must carry the company details (§ 37a HGB, § 35a GmbHG);
-            # templates have them in the layout's footer, agents' replies get them here,
-            # below the standard signature separator "-- " (RFC 3676).
-            text = f"{text.rstrip()}\n\n-- \n{row.brand.imprint.strip()}\n"
-        return Rendered(row.subject, text, row.html)
-    try:
-        # imported here: templates_app is optional for the outbox and its import is heavy
-        from templates_app.plain import NO_CUSTOMER, customer_data
-        from templates_app.rendering import render_message
+@dataclass(frozen=True)
+class FooterLinks:
+    """What a promotional email offers its reader: the footer's links (the layout shows
+    them) and the RFC 8058 List-Unsubscribe targets (the email channel's headers)."""
 
+    unsubscribe_url: str = ""
+    unsubscribe_mailto: str = ""
+    preference_url: str = ""
+
+
+def footer_links(row: OutboundMessage, channel: str) -> FooterLinks:
+    """Unsubscribe and preference links for an email that needs consent, else none."""
+    if channel != "email" or not needs_consent(row.category) or row.customer is None:
+        return FooterLinks()
+    noreply = row.brand.sender_address("noreply")
+    return FooterLinks(
+        unsubscribe_url=unsubscribe_url(
+            customer=row.customer, channel=channel, category=row.category, address=row.recipient
+        ),
+        unsubscribe_mailto=unsubscribe_mailto(
+            mailbox=noreply, customer=row.customer, channel=channel,
+            category=row.category, address=row.recipient,
+        ) if noreply else "",
+        preference_url=customer_preference_url(row.customer),
+    )  # fmt: skip
+
+
+def render(row: OutboundMessage, channel: str) -> Rendered:
+    """A template key through templates_app; content written by staff or the system as
+    given, an email of it inside the brand's layout (its footer with the company details
+    German business mail must carry, § 37a HGB, § 35a GmbHG, and the links)."""
+    # imported here: templates_app is optional for the outbox and its import is heavy
+    from templates_app.plain import NO_CUSTOMER, brand_data, customer_data
+    from templates_app.rendering import email_layout, render_message, text_to_html
+
+    links = footer_links(row, channel)
+    if row.text or row.html:
+        if channel != "email" or row.source == OutboundSource.TEST:
+            # a template test send is a rendered email already, layout and all
+            return Rendered(row.subject, row.text, row.html, links)
+        text, html = email_layout(
+            body_html=row.html or text_to_html(row.text),
+            body_text=row.text,
+            subject=row.subject,
+            brand=brand_data(row.brand),
+            language=row.language or row.brand.default_language,
+            unsubscribe_url=links.unsubscribe_url,
+            preference_url=links.preference_url,
+        )
+        return Rendered(row.subject, text, html, links)
+    try:
         rendered = render_message(
             key=row.template_key,
             channel=channel,
@@ -432,6 +469,7 @@ def render(row: OutboundMessage, channel: str) -> Rendered:
             language=row.language,
             context=row.context,
             variant_seed=row.idempotency_key,
+            links={"unsubscribe": links.unsubscribe_url, "preferences": links.preference_url},
         )
     except Exception as exc:  # any template problem stops this message, visibly
         raise RenderError(
@@ -441,7 +479,7 @@ def render(row: OutboundMessage, channel: str) -> Rendered:
     row.template_version = str(getattr(rendered, "version", "") or "")[:40]
     row.variant = str(getattr(rendered, "variant", "") or "")[:40]
     text = rendered.sms_text if channel in ("sms", "whatsapp") else rendered.text
-    return Rendered(rendered.subject or "", text or "", rendered.html or "")
+    return Rendered(rendered.subject or "", text or "", rendered.html or "", links)
 
 
 def outgoing_for(row: OutboundMessage, rendered: Rendered, channel: str) -> Outgoing:
@@ -467,17 +505,11 @@ def outgoing_for(row: OutboundMessage, rendered: Rendered, channel: str) -> Outg
         attachments=row.attachments,
         auto_submitted=row.auto_submitted,
     )
-    if channel == "email" and needs_consent(row.category) and row.customer is not None:
-        out.unsubscribe_url = unsubscribe_url(
-            customer=row.customer, channel=channel, category=row.category, address=row.recipient
-        )
-        noreply = brand.sender_address("noreply")
-        if noreply:
-            out.unsubscribe_mailto = unsubscribe_mailto(
-                mailbox=noreply, customer=row.customer, channel=channel,
-                category=row.category, address=row.recipient,
-            )  # fmt: skip
-        out.preference_url = customer_preference_url(row.customer)
+    links = rendered.links or FooterLinks()
+    if links.unsubscribe_url:
+        # the channel's RFC 8058 headers; the visible links are in the layout's footer
+        out.unsubscribe_url = links.unsubscribe_url
+        out.unsubscribe_mailto = links.unsubscribe_mailto
         # plain SMTP gets our own pixel and click redirect; only promotional mail with
         # consent (the gate checked it) is tracked, never an invoice
         out.track = settings.OUTBOX_TRACK_SMTP and settings.EMAIL_BACKEND.endswith(
@@ -642,7 +674,9 @@ def write_back_sent(
     return lost
 
 
-def _thread_and_mark(sent: list[tuple[OutboundMessage, Rendered]], threads: OutboundThreads) -> None:
+def _thread_and_mark(
+    sent: list[tuple[OutboundMessage, Rendered]], threads: OutboundThreads
+) -> None:
     _thread_sent(sent, threads)
     written = _mark_sent([row for row, _rendered in sent])
     if written != len(sent):

@@ -550,6 +550,8 @@ class RenderedMessage:
     sms_segments: SmsInfo | None
     whatsapp: tuple[str, str, list[str]] | None
     letter_pdf: bytes | None
+    # an email's text without the layout around it (what the reply composer offers)
+    body_text: str = ""
 
 
 _INLINER = css_inline.CSSInliner(keep_style_tags=False, load_remote_stylesheets=False)
@@ -644,6 +646,7 @@ def _render_version(version, *, channel, language, context, brand, with_pdf) -> 
         "sms_segments": None,
         "whatsapp": None,
         "letter_pdf": None,
+        "body_text": "",
     }
     if version.subject:
         out["subject"] = " ".join(
@@ -658,15 +661,16 @@ def _render_version(version, *, channel, language, context, brand, with_pdf) -> 
             body = text_to_html(out["text"])
         if not out["text"]:
             out["text"] = html_to_text(body)
-        out["html"] = email_html(
-            body=body,
+        out["body_text"] = out["text"]
+        out["text"], out["html"] = email_layout(
+            body_html=body,
+            body_text=out["text"],
             subject=out["subject"],
             brand=brand,
             language=language,
-            unsubscribe_link=ctx["unsubscribe_link"],
-            preferences_link=ctx["preferences_link"],
+            unsubscribe_url=ctx["unsubscribe_link"],
+            preference_url=ctx["preferences_link"],
         )
-        out["text"] = email_text_footer(out["text"], brand=brand, ctx=ctx, language=language)
     elif channel == "sms":
         sms = " ".join(
             line.strip()
@@ -734,68 +738,68 @@ td, th { padding: 4px 6px; border-bottom: 1px solid #e3e5e8; text-align: left; }
 _TOKENS = {
     "body": "KKBODYb7e1",
     "subject": "KKSUBJECTb7e1",
-    "unsubscribe_link": "KKUNSUBb7e1",
-    "preferences_link": "KKPREFSb7e1",
+    "unsubscribe_url": "KKUNSUBb7e1",
+    "preference_url": "KKPREFSb7e1",
 }
-_LAYOUTS: dict[tuple, str] = {}
+_LAYOUTS: dict[tuple, tuple[str, str]] = {}
+_DOCUMENT_BODY = re.compile(r"<body\b[^>]*>(.*)</body>", re.IGNORECASE | re.DOTALL)
 
 
-def _layout(brand: BrandData, language: str, unsubscribe: bool, preferences: bool) -> str:
-    """The brand layout with CSS inlined and tokens where the message parts go (cached)."""
+def _layout(
+    brand: BrandData, language: str, unsubscribe: bool, preferences: bool
+) -> tuple[str, str]:
+    """The brand layout, HTML (CSS inlined) and text, with tokens where the message
+    parts go (cached per brand, language and which links there are)."""
     key = (tuple(sorted(brand.items())), language, unsubscribe, preferences)
     layout = _LAYOUTS.get(key)
     if layout is None:
-        html = get_template("templates_app/email_layout.html").render(
-            {
-                "body": mark_safe(_TOKENS["body"]),
-                "subject": _TOKENS["subject"],
-                "brand": brand,
-                "language": language,
-                "unsubscribe_link": _TOKENS["unsubscribe_link"] if unsubscribe else "",
-                "preferences_link": _TOKENS["preferences_link"] if preferences else "",
-            }
-        )
+        context = {
+            "body": mark_safe(_TOKENS["body"]),
+            "subject": _TOKENS["subject"],
+            "brand": brand,
+            "language": language,
+            "unsubscribe_url": _TOKENS["unsubscribe_url"] if unsubscribe else "",
+            "preference_url": _TOKENS["preference_url"] if preferences else "",
+        }
+        html = get_template("templates_app/email_layout.html").render(context)
+        text = get_template("templates_app/email_layout.txt").render(context)
         if len(_LAYOUTS) > 256:
             _LAYOUTS.clear()
-        layout = _LAYOUTS[key] = _INLINER.inline(html)
+        layout = _LAYOUTS[key] = (_INLINER.inline(html), text)
     return layout
 
 
-def email_html(
+def email_layout(
     *,
-    body: str,
+    body_html: str,
+    body_text: str,
     subject: str,
     brand: BrandData,
     language: str,
-    unsubscribe_link: str,
-    preferences_link: str,
-) -> str:
-    """The body inside the brand layout, with CSS inlined for mail clients."""
-    layout = _layout(brand, language, bool(unsubscribe_link), bool(preferences_link))
-    body = _INLINER.inline_fragment(body, BODY_CSS % {"color": brand["color"]})
-    return (
-        layout.replace(_TOKENS["subject"], escape(subject))
-        .replace(_TOKENS["unsubscribe_link"], escape(unsubscribe_link))
-        .replace(_TOKENS["preferences_link"], escape(preferences_link))
+    unsubscribe_url: str = "",
+    preference_url: str = "",
+) -> tuple[str, str]:
+    """(text, html) of an email: the body inside the brand layout, the one owner of the
+    footer (imprint, unsubscribe and preference links, in the message's language) for
+    every email, from a template or written by staff. CSS is inlined for mail clients;
+    the text ends with one signature separator ("-- ", RFC 3676) and the same footer."""
+    html_layout, text_layout = _layout(brand, language, bool(unsubscribe_url), bool(preference_url))
+    document = _DOCUMENT_BODY.search(body_html)
+    if document is not None:  # a whole document written elsewhere: its body goes in
+        body_html = document.group(1)
+    body = _INLINER.inline_fragment(body_html, BODY_CSS % {"color": brand["color"]})
+    html = (
+        html_layout.replace(_TOKENS["subject"], escape(subject))
+        .replace(_TOKENS["unsubscribe_url"], escape(unsubscribe_url))
+        .replace(_TOKENS["preference_url"], escape(preference_url))
         .replace(_TOKENS["body"], body)
     )
-
-
-FOOTER_WORDS = {
-    "de": ("Abmelden", "Einstellungen"),
-    "en": ("Unsubscribe", "Preferences"),
-    "nl": ("Afmelden", "Voorkeuren"),
-}
-
-
-def email_text_footer(text: str, *, brand: BrandData, ctx, language: str) -> str:
-    parts = [text, "--", brand["imprint"] or brand["legal_name"]]
-    unsubscribe, preferences = FOOTER_WORDS.get(language, FOOTER_WORDS["de"])
-    if ctx["unsubscribe_link"]:
-        parts.append(f"{unsubscribe}: {ctx['unsubscribe_link']}")
-    if ctx["preferences_link"]:
-        parts.append(f"{preferences}: {ctx['preferences_link']}")
-    return "\n".join(p for p in parts if p)
+    text = (
+        text_layout.replace(_TOKENS["unsubscribe_url"], unsubscribe_url)
+        .replace(_TOKENS["preference_url"], preference_url)
+        .replace(_TOKENS["body"], body_text.strip())
+    )
+    return text, html
 
 
 # --- resolution and A/B variants ---------------------------------------------------------

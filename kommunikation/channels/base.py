@@ -30,10 +30,10 @@ class Outgoing:
     attachments: list[dict] = field(default_factory=list)
     # RFC 3834 Auto-Submitted header ("auto-replied"); empty: none
     auto_submitted: str = ""
-    # set by the dispatch worker for non-transactional messages (RFC 8058)
+    # set by the dispatch worker for non-transactional messages: the RFC 8058 headers
+    # (the visible links are in the rendered footer)
     unsubscribe_url: str = ""
     unsubscribe_mailto: str = ""
-    preference_url: str = ""
     track: bool = False
 
 

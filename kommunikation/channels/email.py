@@ -67,7 +67,10 @@ class EmailChannel(ChannelAdapter):
         self.connection = None
 
     def content(self, out: Outgoing) -> tuple[dict[str, str], str, str]:
-        """Extra headers, text and HTML as they go out (unsubscribe footer, tracking)."""
+        """Extra headers, text and HTML as they go out (RFC 8058 headers, tracking).
+
+        The visible footer (imprint, unsubscribe and preference links) is the brand
+        layout's, rendered before (templates_app.rendering.email_layout)."""
         headers = {"Message-ID": out.message_id}
         if out.in_reply_to:
             headers["In-Reply-To"] = out.in_reply_to
@@ -85,7 +88,6 @@ class EmailChannel(ChannelAdapter):
                 links.append(f"<{out.unsubscribe_mailto}>")
             headers["List-Unsubscribe"] = ", ".join(links)
             headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-            text, html = _with_footer(out, text, html)
         if html and out.track:
             html = add_tracking(html, outbound_id=out.outbound_id)
         return headers, text, html
@@ -244,24 +246,3 @@ def mime_bytes(
         lines += [f"--{boundary}", *_part("text/plain", text)]
     lines += [f"--{boundary}", *_part("text/html", html), f"--{boundary}--", ""]
     return "\r\n".join(lines).encode()
-
-
-def _with_footer(out: Outgoing, text: str, html: str) -> tuple[str, str]:
-    """The visible unsubscribe link beside the header (Gmail/Yahoo want both)."""
-    from django.utils.html import escape
-    from django.utils.translation import gettext as _
-
-    line = _("Keine solchen Nachrichten mehr? Abbestellen: %(url)s") % {"url": out.unsubscribe_url}
-    text = f"{text.rstrip()}\n\n-- \n{line}\n"
-    if out.preference_url:
-        text += _("Alle Einstellungen: %(url)s") % {"url": out.preference_url} + "\n"
-    if html:
-        footer = (
-            f'<p style="font-size:12px;color:#666"><a href="{escape(out.unsubscribe_url)}">'
-            f"{escape(_('Abbestellen'))}</a>"
-        )
-        if out.preference_url:
-            footer += f' · <a href="{escape(out.preference_url)}">{escape(_("Einstellungen"))}</a>'
-        footer += "</p>"
-        html = html.replace("</body>", footer + "</body>") if "</body>" in html else html + footer
-    return text, html
