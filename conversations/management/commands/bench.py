@@ -6,7 +6,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand
 
-import config.benchmarks  # noqa: F401  (registers the suites of the other apps)
+import conversations.bench_suites  # noqa: F401  (registers the suites of the other apps)
 from conversations.benchmarks import (
     BENCHMARKS,
     BenchOptions,

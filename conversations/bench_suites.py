@@ -1,4 +1,5 @@
-"""Every suite `manage.py bench` knows, registered into the one registry.
+"""Every suite `manage.py bench` knows, registered into the one registry
+(``conversations.benchmarks.BENCHMARKS``, beside the command that runs them).
 
 The ingest benchmark registers itself in conversations/benchmarks.py; the others
 live beside the code they measure and are adapted to BenchRow rows here.
