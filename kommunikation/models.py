@@ -413,6 +413,14 @@ class OutboundSource(models.TextChoices):
     TEST = "test", _("Testversand")
 
 
+class OutboundDecision(models.TextChoices):
+    """The compliance gate's answer for a row (the values of compliance.gate's kinds)."""
+
+    SEND = "send", _("freigegeben")
+    DEFER = "defer", _("zurückgestellt")
+    REFUSE = "refuse", _("abgelehnt")
+
+
 class OutboundMessageQuerySet(models.QuerySet):
     def not_in_thread(self) -> OutboundMessageQuerySet:
         """Rows with no thread entry yet: waiting, refused, failed or cancelled before sending."""
@@ -458,7 +466,7 @@ class OutboundMessage(models.Model):
     )
     channels = models.JSONField(_("Kanäle (mit Ausweichkanal)"), default=list)
     channel_index = models.PositiveSmallIntegerField(default=0)
-    channel = models.CharField(_("Kanal"), max_length=10)
+    channel = models.CharField(_("Kanal"), max_length=10, choices=SendChannel.choices)
     to_address = models.CharField(
         _("Empfänger (fest)"), max_length=254, blank=True, help_text=_("Leer: aus dem Kunden.")
     )
@@ -471,7 +479,7 @@ class OutboundMessage(models.Model):
         help_text=_("Leer: aus dem Kunden."),
     )
     recipient = models.CharField(_("Empfänger"), max_length=254, blank=True)
-    category = models.CharField(_("Art"), max_length=14)
+    category = models.CharField(_("Art"), max_length=14, choices=Category.choices)
     template_key = models.CharField(_("Vorlage"), max_length=100, blank=True)
     language = models.CharField(_("Sprache"), max_length=2, blank=True)
     subject = models.CharField(_("Betreff"), max_length=500, blank=True)
@@ -503,7 +511,9 @@ class OutboundMessage(models.Model):
     claimed_by = models.CharField(max_length=100, blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
     claim_token = models.UUIDField(null=True, blank=True, editable=False)
-    decision = models.CharField(_("Prüfung"), max_length=6, blank=True)
+    decision = models.CharField(
+        _("Prüfung"), max_length=6, blank=True, choices=OutboundDecision.choices
+    )
     decision_reason = models.CharField(_("Prüfergebnis"), max_length=500, blank=True)
     decided_at = models.DateTimeField(_("geprüft"), null=True, blank=True)
     last_error = models.TextField(_("Grund"), blank=True)

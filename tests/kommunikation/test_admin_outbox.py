@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.urls import reverse
 
@@ -111,3 +113,24 @@ def test_nobody_rewrites_a_queued_message_not_even_a_superuser(client, brand_a):
     delete = reverse("admin:kommunikation_outboundmessage_delete", args=[row.pk])
     assert client.post(delete, {"post": "yes"}).status_code == 403
     assert OutboundMessage.objects.filter(pk=row.pk).exists()
+
+
+def test_the_outbox_shows_german_labels_not_codes(client, lead_a, brand_a):
+    row = queued(brand_a, "labels")
+    OutboundMessage.objects.filter(pk=row.pk).update(
+        category="service", decision="refuse", status=OutboundStatus.REFUSED
+    )
+    client.force_login(lead_a)
+
+    listing = client.get(CHANGELIST).content.decode()
+    detail = client.get(f"{CHANGELIST}{row.pk}/change/").content.decode()
+
+    assert response_cells(listing) >= {"E-Mail", "Service", "abgelehnt (Datenschutz)"}
+    assert ">service<" not in listing and ">email<" not in listing
+    assert "abgelehnt" in detail and ">refuse<" not in detail
+    # the filters offer the labels too
+    assert "?decision__exact=refuse" in listing and ">zurückgestellt</a>" in listing
+
+
+def response_cells(html: str) -> set[str]:
+    return {cell.strip() for cell in re.findall(r"<td[^>]*>([^<]*)</td>", html)}

@@ -44,8 +44,10 @@ def test_outbox_status_counts_and_reasons(smtp_down, customer):
         last_error="Empfänger abgelehnt: 550",
     )  # fmt: skip
     output = run("outbox_status")
-    assert "queued     email     1" in output
-    assert "failed     email     1" in output
+    # the German labels, not the codes ("queued", "email")
+    assert "wartet                   E-Mail    1" in output
+    assert "fehlgeschlagen           E-Mail    1" in output
+    assert "queued" not in output and "email " not in output
     assert "Empfänger abgelehnt: 550" in output
     assert "älteste fällige Nachricht" in output
 

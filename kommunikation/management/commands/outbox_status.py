@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand
 from django.db.models import Count
 from django.utils import timezone
 
-from kommunikation.models import OutboundMessage, OutboundStatus
+from kommunikation.models import OutboundMessage, OutboundStatus, SendChannel
 
 
 class Command(BaseCommand):
@@ -17,8 +17,12 @@ class Command(BaseCommand):
         counts = (
             rows.values("status", "channel").annotate(n=Count("id")).order_by("status", "channel")
         )
+        statuses, channels = dict(OutboundStatus.choices), dict(SendChannel.choices)
         for item in counts:
-            self.stdout.write(f"{item['status']:<10} {item['channel']:<9} {item['n']}")
+            # the German labels, not the stored codes
+            status = str(statuses.get(item["status"], item["status"]))
+            channel = str(channels.get(item["channel"], item["channel"]))
+            self.stdout.write(f"{status:<24} {channel:<9} {item['n']}")
         oldest = rows.due(timezone.now()).order_by("next_attempt_at").first()
         if oldest is not None:
             self.stdout.write(
