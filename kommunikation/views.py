@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.admin.views.decorators import staff_member_required
-from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponseBadRequest
+from django.http import HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -16,7 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 from compliance import services as compliance
 from compliance.forms import BlockForm, StaffPreferenceForm, channels_for_contact
 from compliance.models import Suppression
-from conversations.access import access_customer
+from conversations.access import access_customer, access_customer_suppression, may_on_customer
 from conversations.filters import InboxFilterForm, filter_period
 from conversations.models import Classification, Message
 from kommunikation.models import BusinessEntity, Customer, CustomerKind
@@ -25,8 +24,6 @@ staff_required = staff_member_required(login_url="login")
 TIMELINE_LIMIT = 200
 CONSENT_LOG_LIMIT = 10
 EVENTS_LIMIT = 20  # the customer page's "Ereignisse" card: the latest events
-# recording what the customer wants is a consent record and a preference change
-PREFERENCE_PERMISSIONS = ("compliance.change_channelpreference", "compliance.add_consent")
 
 
 @require_GET
@@ -75,7 +72,7 @@ def customer_detail(request, pk: int):
         "classifications": Classification.choices,
         "timeline_limit": TIMELINE_LIMIT,
         "events": customer.events.all()[:EVENTS_LIMIT]
-        if request.user.has_perm("kommunikation.view_event")
+        if may_on_customer(request.user, "events")
         else None,
     }
     context.update(_compliance_context(request, customer))
@@ -108,11 +105,11 @@ def _compliance_context(
     points = list(customer.contact_points.all())
     return {
         "preference_form": StaffPreferenceForm(matrix=compliance.preference_matrix(customer)),
-        "can_edit_preferences": user.has_perms(PREFERENCE_PERMISSIONS),
+        "can_edit_preferences": may_on_customer(user, "preferences"),
         "suppressions": compliance.customer_suppressions(customer),
         "blockable": [(p, channels_for_contact(p.channel)) for p in points],
-        "can_block": user.has_perm("compliance.add_suppression"),
-        "can_unblock": user.has_perm("compliance.delete_suppression"),
+        "can_block": may_on_customer(user, "block"),
+        "can_unblock": may_on_customer(user, "unblock"),
         "consents": customer.consents.select_related("recorded_by")[:CONSENT_LOG_LIMIT],
         "preference_url": compliance.preference_url(customer),
         "preference_link_days": settings.COMPLIANCE_LINK_DAYS,
@@ -132,9 +129,7 @@ def _after_compliance_change(request, customer: Customer, *, status=200, **messa
 @staff_required
 def customer_preferences(request, pk: int):
     """Staff record what the customer said (on the phone): preferences and consents."""
-    customer = access_customer(request.user, pk)
-    if not request.user.has_perms(PREFERENCE_PERMISSIONS):
-        raise PermissionDenied
+    customer = access_customer(request.user, pk, action="preferences")
     form = StaffPreferenceForm(request.POST, matrix=compliance.preference_matrix(customer))
     if not form.is_valid():
         return HttpResponseBadRequest(form.errors.as_text())
@@ -155,9 +150,7 @@ def customer_preferences(request, pk: int):
 @staff_required
 def customer_block(request, pk: int):
     """Put one of the customer's addresses or numbers on the suppression list."""
-    customer = access_customer(request.user, pk)
-    if not request.user.has_perm("compliance.add_suppression"):
-        raise PermissionDenied
+    customer = access_customer(request.user, pk, action="block")
     form = BlockForm(request.POST, customer=customer)
     if not form.is_valid():
         return _after_compliance_change(
@@ -186,15 +179,7 @@ def customer_block(request, pk: int):
 def customer_unblock(request, pk: int, suppression_pk: int):
     """Lift a suppression of one of this customer's addresses (not anyone else's)."""
     customer = access_customer(request.user, pk)
-    if not request.user.has_perm("compliance.delete_suppression"):
-        raise PermissionDenied
-    suppression = next(
-        (s for s in compliance.customer_suppressions(customer) if s.pk == suppression_pk), None
-    )
-    if suppression is None:
-        raise Http404
-    if suppression.protects_customers_outside(BusinessEntity.objects.for_user(request.user)):
-        raise PermissionDenied  # another brand's customer has the address too
+    suppression = access_customer_suppression(request.user, customer, suppression_pk)
     compliance.lift_suppression(
         suppression=suppression,
         actor=compliance.Actor.staff(request.user),
