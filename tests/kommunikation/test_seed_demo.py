@@ -163,3 +163,17 @@ def test_demo_setup_seeds_an_empty_database_and_prints_the_login():
     assert Conversation.objects.count() == 610
     assert "10 Demo-Mails durch die Eingangsregeln" in out.getvalue()
     assert "Passwort" in out.getvalue()
+
+
+def test_the_demos_data_is_apart_from_its_code():
+    """Word lists and scenarios in kommunikation.demo.data, code in .generator."""
+    import inspect
+
+    from kommunikation.demo import data, generator
+
+    public = {name: value for name, value in vars(data).items() if not name.startswith("_")}
+    public.pop("annotations", None)  # from __future__
+    assert public and all(name.isupper() for name in public)
+    assert not any(callable(value) or inspect.ismodule(value) for value in public.values())
+    source = inspect.getsource(generator)
+    assert "Zaptec" not in source and "Privatkunde" not in source
