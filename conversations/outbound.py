@@ -1,5 +1,5 @@
 """The inbox's one writer of what we send: outbound messages in their threads, and
-their status timelines.
+their status timelines (and the internal notes staff and rules add to a thread).
 
 Every way a message leaves the system records it here (STYLE.md 16): the dispatch
 worker's write-back (automated messages, auto-replies, inbox replies), the inbox's
@@ -325,6 +325,28 @@ def _thread_new(items: list[Outbound], threads: OutboundThreads) -> list[StatusC
             last_message_at=Greatest("last_message_at", max(times)),
         )
     return timeline
+
+
+def record_internal_note(
+    *, conversation: Conversation, text: str, author=None, sender_name: str = "", at=None
+) -> Message:
+    """A note only staff see, in the thread (written by staff, a rule or the system); it
+    never leaves the system. The conversation counts it, by the database's count."""
+    if author is not None and not sender_name:
+        sender_name = author.get_full_name() or author.get_username()
+    note = Message.objects.create(
+        conversation=conversation,
+        channel=Channel.NOTE,
+        direction=Direction.OUTBOUND,
+        is_internal_note=True,
+        author=author,
+        sender_name=sender_name,
+        text=text,
+        created_at=at or timezone.now(),
+    )
+    Conversation.objects.filter(pk=conversation.pk).update(message_count=F("message_count") + 1)
+    conversation.message_count += 1
+    return note
 
 
 @transaction.atomic

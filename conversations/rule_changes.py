@@ -13,12 +13,11 @@ from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from compliance.services import Actor, audit
-from conversations.models import Channel, Conversation, Direction, Message, Priority
+from conversations.models import Conversation, Message, Priority
+from conversations.outbound import record_internal_note
 
 RULE_CHANGED = "conversation.rule_changed"
 # an assignment by round robin: the next one starts after the agent of the latest entry
@@ -104,17 +103,9 @@ def apply_rule_changes(
             "rule": rule_label,
             "changes": "; ".join(result.lines),
         }
-        result.note = Message.objects.create(
-            conversation=conversation,
-            channel=Channel.NOTE,
-            direction=Direction.OUTBOUND,
-            is_internal_note=True,
-            sender_name=_("Regeln"),
-            text=text,
-            created_at=timezone.now(),
+        result.note = record_internal_note(
+            conversation=conversation, text=text, sender_name=_("Regeln")
         )
-        Conversation.objects.filter(pk=conversation.pk).update(message_count=F("message_count") + 1)
-        conversation.message_count += 1
     audit(
         actor=Actor(label=_("Regeln")),
         action=ROUND_ROBIN_ASSIGNED if round_robin and "assignee" in fields else RULE_CHANGED,

@@ -33,7 +33,7 @@ from conversations.models import (
     SenderRule,
     Status,
 )
-from conversations.outbound import record_queued
+from conversations.outbound import record_internal_note, record_queued
 from kommunikation.contact import email_domain, format_phone
 from kommunikation.events.catalogue import build_context
 from kommunikation.models import (
@@ -384,22 +384,7 @@ def mark_unread(*, conversations: QuerySet[Conversation]) -> int:
 @transaction.atomic
 def add_internal_note(*, conversation: Conversation, text: str, author) -> Message:
     """A note only staff see; it never leaves the system."""
-    now = timezone.now()
-    note = Message.objects.create(
-        conversation=conversation,
-        channel=Channel.NOTE,
-        direction=Direction.OUTBOUND,
-        is_internal_note=True,
-        author=author,
-        sender_name=author.get_full_name() or author.get_username(),
-        text=text,
-        created_at=now,
-    )
-    Conversation.objects.filter(pk=conversation.pk).update(
-        message_count=conversation.message_count + 1
-    )
-    conversation.message_count += 1
-    return note
+    return record_internal_note(conversation=conversation, text=text, author=author)
 
 
 def _reply_subject(subject: str) -> str:
@@ -592,19 +577,8 @@ def move_conversation_to_brand(
             "customer": old_customer,
             "old": old_brand.name,
         }
-    Message.objects.create(
-        conversation=conversation,
-        channel=Channel.NOTE,
-        direction=Direction.OUTBOUND,
-        is_internal_note=True,
-        author=actor,
-        sender_name=actor.get_full_name() or actor.get_username(),
-        text=text,
-        created_at=now,
-    )
-    conversation.message_count += 1
-    fields.append("message_count")
     conversation.save(update_fields=fields)
+    record_internal_note(conversation=conversation, text=text, author=actor, at=now)
     audit(
         actor=Actor.staff(actor),
         action=BRAND_MOVED,
