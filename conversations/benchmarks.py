@@ -46,7 +46,7 @@ from conversations.ingest import (
     ingest_raw_emails,
 )
 from conversations.models import Attachment, Conversation, Mailbox, RawEmail, SenderRule
-from kommunikation import demo
+from kommunikation.demo import generator as demo
 from kommunikation.models import BusinessEntity
 
 

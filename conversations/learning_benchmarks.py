@@ -37,7 +37,7 @@ from conversations.ingest import IngestContext, ingest_raw_emails
 from conversations.learning import train_brand
 from conversations.models import Classification, Conversation, Message, SenderModel, SenderRule
 from conversations.services import REMEMBER_ADDRESS, record_classification
-from kommunikation import demo
+from kommunikation.demo import generator as demo
 from kommunikation.models import BusinessEntity, ContactPoint, Customer, CustomerKind
 
 START = timezone.datetime(2026, 11, 2, 8, 0, tzinfo=demo.BERLIN)  # a Monday
