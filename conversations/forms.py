@@ -40,6 +40,8 @@ class ClassifyForm(forms.Form):
 
     classification = forms.ChoiceField(label=_("Klassifizierung"), choices=Classification.choices)
     customer = forms.IntegerField(label=_("Kunde / Lieferant"), required=False)
+    # "Neuen Kunden anlegen": the contact comes with the request (kommunikation.forms)
+    new_customer = forms.BooleanField(required=False)
     remember_sender = forms.ChoiceField(
         label=_("Absender merken"), choices=REMEMBER, required=False
     )
@@ -65,7 +67,9 @@ class ClassifyForm(forms.Form):
         customer_id = data.get("customer")
         kind = CLASSIFICATIONS_WITH_CUSTOMER.get(classification)
         data["customer_obj"] = None
-        if kind is not None:
+        if kind is not None and data.get("new_customer"):
+            pass  # the new contact's own form (NewCustomerForm) is validated by the view
+        elif kind is not None:
             if not customer_id:
                 raise ValidationError(_("Bitte einen Kunden oder Lieferanten auswählen."))
             customer = (

@@ -34,7 +34,9 @@ from conversations.models import (
     Status,
     StatusChange,
 )
+from conversations.threading import normalize_subject
 from kommunikation.contact import email_domain, format_phone
+from kommunikation.customers import CustomerDetails, create_customer
 from kommunikation.events.catalogue import build_context
 from kommunikation.models import (
     BusinessEntity,
@@ -176,6 +178,46 @@ def record_classification(
         )  # fmt: skip
     _teach_model(batch)
     return ClassificationBatch(batch, changed, classification, len(rules))
+
+
+@transaction.atomic
+def classify_as_new_customer(
+    *,
+    conversations: QuerySet[Conversation],
+    classification: str,
+    details: CustomerDetails,
+    actor,
+    remember_sender: str | None = None,
+) -> tuple[ClassificationBatch, Customer]:
+    """ "Neuen Kunden anlegen" in the dialog: a new customer (Kunde) or supplier
+    (Lieferant) of the conversations' brand and the classification naming it, together
+    or not at all. The contact is created in the brand of the conversations (never one
+    the request names); conversations of several brands are refused. The sender is
+    learned as ``record_classification`` learns it (its address is the new contact's)."""
+    kind = CLASSIFICATIONS_WITH_CUSTOMER.get(classification)
+    if kind is None:
+        raise ValidationError(_("Neu angelegt werden nur Kunden und Lieferanten."))
+    if not actor.has_perm("kommunikation.add_customer"):
+        raise PermissionDenied(_("Sie dürfen keine Kunden anlegen."))
+    brand_ids = list(conversations.order_by().values_list("brand_id", flat=True).distinct()[:2])
+    if not brand_ids:
+        raise ValidationError(_("Keine Konversation ausgewählt."))
+    if len(brand_ids) > 1:
+        raise ValidationError(
+            _(
+                "Ein neuer Kontakt gehört zu einer Marke: bitte nur Konversationen einer Marke wählen."
+            )
+        )
+    brand = BusinessEntity.objects.get(pk=brand_ids[0])
+    customer = create_customer(brand=brand, kind=kind, details=details, actor=actor)
+    batch = record_classification(
+        conversations=conversations,
+        classification=classification,
+        customer=customer,
+        actor=actor,
+        remember_sender=remember_sender,
+    )
+    return batch, customer
 
 
 def teach_senders(
@@ -474,6 +516,40 @@ def queue_reply(*, conversation: Conversation, text: str, author, subject: str =
         update_fields=["message_count", "last_message_at", "response_due_at", "snippet"]
     )
     return message
+
+
+CLASSIFICATION_OF_KIND = {kind: c for c, kind in CLASSIFICATIONS_WITH_CUSTOMER.items()}
+
+
+@transaction.atomic
+def start_conversation(
+    *, customer: Customer, to_address: str, subject: str, text: str, author
+) -> Conversation:
+    """ "Neue Nachricht" on the customer page: a new email thread with the customer.
+
+    The conversation is the customer's (of the customer's brand, classified by its kind,
+    read, waiting for the customer's answer); the message takes the one way out every
+    reply takes (``queue_reply``), so its sending, threading of the answer (by its
+    Message-ID) and status timeline are the reply's."""
+    if not customer.contact_points.filter(channel=ContactChannel.EMAIL, value=to_address).exists():
+        raise ValidationError(_("Diese Adresse gehört nicht zu diesem Kunden."))
+    now = timezone.now()
+    conversation = Conversation.objects.create(
+        brand=customer.brand,
+        customer=customer,
+        subject=subject,
+        subject_key=normalize_subject(subject),
+        counterpart=to_address,
+        counterpart_name=customer.display_name,
+        channel=Channel.EMAIL,
+        classification=CLASSIFICATION_OF_KIND[customer.kind],
+        status=Status.PENDING,
+        unread=False,
+        last_message_at=now,
+        created_at=now,
+    )
+    queue_reply(conversation=conversation, text=text, subject=subject, author=author)
+    return conversation
 
 
 REPLY_TEMPLATE_EVENT = "conversation"

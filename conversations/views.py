@@ -45,6 +45,8 @@ from conversations.forms import (
 )
 from conversations.models import Attachment, Classification, Conversation
 from conversations.sanitize import disarm_remote_images, with_remote_images
+from kommunikation.customers import name_with_number
+from kommunikation.forms import NewCustomerForm, form_errors
 from kommunikation.models import BusinessEntity
 
 staff_required = staff_member_required(login_url="login")
@@ -99,6 +101,8 @@ def js_texts() -> dict[str, str]:
         "find_customer": _("Kunde suchen (Name, Nummer, E-Mail, Domain)"),
         "find_supplier": _("Lieferant suchen (Name, Nummer, E-Mail, Domain)"),
         "proposal": _("Vorschlag:"),
+        "new_customer": _("Neuen Kunden anlegen"),
+        "new_supplier": _("Neuen Lieferanten anlegen"),
     }
 
 
@@ -327,22 +331,36 @@ def classify(request):
     if not form.is_valid():
         return _classify_error(request, form.errors.get("__all__") or form.errors.as_text())
     conversations = form.conversations()
+    customer = form.cleaned_data["customer_obj"]
+    created = False
     try:
-        batch = services.record_classification(
-            conversations=conversations,
-            classification=form.cleaned_data["classification"],
-            customer=form.cleaned_data["customer_obj"],
-            actor=request.user,
-            remember_sender=form.cleaned_data["remember_sender"] or None,
-        )
+        if form.cleaned_data["new_customer"] and form.cleaned_data["classification"] in (
+            services.CLASSIFICATIONS_WITH_CUSTOMER
+        ):
+            new = NewCustomerForm(request.POST, prefix="neu")
+            if not new.is_valid():
+                return _classify_error(request, form_errors(new))
+            batch, customer = services.classify_as_new_customer(
+                conversations=conversations,
+                classification=form.cleaned_data["classification"],
+                details=new.details(),
+                actor=request.user,
+                remember_sender=form.cleaned_data["remember_sender"] or None,
+            )
+            created = True
+        else:
+            batch = services.record_classification(
+                conversations=conversations,
+                classification=form.cleaned_data["classification"],
+                customer=customer,
+                actor=request.user,
+                remember_sender=form.cleaned_data["remember_sender"] or None,
+            )
+    except PermissionDenied as exc:
+        return _classify_error(request, [str(exc)], status=403)
     except ValidationError as exc:
-        return _classify_error(request, exc.messages)
-    label = Classification(batch.classification).label
-    notice = ngettext(
-        "%(count)d Konversation als %(label)s klassifiziert.",
-        "%(count)d Konversationen als %(label)s klassifiziert.",
-        batch.changed,
-    ) % {"count": batch.changed, "label": label}
+        return _classify_error(request, exc.messages, duplicate=getattr(exc, "existing", None))
+    notice = _classified_notice(batch, customer, created=created)
     if batch.rules_created:
         notice += " " + ngettext(
             "%(count)d Absenderregel gespeichert.",
@@ -377,10 +395,38 @@ def classify(request):
     )
 
 
-def _classify_error(request, errors):
+def _classified_notice(batch, customer, *, created: bool = False) -> str:
+    """The toast: how many became what, and whom a Kunde or Lieferant names
+    ("Als Kunde klassifiziert: Anna Huber (K-10083)")."""
+    label = Classification(batch.classification).label
+    if customer is None:
+        return ngettext(
+            "%(count)d Konversation als %(label)s klassifiziert.",
+            "%(count)d Konversationen als %(label)s klassifiziert.",
+            batch.changed,
+        ) % {"count": batch.changed, "label": label}
+    values = {"count": batch.changed, "label": label, "customer": name_with_number(customer)}
+    if batch.changed == 1:
+        if created:
+            return _("Neu angelegt und als %(label)s klassifiziert: %(customer)s.") % values
+        return _("Als %(label)s klassifiziert: %(customer)s.") % values
+    return (
+        ngettext(
+            "%(count)d Konversation als %(label)s klassifiziert: %(customer)s.",
+            "%(count)d Konversationen als %(label)s klassifiziert: %(customer)s.",
+            batch.changed,
+        )
+        % values
+    )
+
+
+def _classify_error(request, errors, *, status=422, duplicate=None):
     messages = [str(e) for e in errors] if isinstance(errors, list) else [str(errors)]
     response = render(
-        request, "conversations/inbox.html#dialog-errors", {"errors": messages}, status=422
+        request,
+        "conversations/inbox.html#dialog-errors",
+        {"errors": messages, "duplicate": duplicate},
+        status=status,
     )
     response["HX-Retarget"] = "#classify-errors"
     response["HX-Reswap"] = "innerHTML"

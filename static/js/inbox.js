@@ -105,6 +105,15 @@
     return ol ? ol.dataset.query || "" : "";
   }
 
+  // the open conversation again (its header, badges and customer after a bulk change)
+  function refreshDetail() {
+    const conv = $("#conv");
+    if (!conv) return;
+    const query = listQuery();
+    const url = "/konversationen/" + conv.dataset.id + "/" + (query ? "?" + query : "");
+    htmx.ajax("GET", url, { target: "#detail", swap: "innerHTML" });
+  }
+
   function reloadList() {
     const query = listQuery();
     htmx.ajax("GET", "/" + (query ? "?" + query : ""), { target: "#list-body", swap: "innerHTML" });
@@ -147,6 +156,7 @@
     $("#customer-chosen").textContent = "";
     $("#classify-errors").innerHTML = "";
     $("#customer-picker").hidden = true;
+    closeNewCustomer();
     if (scope === "treffer") countScope("treffer");
     else setCount(t(ids.length === 1 ? "will_change_one" : "will_change", ids.length));
     const proposal = $("#classify-proposal");
@@ -193,11 +203,13 @@
     const picker = $("#customer-picker");
     field("customer").value = "";
     $("#customer-chosen").textContent = "";
+    closeNewCustomer();
     if (kind) {
       picker.hidden = false;
       field("art").value = kind;
       $("#customer-search-label").textContent = t(kind === "supplier" ? "find_supplier" : "find_customer");
       $("#customer-options").innerHTML = "";
+      appendNewOption();
       const search = $("#customer-search");
       search.value = "";
       search.focus();
@@ -208,7 +220,71 @@
   }
 
   function options() {
-    return $$("#customer-options > li.option");
+    return $$("#customer-options > li.option, #customer-options > li.option-new");
+  }
+
+  // --- "Neuen Kunden anlegen": the last entry of the hit list, or Ctrl+Enter ---------
+
+  function canAddCustomer() {
+    return dialog()?.dataset.canAddCustomer === "1";
+  }
+
+  function appendNewOption() {
+    const list = $("#customer-options");
+    if (!list || !canAddCustomer()) return;
+    list.querySelector(".option-new")?.remove();
+    const hits = $$("#customer-options > li.option");
+    const li = document.createElement("li");
+    li.className = "option-new";
+    li.id = "customer-option-new";
+    li.setAttribute("role", "option");
+    // no hit: the new entry is the pre-selected one, Enter opens its form
+    li.setAttribute("aria-selected", hits.some((o) => o.getAttribute("aria-selected") === "true") ? "false" : "true");
+    li.textContent = "+ " + t(field("art").value === "supplier" ? "new_supplier" : "new_customer");
+    const kbd = document.createElement("kbd");
+    kbd.textContent = "Ctrl+Enter";
+    li.append(" ", kbd);
+    list.appendChild(li);
+  }
+
+  function newCustomerOpen() {
+    return Boolean($("#new-customer"));
+  }
+
+  // the conversation whose sender prefills the form: the open or focused one if it is
+  // being classified, else the first of the selection
+  function prefillConversation() {
+    const ids = field("ids").value.split(",").filter(Boolean);
+    const current = currentConversation();
+    if (current && (!ids.length || ids.includes(String(current.id)))) return current.id;
+    return ids[0] || null;
+  }
+
+  function openNewCustomer() {
+    if (!canAddCustomer() || !CUSTOMER_TYPES[field("art").value]) return;
+    const id = prefillConversation();
+    if (!id) return;
+    const params = new URLSearchParams({ konversation: id, art: field("art").value });
+    field("customer").value = "";
+    $("#customer-chosen").textContent = "";
+    htmx.ajax("GET", "/kunden/neu/?" + params, { target: "#new-customer-slot", swap: "innerHTML" }).then(() => {
+      if (!newCustomerOpen()) return;
+      $("#customer-picker").hidden = true;
+      const company = $("#new-customer [name=neu-is_company]");
+      const first = company && company.value === "company" ? "#id_neu-company_name" : "#id_neu-first_name";
+      $(first)?.focus();
+    });
+  }
+
+  function closeNewCustomer() {
+    const slot = $("#new-customer-slot");
+    if (slot) slot.innerHTML = "";
+  }
+
+  function backToSearch() {
+    closeNewCustomer();
+    $("#customer-picker").hidden = false;
+    $("#customer-search").focus();
   }
 
   function highlight(step) {
@@ -235,13 +311,19 @@
   function onDialogKey(event) {
     const target = event.target;
     const inSearch = target.id === "customer-search";
+    const inNewCustomer = Boolean(target.closest("#new-customer"));
     if (event.key === "Escape") {
       // also from the search field (which would only clear itself): cancel, nothing is sent
       event.preventDefault();
       dialog().close();
       return;
     }
-    if (!inSearch && /^[1-5]$/.test(event.key)) {
+    if (event.key === "Enter" && (event.ctrlKey || event.metaKey) && !newCustomerOpen()) {
+      event.preventDefault();
+      openNewCustomer();
+      return;
+    }
+    if (!inSearch && !inNewCustomer && /^[1-5]$/.test(event.key)) {
       const radio = $('#classify-form input[data-key="' + event.key + '"]');
       if (radio) {
         event.preventDefault();
@@ -256,6 +338,10 @@
     }
     if (event.key === "Enter" && !(target.tagName === "BUTTON" || target.tagName === "SELECT")) {
       event.preventDefault();
+      if (inSearch && $('#customer-options > li.option-new[aria-selected="true"]')) {
+        openNewCustomer();
+        return;
+      }
       if (inSearch) pick($('#customer-options > li.option[aria-selected="true"]'));
       submitClassify();
     }
@@ -379,6 +465,10 @@
       sync();
       return;
     }
+    if (target.closest("#customer-options > li.option-new")) {
+      openNewCustomer();
+      return;
+    }
     const option = target.closest("#customer-options > li.option");
     if (option) {
       options().forEach((o) => o.setAttribute("aria-selected", o === option ? "true" : "false"));
@@ -402,6 +492,9 @@
         break;
       case "cancel":
         dialog().close();
+        break;
+      case "new-customer-back":
+        backToSearch();
         break;
       case "help":
         $("#help-dialog").showModal();
@@ -459,6 +552,7 @@
         sync();
       }
       if (event.detail.target.id === "customer-options") {
+        appendNewOption();
         $("#customer-search").setAttribute("aria-expanded", options().length ? "true" : "false");
       }
     });
@@ -473,12 +567,15 @@
       state.selected.clear();
       if (event.detail.reload) {
         reloadList();
+        refreshDetail();
         return;
       }
       sync();
       const next = nextUnclassified();
+      const conv = $("#conv");
       if (next) focusRow(next);
       else if (focusedRow()) focusRow(focusedRow());
+      else if (conv && event.detail.ids.includes(Number(conv.dataset.id))) refreshDetail();
     });
     document.body.addEventListener("inbox:reload", reloadList);
     // a notice goes away by itself; one offering "Rückgängig" stays longer

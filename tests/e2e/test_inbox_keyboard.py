@@ -66,7 +66,7 @@ def test_morning_routine_k_1_name_enter_then_on_to_the_next(page, agent_a, morni
     expect(page.locator("#customer-options li.option")).to_have_count(1)
     page.keyboard.press("Enter")
 
-    expect(page.locator("#notice")).to_contain_text("1 Konversation als Kunde klassifiziert")
+    expect(page.locator("#notice")).to_contain_text("Als Kunde klassifiziert: Anna Schwarzkopf")
     expect(page.locator("#classify-dialog")).to_be_hidden()
     first.refresh_from_db()
     assert (first.classification, first.customer_id) == ("customer", anna.pk)
