@@ -5,7 +5,12 @@ from kommunikation import tracking, views
 urlpatterns = [
     path("kunden/suche/", views.customer_search, name="customer_search"),
     path("kunden/<int:pk>/", views.customer_detail, name="customer"),
-    path("kunden/neu/", views.customer_new_form, name="customer_new_form"),
+    # the dialog's "Neuen Kunden anlegen": a form prefilled from the conversation's sender
+    path(
+        "konversationen/<int:pk>/neuer-kontakt/",
+        views.customer_new_form,
+        name="conversation_new_customer",
+    ),
     path("kunden/<int:pk>/kontaktdaten/", views.customer_edit, name="customer_edit"),
     path("kunden/<int:pk>/anschrift/", views.customer_address, name="customer_address"),
     path("kunden/<int:pk>/kontaktwege/", views.customer_contact_add, name="customer_contact_add"),

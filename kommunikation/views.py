@@ -234,15 +234,12 @@ def customer_unblock(request, pk: int, suppression_pk: int):
 
 @require_GET
 @staff_required
-def customer_new_form(request):
+def customer_new_form(request, pk: int):
     """The "Neuen Kunden anlegen" form of the classification dialog, prefilled from the
-    sender of the given conversation (one of the user's)."""
+    sender of the conversation (one of the user's; the contact will be of its brand)."""
+    conversation = access_conversation(request.user, pk)
     if not request.user.has_perm("kommunikation.add_customer"):
         raise PermissionDenied
-    pk = request.GET.get("konversation", "")
-    if not pk.isdigit():
-        raise Http404
-    conversation = access_conversation(request.user, int(pk))
     kind = request.GET.get("art", CustomerKind.CUSTOMER)
     if kind not in CustomerKind.values:
         return HttpResponseBadRequest(_("Unbekannte Art des Kontakts."))

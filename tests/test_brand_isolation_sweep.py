@@ -679,6 +679,70 @@ URLS: dict[str, Scoped | Filtered | Listing] = {
             ("POST", reverse("customer_unblock", args=[a[Customer].pk, b[Suppression].pk]), {}),
         ]
     ),
+    # issue 10 §1: new contacts from the dialog, the customer page's contact card
+    "conversation_new_customer": Scoped(
+        lambda a, b: [("GET", reverse("conversation_new_customer", args=[b[Conversation].pk]), None)]
+    ),
+    "customer_edit": Scoped(
+        lambda a, b: [
+            (
+                "POST",
+                reverse("customer_edit", args=[b[Customer].pk]),
+                {"is_company": "person", "last_name": "x"},
+            )
+        ]
+    ),
+    "customer_address": Scoped(
+        lambda a, b: [
+            ("POST", reverse("customer_address", args=[b[Customer].pk]), {"country": "DE"})
+        ]
+    ),
+    "customer_contact_add": Scoped(
+        lambda a, b: [
+            (
+                "POST",
+                reverse("customer_contact_add", args=[b[Customer].pk]),
+                {"channel": "email", "value": "x@x.example", "type": "work"},
+            )
+        ]
+    ),
+    "customer_contact_change": Scoped(
+        lambda a, b: [
+            (
+                "POST",
+                reverse("customer_contact_change", args=[b[Customer].pk, b[ContactPoint].pk]),
+                {"value": "x@x.example", "type": "work"},
+            ),
+            (
+                "POST",
+                reverse("customer_contact_change", args=[a[Customer].pk, b[ContactPoint].pk]),
+                {"value": "x@x.example", "type": "work"},
+            ),
+        ]
+    ),
+    "customer_contact_remove": Scoped(
+        lambda a, b: [
+            (
+                "POST",
+                reverse("customer_contact_remove", args=[b[Customer].pk, b[ContactPoint].pk]),
+                {},
+            ),
+            (
+                "POST",
+                reverse("customer_contact_remove", args=[a[Customer].pk, b[ContactPoint].pk]),
+                {},
+            ),
+        ]
+    ),
+    "customer_message": Scoped(
+        lambda a, b: [
+            (
+                "POST",
+                reverse("customer_message", args=[b[Customer].pk]),
+                {"to": "x@x.example", "subject": "s", "text": "t"},
+            )
+        ]
+    ),
     "conversation": Scoped(
         lambda a, b: [("GET", reverse("conversation", args=[b[Conversation].pk]), None)]
     ),

@@ -264,10 +264,10 @@
     if (!canAddCustomer() || !CUSTOMER_TYPES[field("art").value]) return;
     const id = prefillConversation();
     if (!id) return;
-    const params = new URLSearchParams({ konversation: id, art: field("art").value });
+    const params = new URLSearchParams({ art: field("art").value });
     field("customer").value = "";
     $("#customer-chosen").textContent = "";
-    htmx.ajax("GET", "/kunden/neu/?" + params, { target: "#new-customer-slot", swap: "innerHTML" }).then(() => {
+    htmx.ajax("GET", "/konversationen/" + id + "/neuer-kontakt/?" + params, { target: "#new-customer-slot", swap: "innerHTML" }).then(() => {
       if (!newCustomerOpen()) return;
       $("#customer-picker").hidden = true;
       const company = $("#new-customer [name=neu-is_company]");
