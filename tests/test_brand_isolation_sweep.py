@@ -681,7 +681,9 @@ URLS: dict[str, Scoped | Filtered | Listing] = {
     ),
     # issue 10 §1: new contacts from the dialog, the customer page's contact card
     "conversation_new_customer": Scoped(
-        lambda a, b: [("GET", reverse("conversation_new_customer", args=[b[Conversation].pk]), None)]
+        lambda a, b: [
+            ("GET", reverse("conversation_new_customer", args=[b[Conversation].pk]), None)
+        ]
     ),
     "customer_edit": Scoped(
         lambda a, b: [

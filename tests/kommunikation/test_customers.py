@@ -138,7 +138,7 @@ def test_possible_duplicates_are_the_same_name_or_company_domain_in_the_brand(br
     ContactPointFactory(customer=freemail, value="eva@gmail.com")
     CustomerFactory(brand=brand_b, first_name="Anna", last_name="Huber")
 
-    found = {other: why for other, why in possible_duplicates(anna)}
+    found = dict(possible_duplicates(anna))
 
     assert set(found) == {twin, colleague}
     assert found[twin] == "gleicher Name"
