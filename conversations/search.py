@@ -136,9 +136,7 @@ def _phone_condition(e164: str) -> Q:
     """The thread's address (SMS, WhatsApp, calls: E.164, WhatsApp's without "+") or a phone
     contact point of its customer."""
     by_contact = ContactPoint.objects.filter(channel=ContactChannel.PHONE, value=e164)
-    return Q(counterpart__in=[e164, e164[1:]]) | Q(
-        customer_id__in=by_contact.values("customer_id")
-    )
+    return Q(counterpart__in=[e164, e164[1:]]) | Q(customer_id__in=by_contact.values("customer_id"))
 
 
 def _estimated_messages(term: str) -> float:
