@@ -370,7 +370,9 @@
   function chooseContactFilter(box, option) {
     const search = $("input[type=search]", box);
     $("input[type=hidden]", box).value = option ? option.dataset.id : "";
-    search.value = option ? option.dataset.label : "";
+    const number = option && option.dataset.number;
+    // as the chip names it: "Anna Huber (K-10083)"
+    search.value = option ? option.dataset.label + (number ? " (" + number + ")" : "") : "";
     $(".filter-options", box).innerHTML = "";
     search.setAttribute("aria-expanded", "false");
     search.removeAttribute("aria-activedescendant");
