@@ -138,9 +138,7 @@ def test_the_customer_filter_takes_a_click_too(page, agent_a, inbox):
     expect(page.locator("#rows .row")).to_have_count(1)
 
 
-def test_browsing_previews_without_marking_read_then_reads_after_the_dwell(
-    page, agent_a, inbox
-):
+def test_browsing_previews_without_marking_read_then_reads_after_the_dwell(page, agent_a, inbox):
     _anna, (first, second, _third, _fourth) = inbox
     InboxSettings.save_read_delay(user=agent_a, read_delay_ms=1500)
     login(page, agent_a)
