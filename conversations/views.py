@@ -198,7 +198,9 @@ def conversation_detail(request, pk: int):
 
 
 def _after_change(request, conversation: Conversation, notice: str = ""):
-    """HTMX: the refreshed detail pane and, out of band, its list row; else back to the page."""
+    """HTMX: the refreshed detail pane and, out of band, its list row; else back to the page.
+    Acting on a conversation reads it (also one only previewed so far)."""
+    services.mark_read(conversation=conversation)
     if not request.htmx:
         url = reverse("conversation", args=[conversation.pk])
         query = _list_query(request)

@@ -110,3 +110,14 @@ def test_the_inbox_shows_the_chosen_customer_in_chip_and_filter_field(client, ag
     assert "Kunde: Anna Huber (K-10083)" in html
     assert 'value="Anna Huber (K-10083)"' in html
     assert "Nr. intern" not in html
+
+
+def test_acting_on_a_previewed_conversation_reads_it(client, agent_a, unread):
+    client.force_login(agent_a)
+    client.get(f"/konversationen/{unread.pk}/", headers=PREVIEW)
+    response = client.post(
+        f"/konversationen/{unread.pk}/prioritaet/", {"priority": "high"}, headers=PREVIEW
+    )
+    assert response.status_code == 200
+    unread.refresh_from_db()
+    assert (unread.priority, unread.unread) == ("high", False)
