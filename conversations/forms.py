@@ -152,3 +152,22 @@ class NoteForm(forms.Form):
 class ReplyForm(forms.Form):
     subject = forms.CharField(label=_("Betreff"), required=False, max_length=500)
     text = forms.CharField(label=_("Antwort"), widget=forms.Textarea, max_length=100_000)
+
+
+class InboxSettingsForm(forms.Form):
+    """A staff member's own inbox settings, in seconds as people think of them."""
+
+    read_delay = forms.DecimalField(
+        label=_("Beim Durchblättern als gelesen markieren nach (Sekunden)"),
+        min_value=0,
+        max_value=60,
+        decimal_places=1,
+        localize=True,
+        help_text=_(
+            "Mit ↓ oder j angezeigte Konversationen gelten erst nach dieser Zeit als gelesen, "
+            "oder sofort, sobald Sie etwas mit ihnen tun. 0 = sofort beim Anzeigen."
+        ),
+    )
+
+    def read_delay_ms(self) -> int:
+        return int(self.cleaned_data["read_delay"] * 1000)

@@ -675,3 +675,51 @@ class WebhookDelivery(models.Model):
 
     def body_text(self) -> str:
         return bytes(self.body).decode("utf-8", "replace")
+
+
+# --- a staff member's own inbox settings (issue 10 §3) ---------------------------------------
+
+
+class InboxSettings(models.Model):
+    """What one staff member set for their inbox; no row means the defaults."""
+
+    DEFAULT_READ_DELAY_MS = 2000
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="inbox_settings",
+        verbose_name=_("Mitarbeiter/in"),
+    )
+    # browsing with ↓ / j shows a conversation without marking it read; it counts as read
+    # after this dwell (or at once on any action on it); 0 = read when shown
+    read_delay_ms = models.PositiveIntegerField(
+        _("Als gelesen markieren nach (Millisekunden)"),
+        default=DEFAULT_READ_DELAY_MS,
+        validators=[MaxValueValidator(60_000)],
+        help_text=_(
+            "Beim Durchblättern mit ↓ oder j gilt eine Konversation erst nach dieser Zeit als "
+            "gelesen (oder sofort, sobald Sie etwas mit ihr tun). 0 = sofort beim Anzeigen."
+        ),
+    )
+
+    class Meta:
+        verbose_name = _("Posteingangs-Einstellungen")
+        verbose_name_plural = _("Posteingangs-Einstellungen")
+
+    def __str__(self) -> str:
+        return str(self.user)
+
+    @classmethod
+    def read_delay_for(cls, user) -> int:
+        """The user's dwell in milliseconds before a previewed conversation counts as read."""
+        value = cls.objects.filter(user=user).values_list("read_delay_ms", flat=True).first()
+        return cls.DEFAULT_READ_DELAY_MS if value is None else value
+
+    @classmethod
+    def save_read_delay(cls, *, user, read_delay_ms: int) -> InboxSettings:
+        settings_row, _created = cls.objects.update_or_create(
+            user=user, defaults={"read_delay_ms": read_delay_ms}
+        )
+        return settings_row

@@ -18,23 +18,27 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.clickjacking import xframe_options_sameorigin
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import trigger_client_event
 
 from conversations import services
 from conversations.access import access_attachment, access_conversation, access_message
 from conversations.filters import (
+    SORTS,
     InboxFilterForm,
+    contact_labels,
     filter_chips,
     filtered_conversations,
     industries_for,
     list_page,
+    sort_from,
     view_counts,
 )
 from conversations.forms import (
     AssignForm,
     ClassifyForm,
+    InboxSettingsForm,
     LoginForm,
     MoveBrandForm,
     NoteForm,
@@ -43,7 +47,7 @@ from conversations.forms import (
     StatusForm,
     move_targets,
 )
-from conversations.models import Attachment, Classification, Conversation
+from conversations.models import Attachment, Classification, Conversation, InboxSettings
 from conversations.sanitize import disarm_remote_images, with_remote_images
 from kommunikation.customers import name_with_number
 from kommunikation.forms import NewCustomerForm, form_errors
@@ -65,17 +69,22 @@ def _list_query(request) -> str:
 
 def _inbox_context(request, conversation: Conversation | None = None) -> dict:
     qs = filtered_conversations(request.user, request.GET)
-    page = list_page(qs, request.GET.get("nach", ""))
+    sort = sort_from(request.GET)
+    page = list_page(qs, request.GET.get("nach", ""), sort=sort)
     # the counts of the left pane arrive by their own request (inbox_counts)
     brands = [(brand, None) for brand in BusinessEntity.objects.for_user(request.user)]
     filters = InboxFilterForm(request.GET)
+    labels = contact_labels(request.user, request.GET)
     return {
         "page": page,
         "rows": page.rows,
         "query": _list_query(request),
         "filters": filters,
         "active": filters.values(),
-        "chips": filter_chips(request.GET),
+        "sort": request.GET.get("sortierung", ""),
+        "sorts": SORTS,
+        "chips": filter_chips(request.GET, labels),
+        "contact_labels": labels,
         # called by the template only where the filter panel is drawn (not for list-body)
         "industries": partial(industries_for, request.user),
         "counts": None,
@@ -112,7 +121,7 @@ def js_texts() -> dict[str, str]:
 def inbox(request):
     if request.htmx and request.GET.get("nach"):
         qs = filtered_conversations(request.user, request.GET)
-        page = list_page(qs, request.GET["nach"])
+        page = list_page(qs, request.GET["nach"], sort=sort_from(request.GET))
         context = {"page": page, "rows": page.rows, "query": _list_query(request)}
         return render(request, "conversations/inbox.html#rows", context)
     context = _inbox_context(request)
@@ -162,16 +171,26 @@ def _detail_context(request, conversation: Conversation) -> dict:
     return context
 
 
+PREVIEW_HEADER = "X-Inbox-Preview"
+
+
 @require_GET
 @staff_required
-@vary_on_headers("HX-Request")
+@vary_on_headers("HX-Request", PREVIEW_HEADER)
 def conversation_detail(request, pk: int):
     conversation = access_conversation(request.user, pk)
     if request.htmx and request.htmx.target == "detail":
-        services.mark_read(conversation=conversation)
+        # browsing with the keyboard previews: read after the user's dwell (conversation_read)
+        read_after = 0
+        if request.headers.get(PREVIEW_HEADER) == "1" and conversation.unread:
+            read_after = InboxSettings.read_delay_for(request.user)
+        if not read_after:
+            services.mark_read(conversation=conversation)
         context = _detail_context(request, conversation)
         response = render(request, "conversations/inbox.html#detail", context)
-        return trigger_client_event(response, "inbox:opened", {"id": conversation.pk})
+        return trigger_client_event(
+            response, "inbox:opened", {"id": conversation.pk, "read_after": read_after}
+        )
     # the list as it was before opening: with "Ungelesen" the open one stays in it
     context = _inbox_context(request, conversation)
     services.mark_read(conversation=conversation)
@@ -183,7 +202,9 @@ def conversation_detail(request, pk: int):
 
 
 def _after_change(request, conversation: Conversation, notice: str = ""):
-    """HTMX: the refreshed detail pane and, out of band, its list row; else back to the page."""
+    """HTMX: the refreshed detail pane and, out of band, its list row; else back to the page.
+    Acting on a conversation reads it (also one only previewed so far)."""
+    services.mark_read(conversation=conversation)
     if not request.htmx:
         url = reverse("conversation", args=[conversation.pk])
         query = _list_query(request)
@@ -272,6 +293,32 @@ def mark_unread(request, pk: int):
     context = {"c": conversation, "oob": True, "query": _list_query(request)}
     response = render(request, "conversations/_row_update.html", context)
     return response
+
+
+@require_POST
+@staff_required
+def mark_read(request, pk: int):
+    """A previewed conversation was looked at long enough, or acted on: it is read now."""
+    conversation = access_conversation(request.user, pk)
+    services.mark_read(conversation=conversation)
+    if not request.htmx:
+        return redirect("conversation", pk=conversation.pk)
+    return HttpResponse(status=204)
+
+
+@require_http_methods(["GET", "POST"])
+@staff_required
+def inbox_settings(request):
+    """The staff member's own inbox settings."""
+    current = InboxSettings.read_delay_for(request.user)
+    form = InboxSettingsForm(request.POST or None, initial={"read_delay": current / 1000})
+    saved = False
+    if request.method == "POST":
+        if not form.is_valid():
+            return render(request, "conversations/settings.html", {"form": form}, status=400)
+        InboxSettings.save_read_delay(user=request.user, read_delay_ms=form.read_delay_ms())
+        saved = True
+    return render(request, "conversations/settings.html", {"form": form, "saved": saved})
 
 
 @require_POST

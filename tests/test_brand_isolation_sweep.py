@@ -44,6 +44,7 @@ from conversations.models import (
     Attachment,
     ClassificationChange,
     Conversation,
+    InboxSettings,
     Mailbox,
     Message,
     RawEmail,
@@ -244,7 +245,9 @@ def build_world(brand: BusinessEntity, tag: str) -> dict:
         starts_at=dt.datetime(2026, 1, 5, 8, 0, tzinfo=dt.UTC),
         ends_at=dt.datetime(2026, 1, 9, 17, 0, tzinfo=dt.UTC),
     )  # fmt: skip
+    inbox_settings = InboxSettings.objects.create(user=staff, read_delay_ms=500)
     return {
+        InboxSettings: inbox_settings,
         SenderModel: sender_model,
         OpeningHours: hours,
         Absence: absence,
@@ -780,6 +783,13 @@ URLS: dict[str, Scoped | Filtered | Listing] = {
     "conversation_unread": Scoped(lambda a, b: []),
     "conversation_note": Scoped(lambda a, b: []),
     "conversation_reply": Scoped(lambda a, b: []),
+    # issue 10 §3: a previewed conversation marked read; the user's own inbox settings
+    "conversation_read": Scoped(
+        lambda a, b: [("POST", reverse("conversation_read", args=[b[Conversation].pk]), {})]
+    ),
+    "inbox_settings": Listing(
+        lambda a, b: [("GET", reverse("inbox_settings"), None)], lambda b: b[User].username
+    ),
     "conversation_reply_templates": Scoped(
         lambda a, b: [
             ("GET", reverse("conversation_reply_templates", args=[b[Conversation].pk]), None)

@@ -3,7 +3,14 @@
 (function () {
   "use strict";
 
-  const state = { focusedId: null, selected: new Set(), anchorId: null };
+  const state = {
+    focusedId: null,
+    selected: new Set(),
+    anchorId: null,
+    preview: false, // the next opening is a keyboard preview (read after the dwell)
+    pendingRead: null, // {id, timer}: a previewed conversation not yet marked read
+    searchLeft: false, // Esc left the search box; a second Esc clears it
+  };
   const CUSTOMER_TYPES = { customer: "customer", supplier: "supplier" };
 
   const $ = (sel, root) => (root || document).querySelector(sel);
@@ -40,7 +47,7 @@
     if (all) all.checked = state.selected.size > 0 && state.selected.size === rows().length;
   }
 
-  function focusRow(row, { open = true } = {}) {
+  function focusRow(row, { open = true, preview = false } = {}) {
     if (!row) return;
     state.focusedId = row.dataset.id;
     sync();
@@ -49,7 +56,9 @@
     if (link) link.focus({ preventScroll: true });
     if (open && link) {
       htmx.process(link); // a key pressed before htmx's own start-up must not navigate away
+      state.preview = preview;
       link.click();
+      state.preview = false;
     }
   }
 
@@ -67,7 +76,7 @@
       if (current) state.selected.add(current.dataset.id);
       state.selected.add(list[index].dataset.id);
     }
-    focusRow(list[index]);
+    focusRow(list[index], { preview: true });
   }
 
   function toggleSelected(id) {
@@ -347,6 +356,133 @@
     }
   }
 
+  // --- preview without marking read (issue 10 §3) ----------------------------------
+  // Browsing with ↓/↑/j opens a conversation as a preview: the server leaves it unread and
+  // says after how many ms it counts as read (the user's setting); any action reads it now.
+
+  function csrfHeaders() {
+    try {
+      return JSON.parse(document.body.getAttribute("hx-headers") || "{}");
+    } catch (_error) {
+      return {};
+    }
+  }
+
+  function markRead(id) {
+    if (state.pendingRead && state.pendingRead.id === id) {
+      clearTimeout(state.pendingRead.timer);
+      state.pendingRead = null;
+    }
+    rowById(id)?.classList.remove("is-unread");
+    fetch("/konversationen/" + id + "/gelesen/", {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { ...csrfHeaders(), "HX-Request": "true" },
+    });
+  }
+
+  // an action on the previewed conversation: it is read from now on
+  function readNow() {
+    if (state.pendingRead) markRead(state.pendingRead.id);
+  }
+
+  function onOpened(detail) {
+    const id = String(detail.id);
+    if (state.pendingRead && state.pendingRead.id !== id) {
+      // moved on before the dwell was over: that one stays unread
+      clearTimeout(state.pendingRead.timer);
+      state.pendingRead = null;
+    }
+    if (detail.read_after > 0) {
+      if (state.pendingRead) return; // the same one again: the first dwell counts
+      state.pendingRead = { id, timer: setTimeout(() => markRead(id), detail.read_after) };
+    } else {
+      rowById(id)?.classList.remove("is-unread"); // opening marked it read
+    }
+  }
+
+  // --- the search box and the filter panel ----------------------------------------
+
+  function onSearchKey(event) {
+    const search = event.target;
+    if (event.key === "Escape") {
+      // leave the box keeping the query (the browser would clear it); a second Esc clears
+      event.preventDefault();
+      search.blur();
+      state.searchLeft = true;
+      return true;
+    }
+    if (event.key === "ArrowDown") {
+      event.preventDefault();
+      const first = rows()[0];
+      if (first) focusRow(first, { preview: true });
+      return true;
+    }
+    return false;
+  }
+
+  function clearSearch() {
+    const search = $("#search");
+    state.searchLeft = false;
+    if (!search || !search.value) return;
+    search.value = "";
+    $("#filters").requestSubmit();
+  }
+
+  function toggleFilterPanel() {
+    const panel = $("#filter-panel");
+    if (!panel) return;
+    panel.open = !panel.open;
+    if (panel.open) $(".filter-grid input, .filter-grid select", panel)?.focus();
+    else $("summary", panel).focus();
+  }
+
+  // --- the customer and supplier filters: autocomplete by name, number, email, domain ---
+
+  function filterOptions(box) {
+    return $$(".filter-options > li.option", box);
+  }
+
+  function highlightFilterOption(box, step) {
+    const list = filterOptions(box);
+    if (!list.length) return;
+    let index = list.findIndex((o) => o.getAttribute("aria-selected") === "true");
+    index = Math.max(0, Math.min(list.length - 1, index + step));
+    list.forEach((o, i) => o.setAttribute("aria-selected", i === index ? "true" : "false"));
+    $("input[type=search]", box).setAttribute("aria-activedescendant", list[index].id);
+    list[index].scrollIntoView({ block: "nearest" });
+  }
+
+  function chooseContactFilter(box, option) {
+    const search = $("input[type=search]", box);
+    $("input[type=hidden]", box).value = option ? option.dataset.id : "";
+    const number = option && option.dataset.number;
+    // as the chip names it: "Anna Huber (K-10083)"
+    search.value = option ? option.dataset.label + (number ? " (" + number + ")" : "") : "";
+    $(".filter-options", box).innerHTML = "";
+    search.setAttribute("aria-expanded", "false");
+    search.removeAttribute("aria-activedescendant");
+    $("#filters").requestSubmit();
+  }
+
+  function onContactFilterKey(event) {
+    const box = event.target.closest(".contact-filter");
+    const search = event.target;
+    if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+      event.preventDefault();
+      highlightFilterOption(box, event.key === "ArrowDown" ? 1 : -1);
+    } else if (event.key === "Enter") {
+      event.preventDefault();
+      const option = $('.filter-options > li.option[aria-selected="true"]', box);
+      if (option) chooseContactFilter(box, option);
+      else if (!search.value.trim()) chooseContactFilter(box, null);
+    } else if (event.key === "Escape") {
+      event.preventDefault();
+      if (filterOptions(box).length) $(".filter-options", box).innerHTML = "";
+      else search.blur();
+    }
+  }
+
   // --- shortcuts -------------------------------------------------------------------
 
   function clickAction(name) {
@@ -377,6 +513,9 @@
     if (area) area.focus();
   }
 
+  // keys that only move or look around: they do not count as acting on a previewed one
+  const NAVIGATION_KEYS = new Set(["ArrowDown", "ArrowUp", "j", "Shift", "?", "/", "f", "Escape"]);
+
   function onKey(event) {
     // delegated from the document: hx-boost replaces the dialog element with the page
     if (event.target.closest && event.target.closest("#classify-dialog")) {
@@ -384,11 +523,22 @@
       return;
     }
     if (document.querySelector("dialog[open]")) return;
+    if (event.target.closest && event.target.closest(".contact-filter")) {
+      onContactFilterKey(event);
+      return;
+    }
+    if (event.target.id === "search" && onSearchKey(event)) return;
     if (event.key === "Escape" && typing(event.target)) {
       event.target.blur();
       return;
     }
     if (typing(event.target) || event.altKey) return;
+    if (event.key === "Escape" && state.searchLeft) {
+      clearSearch();
+      return;
+    }
+    if (event.key !== "Shift") state.searchLeft = false;
+    if (!NAVIGATION_KEYS.has(event.key)) readNow();
     const mod = event.ctrlKey || event.metaKey;
     if (mod && event.key.toLowerCase() === "a") {
       event.preventDefault();
@@ -401,6 +551,13 @@
       case "ArrowUp":
         event.preventDefault();
         move(event.key === "ArrowDown" ? 1 : -1, event.shiftKey);
+        break;
+      case "j":
+        move(1, false);
+        break;
+      case "f":
+        event.preventDefault();
+        toggleFilterPanel();
         break;
       case "x":
         if (state.focusedId) toggleSelected(state.focusedId);
@@ -469,6 +626,13 @@
       openNewCustomer();
       return;
     }
+
+    const filterOption = target.closest(".filter-options > li.option");
+    if (filterOption) {
+      chooseContactFilter(filterOption.closest(".contact-filter"), filterOption);
+      return;
+    }
+    if (state.pendingRead && target.closest("#detail")) readNow();
     const option = target.closest("#customer-options > li.option");
     if (option) {
       options().forEach((o) => o.setAttribute("aria-selected", o === option ? "true" : "false"));
@@ -536,7 +700,19 @@
       if (picker) insertTemplate(picker);
     });
 
+    // the customer filters' search fields belong to no form; their change is no filter change
+    document.addEventListener(
+      "change",
+      (event) => {
+        if (event.target.closest && event.target.closest(".contact-filter")) event.stopPropagation();
+      },
+      true,
+    );
     document.body.addEventListener("htmx:configRequest", (event) => {
+      if (state.preview && event.detail.elt.classList.contains("row-link")) {
+        event.detail.headers["X-Inbox-Preview"] = "1";
+      }
+      if (event.detail.verb === "post") readNow(); // any action reads the previewed one
       if (event.detail.elt.id !== "filters") return;
       const data = event.detail.formData;
       for (const key of Array.from(new Set(data.keys()))) {
@@ -555,10 +731,15 @@
         appendNewOption();
         $("#customer-search").setAttribute("aria-expanded", options().length ? "true" : "false");
       }
+      const filterBox = event.detail.target.closest(".contact-filter");
+      if (filterBox) {
+        const shown = filterOptions(filterBox).length ? "true" : "false";
+        $("input[type=search]", filterBox).setAttribute("aria-expanded", shown);
+      }
     });
     document.body.addEventListener("inbox:opened", (event) => {
       state.focusedId = String(event.detail.id);
-      rowById(state.focusedId)?.classList.remove("is-unread"); // opening marked it read
+      onOpened(event.detail);
       sync();
     });
     document.body.addEventListener("inbox:classified", (event) => {
