@@ -43,6 +43,7 @@ from compliance.services import Actor, audit
 from conversations.models import (
     Attachment,
     ClassificationChange,
+    ConversationChange,
     Conversation,
     Mailbox,
     Message,
@@ -179,6 +180,10 @@ def build_world(brand: BusinessEntity, tag: str) -> dict:
         changed_by=staff,
         batch=uuid.uuid4(),
     )
+    conversation_change = ConversationChange.objects.create(
+        conversation=conversation, field="status", from_value="open", to_value="archived",
+        changed_by=staff, batch=uuid.uuid4(),
+    )  # fmt: skip
     rule = SenderRuleFactory(brand=brand, customer=customer, pattern=f"info@{tag}.example")
     outbound = enqueue_outbound(
         brand=brand,
@@ -263,6 +268,7 @@ def build_world(brand: BusinessEntity, tag: str) -> dict:
         Attachment: attachment,
         StatusChange: status,
         ClassificationChange: change,
+        ConversationChange: conversation_change,
         SenderRule: rule,
         OutboundMessage: outbound,
         MessageTemplate: template,
@@ -605,6 +611,7 @@ def _conversation_writes(w):
         ("POST", reverse("conversation_unread", args=[pk]), {}),
         ("POST", reverse("conversation_note", args=[pk]), {"text": "eingeschleust"}),
         ("POST", reverse("conversation_reply", args=[pk]), {"text": "eingeschleust"}),
+        ("POST", reverse("conversation_snooze", args=[pk]), {"wann": "morgen"}),
     ]
 
 
@@ -740,6 +747,27 @@ URLS: dict[str, Scoped | Filtered | Listing] = {
                     "customer": b[Customer].pk,
                 },
             ),
+        ]
+    ),
+    "conversation_snooze": Scoped(lambda a, b: []),  # in _conversation_writes
+    "bulk_action": Filtered(
+        lambda a, b: [
+            (
+                "POST",
+                reverse("bulk_action"),
+                {"action": "archive", "scope": "auswahl", "ids": str(b[Conversation].pk)},
+            ),
+            (
+                "POST",
+                reverse("bulk_action"),
+                {"action": "assign", "scope": "auswahl", "ids": str(a[Conversation].pk),
+                 "assignee": str(b[User].pk)},
+            ),
+        ]  # fmt: skip
+    ),
+    "change_undo": Scoped(
+        lambda a, b: [
+            ("POST", reverse("change_undo", args=[b[ConversationChange].batch]), {})
         ]
     ),
     "classification_undo": Scoped(
