@@ -22,7 +22,7 @@ from django.db.models import Case, Q, QuerySet, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from compliance.gate import REFUSE, decide, suppression_for
+from compliance.gate import REFUSE, Records, decide, suppression_for
 from compliance.services import Actor, audit
 from conversations.classify import is_freemail
 from conversations.learning import INCREMENTAL_LIMIT, learn_conversations
@@ -615,13 +615,15 @@ def reply_warnings(conversation: Conversation) -> list[str]:
     address is on the suppression list for it, the customer declined the channel),
     and, as a hint, where the address is suppressed for other messages only."""
     address = conversation.counterpart
+    suppression = suppression_for("email", address)
+    records = Records()
+    records.suppression = lambda _channel, _address: suppression  # read once, above
     decision = decide(
         customer=conversation.customer, address=address, channel="email", category="service",
-        template_key="", at=timezone.now(), history=OutboxHistory(),
+        template_key="", at=timezone.now(), history=OutboxHistory(), records=records,
     )  # fmt: skip
     if decision.kind == REFUSE:
         return [_("Diese Antwort wird nicht gesendet: %(reason)s") % {"reason": decision.reason}]
-    suppression = suppression_for("email", address)
     if suppression is not None:
         return [
             _(
