@@ -271,7 +271,7 @@
     event.preventDefault();
     const then = event.shiftKey ? "closed" : event.altKey ? "pending" : "";
     const button = $('button[data-send="' + then + '"]', form);
-    if (button) form.requestSubmit(button);
+    if (button) button.click(); // a click: htmx sends the clicked button's name and value
     return true;
   }
 
