@@ -284,6 +284,10 @@ class ReplyForm(forms.Form):
     files = MultipleFileField(label=_("Anhänge"), required=False)
     then = forms.ChoiceField(choices=THEN, required=False)
 
+    def clean_text(self) -> str:
+        # a multipart form (one with attachments) sends line breaks as CRLF
+        return self.cleaned_data["text"].replace("\r\n", "\n")
+
     def clean_cc(self) -> list[str]:
         return parse_addresses(self.cleaned_data["cc"])
 

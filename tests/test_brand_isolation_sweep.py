@@ -43,8 +43,8 @@ from compliance.services import Actor, audit
 from conversations.models import (
     Attachment,
     ClassificationChange,
-    ConversationChange,
     Conversation,
+    ConversationChange,
     Mailbox,
     Message,
     RawEmail,
@@ -760,15 +760,17 @@ URLS: dict[str, Scoped | Filtered | Listing] = {
             (
                 "POST",
                 reverse("bulk_action"),
-                {"action": "assign", "scope": "auswahl", "ids": str(a[Conversation].pk),
-                 "assignee": str(b[User].pk)},
+                {
+                    "action": "assign",
+                    "scope": "auswahl",
+                    "ids": str(a[Conversation].pk),
+                    "assignee": str(b[User].pk),
+                },
             ),
         ]  # fmt: skip
     ),
     "change_undo": Scoped(
-        lambda a, b: [
-            ("POST", reverse("change_undo", args=[b[ConversationChange].batch]), {})
-        ]
+        lambda a, b: [("POST", reverse("change_undo", args=[b[ConversationChange].batch]), {})]
     ),
     "classification_undo": Scoped(
         lambda a, b: [
