@@ -189,7 +189,7 @@ def conversation_detail(request, pk: int):
     return render(request, "conversations/inbox.html", context)
 
 
-def _after_change(request, conversation: Conversation, notice: str = ""):
+def _after_change(request, conversation: Conversation, notice: str = "", undo_url: str = ""):
     """HTMX: the refreshed detail pane and, out of band, its list row; else back to the page."""
     if not request.htmx:
         url = reverse("conversation", args=[conversation.pk])
@@ -197,7 +197,7 @@ def _after_change(request, conversation: Conversation, notice: str = ""):
         return redirect(f"{url}?{query}" if query else url)
     conversation = access_conversation(request.user, conversation.pk)
     context = _detail_context(request, conversation)
-    context.update({"c": conversation, "oob": True, "notice": notice})
+    context.update({"c": conversation, "oob": True, "notice": notice, "undo_url": undo_url})
     return render(request, "conversations/_detail_update.html", context)
 
 
@@ -249,13 +249,14 @@ def set_status(request, pk: int):
     form = StatusForm(request.POST)
     if not form.is_valid():
         return HttpResponseBadRequest(form.errors.as_text())
-    services.set_status(
+    batch = services.set_status(
         conversation=conversation, status=form.cleaned_data["status"], actor=request.user
     )
     return _after_change(
         request,
         conversation,
         _("Status: %(status)s") % {"status": conversation.get_status_display()},
+        undo_url=reverse("change_undo", args=[batch.id]) if batch.changed else "",
     )
 
 

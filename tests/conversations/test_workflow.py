@@ -357,3 +357,17 @@ def test_undo_of_a_snooze_restores_the_time(agent_a, brand_a):
 
     conv.refresh_from_db()
     assert conv.snoozed_until == until
+
+
+def test_archiving_one_offers_its_undo(client, agent_a, conv):
+    client.force_login(agent_a)
+
+    response = client.post(
+        f"/konversationen/{conv.pk}/status/", {"status": "archived"}, headers=HTMX
+    )
+
+    batch = ConversationChange.objects.get().batch
+    assert f"/aenderungen/{batch}/rueckgaengig/" in response.text
+    client.post(f"/aenderungen/{batch}/rueckgaengig/", headers={"HX-Request": "true"})
+    conv.refresh_from_db()
+    assert conv.status == "open"
