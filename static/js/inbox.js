@@ -375,6 +375,10 @@
       event.target.blur();
       return;
     }
+    if (event.key === "Escape" && $("#snooze-box[open]")) {
+      $("#snooze-box").open = false; // the Wiedervorlage menu closes like a dialog
+      return;
+    }
     if (typing(event.target) || event.altKey) return;
     const mod = event.ctrlKey || event.metaKey;
     if (mod && event.key.toLowerCase() === "a") {

@@ -116,10 +116,11 @@ def test_bulk_archive_with_preview_and_undo(page, agent_a, three):
     page.keyboard.press("x")
     expect(page.locator("#selection-count")).to_have_text("2 ausgewählt")
 
-    page.locator("#bulkbar").get_by_role("button", name="Archivieren").click()
+    page.locator("#bulkbar").get_by_role("button", name="Aktionen").click()
     dialog = page.locator("#bulk-dialog")
     expect(dialog).to_be_visible()
     expect(page.locator("#bulk-count")).to_have_text("2 Konversationen werden geändert.")
+    expect(page.locator("#bulk-action")).to_have_value("archive")  # the first action
     dialog.get_by_role("button", name="alle Treffer dieses Filters").click()
     expect(page.locator("#bulk-count")).to_have_text(
         "3 Konversationen mit diesem Filter (alle Seiten) werden geändert."
