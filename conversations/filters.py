@@ -25,6 +25,7 @@ from kommunikation.models import Activity, BusinessEntity, Customer, ValueTier
 
 PAGE_SIZE = 50
 OPEN_STATUSES = [Status.OPEN, Status.PENDING]
+SNOOZED = "wiedervorlage"  # the status filter's value for snoozed conversations
 
 
 # Tried after the UI language's own formats: ISO (old links), and the day-first forms of the
@@ -87,7 +88,12 @@ class InboxFilterForm(forms.Form):
         ("30", _("Letzte 30 Tage")),
         ("eigener", _("Eigener Zeitraum")),
     ]
-    STATUSES = [("", _("offen und wartend")), ("alle", _("alle")), *Status.choices]
+    STATUSES = [
+        ("", _("offen und wartend")),
+        ("alle", _("alle")),
+        *Status.choices,
+        (SNOOZED, _("Wiedervorlage")),
+    ]
     ASSIGNEES = [("", _("alle")), ("ich", _("mir")), ("niemand", _("niemandem"))]
 
     q = forms.CharField(label=_("Suche"), required=False, max_length=200)
@@ -142,7 +148,11 @@ def filtered_conversations(user, params) -> QuerySet[Conversation]:
 
     status = f.get("status", "")
     if status == "":
-        qs = qs.filter(status__in=OPEN_STATUSES)
+        qs = qs.filter(status__in=OPEN_STATUSES).awake(now)
+    elif status == SNOOZED:
+        qs = qs.snoozed(now)  # until they come back, whatever their status
+    elif status in OPEN_STATUSES:
+        qs = qs.filter(status=status).awake(now)
     elif status != "alle":
         qs = qs.filter(status=status)
     if f.get("ungelesen"):
@@ -401,6 +411,7 @@ def view_counts(user) -> tuple[ViewCounts, list[tuple[BusinessEntity, int]]]:
     rows = (
         Conversation.objects.for_user(user)
         .filter(open_q)
+        .awake()
         .order_by()
         .values("brand_id")
         .annotate(

@@ -23,6 +23,9 @@ urlpatterns = [
         views.reply_templates,
         name="conversation_reply_templates",
     ),
+    path("konversationen/<int:pk>/wiedervorlage/", views.snooze, name="conversation_snooze"),
+    path("konversationen/aktionen/", views.bulk_action, name="bulk_action"),
+    path("aenderungen/<uuid:batch>/rueckgaengig/", views.undo_change, name="change_undo"),
     path("konversationen/klassifizieren/", views.classify, name="classify"),
     path("konversationen/klassifizieren/anzahl/", views.classify_count, name="classify_count"),
     path(

@@ -44,6 +44,7 @@ from conversations.models import (
     Attachment,
     ClassificationChange,
     Conversation,
+    ConversationChange,
     InboxSettings,
     Mailbox,
     Message,
@@ -180,6 +181,10 @@ def build_world(brand: BusinessEntity, tag: str) -> dict:
         changed_by=staff,
         batch=uuid.uuid4(),
     )
+    conversation_change = ConversationChange.objects.create(
+        conversation=conversation, field="status", from_value="open", to_value="archived",
+        changed_by=staff, batch=uuid.uuid4(),
+    )  # fmt: skip
     rule = SenderRuleFactory(brand=brand, customer=customer, pattern=f"info@{tag}.example")
     outbound = enqueue_outbound(
         brand=brand,
@@ -266,6 +271,7 @@ def build_world(brand: BusinessEntity, tag: str) -> dict:
         Attachment: attachment,
         StatusChange: status,
         ClassificationChange: change,
+        ConversationChange: conversation_change,
         SenderRule: rule,
         OutboundMessage: outbound,
         MessageTemplate: template,
@@ -608,6 +614,7 @@ def _conversation_writes(w):
         ("POST", reverse("conversation_unread", args=[pk]), {}),
         ("POST", reverse("conversation_note", args=[pk]), {"text": "eingeschleust"}),
         ("POST", reverse("conversation_reply", args=[pk]), {"text": "eingeschleust"}),
+        ("POST", reverse("conversation_snooze", args=[pk]), {"wann": "morgen"}),
     ]
 
 
@@ -817,6 +824,29 @@ URLS: dict[str, Scoped | Filtered | Listing] = {
                 },
             ),
         ]
+    ),
+    "conversation_snooze": Scoped(lambda a, b: []),  # in _conversation_writes
+    "bulk_action": Filtered(
+        lambda a, b: [
+            (
+                "POST",
+                reverse("bulk_action"),
+                {"action": "archive", "scope": "auswahl", "ids": str(b[Conversation].pk)},
+            ),
+            (
+                "POST",
+                reverse("bulk_action"),
+                {
+                    "action": "assign",
+                    "scope": "auswahl",
+                    "ids": str(a[Conversation].pk),
+                    "assignee": str(b[User].pk),
+                },
+            ),
+        ]  # fmt: skip
+    ),
+    "change_undo": Scoped(
+        lambda a, b: [("POST", reverse("change_undo", args=[b[ConversationChange].batch]), {})]
     ),
     "classification_undo": Scoped(
         lambda a, b: [

@@ -483,6 +483,74 @@
     }
   }
 
+  // --- finishing work: composer keys, Wiedervorlage, bulk actions (issue 10 §4) -----
+
+  // Ctrl+Enter sends, Ctrl+Alt+Enter sends & wartend, Ctrl+Shift+Enter sends & erledigt.
+  function onComposerKey(event) {
+    if (event.key !== "Enter" || !(event.ctrlKey || event.metaKey)) return false;
+    const form = event.target.closest && event.target.closest("#reply-form");
+    if (!form) return false;
+    event.preventDefault();
+    const then = event.shiftKey ? "closed" : event.altKey ? "pending" : "";
+    const button = $('button[data-send="' + then + '"]', form);
+    if (button) button.click(); // a click: htmx sends the clicked button's name and value
+    return true;
+  }
+
+  function openSnooze() {
+    const box = $("#snooze-box");
+    if (!box) return;
+    box.open = true;
+    $("button", box)?.focus();
+  }
+
+  const bulkDialog = () => $("#bulk-dialog");
+  const bulkField = (name) => $("#bulk-form [name=" + name + "]");
+
+  function showBulkValue() {
+    const action = bulkField("action").value;
+    for (const label of $$("#bulk-form label[data-for]")) label.hidden = label.dataset.for !== action;
+  }
+
+  function bulkCount(scope) {
+    const el = $("#bulk-count");
+    bulkField("scope").value = scope;
+    if (scope === "auswahl") {
+      const n = bulkField("ids").value.split(",").filter(Boolean).length;
+      el.textContent = t(n === 1 ? "will_change_one" : "will_change", n);
+      return;
+    }
+    const params = new URLSearchParams({ scope, query: bulkField("query").value, sender: "" });
+    el.textContent = "…";
+    fetch("/konversationen/klassifizieren/anzahl/?" + params, { credentials: "same-origin" })
+      .then((r) => r.text())
+      .then((n) => (el.textContent = t("will_change_filter", n)));
+  }
+
+  function openBulk(action) {
+    const d = bulkDialog();
+    if (!d || d.open) return;
+    let ids = Array.from(state.selected);
+    const current = currentConversation();
+    if (!ids.length && current) ids = [current.id];
+    $("#bulk-form").reset();
+    $("#bulk-errors").innerHTML = "";
+    if (action) bulkField("action").value = action;
+    bulkField("ids").value = ids.join(",");
+    bulkField("query").value = listQuery();
+    showBulkValue();
+    bulkCount(ids.length ? "auswahl" : "treffer");
+    d.showModal();
+    bulkField("action").focus();
+  }
+
+  function onBulkKey(event) {
+    if (event.key === "Enter" && !/^(BUTTON|TEXTAREA)$/.test(event.target.tagName)) {
+      event.preventDefault();
+      $("#bulk-form").requestSubmit();
+    }
+  }
+
   // --- shortcuts -------------------------------------------------------------------
 
   function clickAction(name) {
@@ -522,6 +590,11 @@
       onDialogKey(event);
       return;
     }
+    if (event.target.closest && event.target.closest("#bulk-dialog")) {
+      onBulkKey(event);
+      return;
+    }
+    if (onComposerKey(event)) return;
     if (document.querySelector("dialog[open]")) return;
     if (event.target.closest && event.target.closest(".contact-filter")) {
       onContactFilterKey(event);
@@ -530,6 +603,10 @@
     if (event.target.id === "search" && onSearchKey(event)) return;
     if (event.key === "Escape" && typing(event.target)) {
       event.target.blur();
+      return;
+    }
+    if (event.key === "Escape" && $("#snooze-box[open]")) {
+      $("#snooze-box").open = false; // the Wiedervorlage menu closes like a dialog
       return;
     }
     if (typing(event.target) || event.altKey) return;
@@ -583,6 +660,14 @@
       case "n":
         event.preventDefault();
         openComposer("note-box");
+        break;
+      case "w":
+        event.preventDefault();
+        openSnooze();
+        break;
+      case "b":
+        event.preventDefault();
+        openBulk("");
         break;
       case "/":
         event.preventDefault();
@@ -663,6 +748,18 @@
       case "help":
         $("#help-dialog").showModal();
         break;
+      case "bulk":
+        openBulk(action.dataset.bulk || "");
+        break;
+      case "bulk-scope-selection":
+        bulkCount("auswahl");
+        break;
+      case "bulk-scope-filter":
+        bulkCount("treffer");
+        break;
+      case "bulk-cancel":
+        bulkDialog().close();
+        break;
       case "dismiss":
         $("#notice").innerHTML = "";
         break;
@@ -694,6 +791,10 @@
     document.addEventListener("change", (event) => {
       if (event.target.matches('#classify-form input[name="classification"]')) {
         chooseType(event.target);
+        return;
+      }
+      if (event.target.id === "bulk-action") {
+        showBulkValue();
         return;
       }
       const picker = event.target.closest(".template-picker");
@@ -759,6 +860,22 @@
       else if (conv && event.detail.ids.includes(Number(conv.dataset.id))) refreshDetail();
     });
     document.body.addEventListener("inbox:reload", reloadList);
+    document.body.addEventListener("inbox:bulk-done", () => {
+      const d = bulkDialog();
+      if (d && d.open) d.close();
+      state.selected.clear();
+      reloadList();
+    });
+    // a snoozed conversation leaves the list; the next one opens
+    document.body.addEventListener("inbox:snoozed", (event) => {
+      const row = rowById(String(event.detail.id));
+      const list = rows();
+      const next = row ? list[list.indexOf(row) + 1] || list[list.indexOf(row) - 1] : null;
+      if (row) row.remove();
+      state.selected.delete(String(event.detail.id));
+      if (next) focusRow(next);
+      else $("#detail").innerHTML = "";
+    });
     // a notice goes away by itself; one offering "Rückgängig" stays longer
     let noticeTimer = null;
     document.body.addEventListener("htmx:afterSettle", () => {

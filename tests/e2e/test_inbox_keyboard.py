@@ -179,7 +179,7 @@ def test_reply_note_archive_and_assign_from_the_keyboard(page, agent_a, morning,
     page.locator("body").click(position={"x": 5, "y": 60})
     page.keyboard.press("r")
     page.keyboard.type("Wir melden uns heute noch.")
-    page.get_by_role("button", name="Senden").click()
+    page.get_by_role("button", name="Senden", exact=True).click()
     # the reply goes through the outbox at once: queued, then sent
     expect(page.locator(".msg-out .delivery")).to_contain_text("gesendet")
     assert [m.body.strip() for m in mail.outbox] == ["Wir melden uns heute noch."]
