@@ -363,6 +363,8 @@ def record_queued(
     message_id: str,
     in_reply_to: str = "",
     references: str = "",
+    cc: list[str] | None = None,
+    headers: list | None = None,
     at: dt.datetime | None = None,
 ) -> Message:
     """An answer staff wrote, in its thread with status "queued" until the outbox sends it.
@@ -378,6 +380,8 @@ def record_queued(
         sender_name=sender_name,
         sender_address=sender_address,
         to=[recipient],
+        cc=cc or [],
+        headers=headers or [],
         subject=subject,
         text=text,
         message_id=message_id,
