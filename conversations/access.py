@@ -50,6 +50,11 @@ CUSTOMER_ACTIONS: dict[str, tuple[str, ...]] = {
     "block": ("compliance.add_suppression",),
     "unblock": ("compliance.delete_suppression",),
     "events": ("kommunikation.view_event",),
+    "edit": ("kommunikation.change_customer",),
+    "add_contact": ("kommunikation.add_contactpoint",),
+    "change_contact": ("kommunikation.change_contactpoint",),
+    "remove_contact": ("kommunikation.delete_contactpoint",),
+    "write": ("conversations.reply_conversation",),
 }
 
 

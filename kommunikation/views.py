@@ -254,11 +254,11 @@ def _contact_context(
     return {
         "contact_points": customer.contact_points.all(),
         "duplicates": customer_services.possible_duplicates(customer),
-        "can_edit_customer": user.has_perm("kommunikation.change_customer"),
-        "can_add_contact": user.has_perm("kommunikation.add_contactpoint"),
-        "can_change_contact": user.has_perm("kommunikation.change_contactpoint"),
-        "can_remove_contact": user.has_perm("kommunikation.delete_contactpoint"),
-        "can_write": user.has_perm("conversations.reply_conversation"),
+        "can_edit_customer": may_on_customer(user, "edit"),
+        "can_add_contact": may_on_customer(user, "add_contact"),
+        "can_change_contact": may_on_customer(user, "change_contact"),
+        "can_remove_contact": may_on_customer(user, "remove_contact"),
+        "can_write": may_on_customer(user, "write"),
         "contact_form": forms.get("contact") or ContactDataForm(instance=customer),
         "address_form": forms.get("address") or AddressForm(instance=customer),
         "contact_point_form": forms.get("contact_point") or ContactPointForm(),
@@ -294,9 +294,7 @@ def _refused(request, customer: Customer, exc: ValidationError, **kwargs):
 @staff_required
 def customer_edit(request, pk: int):
     """Name, company, number and kind (person / organisation) of a contact."""
-    customer = access_customer(request.user, pk)
-    if not request.user.has_perm("kommunikation.change_customer"):
-        raise PermissionDenied
+    customer = access_customer(request.user, pk, action="edit")
     form = ContactDataForm(request.POST, instance=copy.copy(customer))
     if not form.is_valid():
         return _after_contact_change(
@@ -312,9 +310,7 @@ def customer_edit(request, pk: int):
 @require_POST
 @staff_required
 def customer_address(request, pk: int):
-    customer = access_customer(request.user, pk)
-    if not request.user.has_perm("kommunikation.change_customer"):
-        raise PermissionDenied
+    customer = access_customer(request.user, pk, action="edit")
     form = AddressForm(request.POST, instance=copy.copy(customer))
     if not form.is_valid():
         return _after_contact_change(
@@ -331,9 +327,7 @@ def customer_address(request, pk: int):
 @staff_required
 def customer_contact_add(request, pk: int):
     """A new email address or phone number (E.164, German numbers by default)."""
-    customer = access_customer(request.user, pk)
-    if not request.user.has_perm("kommunikation.add_contactpoint"):
-        raise PermissionDenied
+    customer = access_customer(request.user, pk, action="add_contact")
     form = ContactPointForm(request.POST)
     if not form.is_valid():
         return _after_contact_change(
@@ -356,9 +350,7 @@ def customer_contact_add(request, pk: int):
 @require_POST
 @staff_required
 def customer_contact_change(request, pk: int, point_pk: int):
-    customer = access_customer(request.user, pk)
-    if not request.user.has_perm("kommunikation.change_contactpoint"):
-        raise PermissionDenied
+    customer = access_customer(request.user, pk, action="change_contact")
     point = _contact_point(customer, point_pk)
     form = ChangeContactPointForm(request.POST)
     if not form.is_valid():
@@ -379,9 +371,7 @@ def customer_contact_change(request, pk: int, point_pk: int):
 @require_POST
 @staff_required
 def customer_contact_remove(request, pk: int, point_pk: int):
-    customer = access_customer(request.user, pk)
-    if not request.user.has_perm("kommunikation.delete_contactpoint"):
-        raise PermissionDenied
+    customer = access_customer(request.user, pk, action="remove_contact")
     point = _contact_point(customer, point_pk)
     customer_services.remove_contact_point(point=point, actor=request.user)
     notice = _("%(value)s entfernt.") % {"value": point.value}
@@ -392,9 +382,7 @@ def customer_contact_remove(request, pk: int, point_pk: int):
 @staff_required
 def customer_message(request, pk: int):
     """ "Neue Nachricht": a new email conversation with the customer, sent the way a reply is."""
-    customer = access_customer(request.user, pk)
-    if not request.user.has_perm("conversations.reply_conversation"):
-        raise PermissionDenied
+    customer = access_customer(request.user, pk, action="write")
     form = NewMessageForm(request.POST, customer=customer)
     if not form.is_valid():
         return _after_contact_change(

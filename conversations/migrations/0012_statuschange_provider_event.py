@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('conversations', '0008_classification_learning'),
+        ('conversations', '0011_finish_work'),
     ]
 
     operations = [
