@@ -99,6 +99,7 @@ class Rendered:
     subject: str
     text: str
     html: str
+    pdf: bytes = b""  # a letter's PDF (DIN 5008, templates_app.letters)
 
 
 class RenderError(Exception):
@@ -426,6 +427,8 @@ def render(row: OutboundMessage, channel: str) -> Rendered:
             # templates have them in the layout's footer, agents' replies get them here,
             # below the standard signature separator "-- " (RFC 3676).
             text = f"{text.rstrip()}\n\n-- \n{row.brand.imprint.strip()}\n"
+        if channel == "letter":
+            return Rendered(row.subject, text, row.html, pdf=_letter_from_text(row, text))
         return Rendered(row.subject, text, row.html)
     try:
         # imported here: templates_app is optional for the outbox and its import is heavy
@@ -450,7 +453,23 @@ def render(row: OutboundMessage, channel: str) -> Rendered:
     row.template_version = str(getattr(rendered, "version", "") or "")[:40]
     row.variant = str(getattr(rendered, "variant", "") or "")[:40]
     text = rendered.sms_text if channel in ("sms", "whatsapp") else rendered.text
-    return Rendered(rendered.subject or "", text or "", rendered.html or "")
+    return Rendered(
+        rendered.subject or "", text or "", rendered.html or "", pdf=rendered.letter_pdf or b""
+    )
+
+
+def _letter_from_text(row: OutboundMessage, text: str) -> bytes:
+    """A letter written by staff (no template): their text in the brand's DIN 5008 layout."""
+    from templates_app.letters import letter_for_text
+
+    try:
+        return letter_for_text(
+            brand=row.brand, customer=row.customer, subject=row.subject, text=text
+        )
+    except Exception as exc:  # as a template problem: this message stops, visibly
+        raise RenderError(
+            _("Brief nicht darstellbar: %(error)s") % {"error": f"{type(exc).__name__}: {exc}"}
+        ) from exc
 
 
 def outgoing_for(row: OutboundMessage, rendered: Rendered, channel: str) -> Outgoing:
@@ -475,6 +494,7 @@ def outgoing_for(row: OutboundMessage, rendered: Rendered, channel: str) -> Outg
         template_key=row.template_key,
         attachments=row.attachments,
         auto_submitted=row.auto_submitted,
+        document=rendered.pdf,
     )
     if channel == "email" and needs_consent(row.category) and row.customer is not None:
         out.unsubscribe_url = unsubscribe_url(
@@ -660,6 +680,7 @@ def write_back_sent(
 
 def _thread_and_mark(sent: list[tuple[OutboundMessage, Rendered]], threads: dict) -> None:
     _thread_sent(sent, threads)
+    _thread_letters([row for row, _rendered in sent if row.channel == "letter"])
     written = _mark_sent([row for row, _rendered in sent])
     if written != len(sent):
         raise WriteBackConflict(f"{written} of {len(sent)} rows written back")
@@ -684,6 +705,14 @@ def _thread_sent(sent: list[tuple[OutboundMessage, Rendered]], threads: dict) ->
     if automated:
         timeline += _thread_automated(automated, threads)
     StatusChange.objects.bulk_create(timeline)
+
+
+def _thread_letters(rows: list[OutboundMessage]) -> None:
+    """Letters' thread entries get their PDF; one held for the print batch stays queued."""
+    if rows:
+        from kommunikation.letters.services import thread_letters
+
+        thread_letters(rows)
 
 
 _SENT_COLUMNS = [

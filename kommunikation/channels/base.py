@@ -35,6 +35,8 @@ class Outgoing:
     unsubscribe_mailto: str = ""
     preference_url: str = ""
     track: bool = False
+    # the rendered document of a channel that sends one (a letter's PDF)
+    document: bytes = b""
 
 
 @dataclass
