@@ -142,9 +142,7 @@ def test_without_auto_send_the_letter_is_sent_with_a_second_call(httpserver, bra
     }  # fmt: skip
 
 
-def test_a_retry_after_a_lost_write_back_does_not_create_the_letter_twice(
-    httpserver, brand_a, row
-):
+def test_a_retry_after_a_lost_write_back_does_not_create_the_letter_twice(httpserver, brand_a, row):
     pingen_brand(brand_a, httpserver)
     serve_pingen(httpserver)
     assert send(row).provider_id == LETTER_ID

@@ -49,7 +49,10 @@ def test_a_letter_through_pingen_is_in_the_thread_with_its_pdf(httpserver, brand
     assert message.conversation.customer == row.customer
     assert [status for status, _detail in timeline(message)] == ["queued", "sent"]
     (attachment,) = message.attachments.all()
-    assert (attachment.filename, attachment.content_type) == (f"brief-{row.pk}.pdf", "application/pdf")
+    assert (attachment.filename, attachment.content_type) == (
+        f"brief-{row.pk}.pdf",
+        "application/pdf",
+    )
     text = pdf_text(attachment.file.read())
     assert "Anna Müller" in text and "Hauptstraße 12" in text
     assert "bitte begleichen Sie die offene Rechnung" in text

@@ -6,7 +6,8 @@ import json
 
 import pytest
 from django.urls import reverse
-from hypothesis import HealthCheck, given, settings as hsettings
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from conversations.models import Message, WebhookDelivery
@@ -62,9 +63,16 @@ def letter(httpserver, brand_a):
 
 
 def post(client, body: bytes, *, signature: str | None = None, brand: str = "laderthuis"):
-    headers = {} if signature == "" else {"HTTP_SIGNATURE": sign(body) if signature is None else signature}
+    headers = (
+        {}
+        if signature == ""
+        else {"HTTP_SIGNATURE": sign(body) if signature is None else signature}
+    )
     return client.post(
-        reverse("pingen_webhook", args=[brand]), data=body, content_type="application/json", **headers
+        reverse("pingen_webhook", args=[brand]),
+        data=body,
+        content_type="application/json",
+        **headers,
     )
 
 
@@ -79,7 +87,9 @@ def test_a_sent_and_a_delivered_event_move_the_letter_forward(client, letter):
     assert response.status_code == 200
     letter.refresh_from_db()
     assert letter.status == "sent"
-    response = post(client, event("delivered", status="sent", emitted_at="2026-11-27T10:00:00+01:00"))
+    response = post(
+        client, event("delivered", status="sent", emitted_at="2026-11-27T10:00:00+01:00")
+    )
     assert response.status_code == 200
     letter.refresh_from_db()
     assert letter.status == "delivered"
@@ -189,16 +199,35 @@ def test_a_get_is_not_allowed(client, letter):
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=20),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.sampled_from(["data", "type", "relationships", "letter", "id",
-                                       "included", "attributes", "status", "emitted_at"])
-                      | st.text(max_size=8), children, max_size=5),  # fmt: skip
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "data",
+                    "type",
+                    "relationships",
+                    "letter",
+                    "id",
+                    "included",
+                    "attributes",
+                    "status",
+                    "emitted_at",
+                ]
+            )
+            | st.text(max_size=8),
+            children,
+            max_size=5,
+        )
+    ),  # fmt: skip
     max_leaves=20,
 )
 
 
 @given(payload=json_values)
-@hsettings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@hsettings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 def test_arbitrary_json_never_answers_500(client, letter, payload):
     body = json.dumps(payload).encode()
     assert post(client, body).status_code in (200, 400)

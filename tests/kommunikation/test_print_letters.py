@@ -72,7 +72,11 @@ def test_a_second_run_finds_nothing_to_print(ready, brand_a, capsys):
     call_command("print_letters", "--date", "25.11.2026")
     call_command("print_letters", "--date", "25.11.2026")
     assert PrintBatch.objects.count() == 1
-    assert capsys.readouterr().out.strip().endswith("0 Druckstapel für 25.11.2026: 0 Briefe, 0 Seiten.")
+    assert (
+        capsys.readouterr()
+        .out.strip()
+        .endswith("0 Druckstapel für 25.11.2026: 0 Briefe, 0 Seiten.")
+    )
 
 
 def test_letters_of_a_later_day_wait_for_their_own_batch(ready, brand_a):
@@ -109,11 +113,16 @@ def test_agents_get_403_and_other_brands_404(client, ready, agent_a, brand_b, te
     batch = PrintBatch.objects.get()
     client.force_login(agent_a)
     assert client.get(reverse("letter_print")).status_code == 403
-    assert client.post(reverse("letter_print"), {"brand": batch.brand_id, "day": "25.11.2026"}).status_code == 403
+    assert (
+        client.post(
+            reverse("letter_print"), {"brand": batch.brand_id, "day": "25.11.2026"}
+        ).status_code
+        == 403
+    )
     assert client.get(reverse("letter_print_batch", args=[batch.pk])).status_code == 403
 
-    from tests.factories import UserFactory
     from kommunikation.roles import TEAM_LEAD
+    from tests.factories import UserFactory
 
     lead_b = UserFactory(username="lead.b", brands=[brand_b], roles=[TEAM_LEAD])
     client.force_login(lead_b)
@@ -128,4 +137,7 @@ def test_agents_get_403_and_other_brands_404(client, ready, agent_a, brand_b, te
 def test_the_daily_schedule_prints_every_self_printing_brand(ready):
     from kommunikation.tasks import print_letters
 
-    assert print_letters() == "1 Druckstapel, 3 Briefe, " + f"{PrintBatch.objects.get().page_count} Seiten"
+    assert (
+        print_letters()
+        == "1 Druckstapel, 3 Briefe, " + f"{PrintBatch.objects.get().page_count} Seiten"
+    )
