@@ -19,7 +19,7 @@ from django.db import connection, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from pypdf import PdfWriter
+from pypdf import PdfReader, PdfWriter
 
 from kommunikation.letters.models import Letter, PostalStatus, PrintBatch
 from kommunikation.letters.services import apply_postal_status
@@ -39,7 +39,7 @@ def ready_letters(brands, *, day: dt.date):
         Letter.objects.ready_to_print()
         .for_brands(brands)
         .filter(created_at__lt=day_end(day))
-        .select_related("brand")
+        .select_related("brand", "outbound__message")
         .order_by("brand__name", "created_at", "id")
     )
 
@@ -59,10 +59,14 @@ def cover_sheet(batch: PrintBatch, letters: list[Letter]) -> bytes:
 def batch_pdf(batch: PrintBatch, letters: list[Letter]) -> tuple[bytes, int]:
     """The batch as one PDF (cover sheet first) and its page count."""
     writer = PdfWriter()
-    writer.append(io.BytesIO(cover_sheet(batch, letters)))
+    # page by page: append() would also merge outlines and named destinations, which the
+    # letters do not have, at several times the cost
+    for page in PdfReader(io.BytesIO(cover_sheet(batch, letters))).pages:
+        writer.add_page(page)
     for letter in letters:
         with letter.pdf.open("rb") as handle:
-            writer.append(io.BytesIO(handle.read()))
+            for page in PdfReader(io.BytesIO(handle.read())).pages:
+                writer.add_page(page)
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue(), len(writer.pages)
@@ -106,7 +110,7 @@ def make_print_batch(
     batch.save(update_fields=["file", "page_count", "size"])
     detail = _("Druckstapel vom %(day)s") % {"day": f"{day:%d.%m.%Y}"}
     for letter in letters:
-        apply_postal_status(letter, PostalStatus.SENT, at=now, detail=detail)
+        apply_postal_status(letter, PostalStatus.SENT, at=now, detail=detail, row=letter.outbound)
     return batch
 
 

@@ -103,12 +103,18 @@ def thread_letters(rows: list[OutboundMessage]) -> None:
 
 
 def apply_postal_status(
-    letter: Letter, status: str, *, at: dt.datetime | None = None, detail: str = ""
+    letter: Letter,
+    status: str,
+    *,
+    at: dt.datetime | None = None,
+    detail: str = "",
+    row: OutboundMessage | None = None,
 ) -> bool:
     """Move a letter to a postal status and put it on its thread entry's timeline (once).
 
     Returns whether the letter moved; an earlier status arriving late is still recorded
-    on the timeline (at its own time) but does not move the letter back.
+    on the timeline (at its own time) but does not move the letter back. `row`: the
+    letter's outbox row with its message, when the caller has it loaded.
     """
     at = at or timezone.now()
     status = PostalStatus(status)
@@ -119,7 +125,8 @@ def apply_postal_status(
             current.status, current.status_at = status, at
             current.save(update_fields=["status", "status_at"])
         letter.status, letter.status_at = current.status, current.status_at
-    row = OutboundMessage.objects.select_related("message").get(pk=letter.outbound_id)
+    if row is None:
+        row = OutboundMessage.objects.select_related("message").get(pk=letter.outbound_id)
     text = _("Brief: %(status)s") % {"status": status.label}
     if detail:
         text = f"{text} ({detail})"
