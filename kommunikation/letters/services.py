@@ -131,10 +131,24 @@ def apply_postal_status(
     if detail:
         text = f"{text} ({detail})"
     if status in TIMELINE_STATUS:
-        record_status(row, TIMELINE_STATUS[status], detail=text, at=at)
+        _to_timeline(row, TIMELINE_STATUS[status], text, at)
     elif status == PostalStatus.SENT and letter.mode == LetterMode.SELFPRINT:
         # printed in the office and posted: only now is it sent
-        record_status(row, Message.State.SENT, detail=text, at=at)
+        _to_timeline(row, Message.State.SENT, text, at)
+    else:
+        _to_timeline(row, None, text, at)
+    return moved
+
+
+def _to_timeline(row: OutboundMessage, status: str | None, text: str, at: dt.datetime) -> None:
+    """The one call from letters into the thread entry's timeline: a status (recorded
+    once, moving the message forward only) or, with None, a note under its current one.
+
+    Through kommunikation.tracking's writers until conversations.outbound is the owner
+    of timeline writes; then ``record_status(row.message, status, at, detail=text)`` and
+    ``record_note(row.message, text, at)`` (both skip a row without a thread entry here).
+    """
+    if status:
+        record_status(row, status, detail=text, at=at)
     else:
         note_on_timeline(row, text, at=at)
-    return moved
