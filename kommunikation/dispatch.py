@@ -493,6 +493,8 @@ def outgoing_for(row: OutboundMessage, rendered: Rendered, channel: str) -> Outg
         references=row.references,
         template_key=row.template_key,
         attachments=row.attachments,
+        cc=row.cc,
+        bcc=row.bcc,
         auto_submitted=row.auto_submitted,
         document=rendered.pdf,
     )
