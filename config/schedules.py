@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+from django.conf import settings
+
 SCHEDULES: list[tuple[str, str, str, str]] = [
     (
         "fetch-mail",
@@ -87,3 +89,16 @@ SCHEDULES: list[tuple[str, str, str, str]] = [
         "Nachts Umsatz, Wertklasse und Aktivität neu berechnen, auch wenn sich in sevDesk nichts änderte (die Zeit vergeht).",
     ),
 ]
+
+# letters printed in the office (issue 11 §3): the day's print batch per brand at the time
+# LETTER_PRINT_CRON sets (default weekdays 15:00, before the post is collected); empty: no
+# scheduled batch, Team-Leads make it on the print page
+if settings.LETTER_PRINT_CRON:
+    SCHEDULES.append(
+        (
+            "print-letters",
+            "kommunikation.tasks.print_letters",
+            settings.LETTER_PRINT_CRON,
+            "Die Briefe des Tages der selbst druckenden Marken zu einem Druckstapel mit Deckblatt zusammenfassen.",
+        )
+    )

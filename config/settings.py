@@ -284,6 +284,25 @@ SEVDESK_TIMEOUT = env_int("SEVDESK_TIMEOUT", 30)  # seconds per request
 SEVDESK_PAGE_SIZE = env_int("SEVDESK_PAGE_SIZE", 1000)  # the API allows 1..1000
 # updateAfter reaches this far behind the last high-water mark: clocks and slow commits
 SEVDESK_OVERLAP_MINUTES = env_int("SEVDESK_OVERLAP_MINUTES", 10)
+# Letters (kommunikation/letters, issue 11 §3): per brand through Pingen v2 (hybrid mail) or
+# printed in the office (daily print batch). LETTER_MODE is the default for every brand
+# ("selfprint" or "pingen"); an admin-managed LetterConnection overrides it per brand. The
+# PINGEN_* credentials serve the brand PINGEN_BRAND (or every brand when empty) and win over
+# stored ones, as sevDesk's do.
+LETTER_MODE = env("LETTER_MODE", "selfprint")
+if LETTER_MODE not in ("selfprint", "pingen"):
+    raise ImproperlyConfigured(f"LETTER_MODE must be selfprint or pingen, not {LETTER_MODE!r}")
+PINGEN_API_URL = env("PINGEN_API_URL", "https://api.pingen.com")
+PINGEN_IDENTITY_URL = env("PINGEN_IDENTITY_URL", "https://identity.pingen.com")
+PINGEN_CLIENT_ID = env("PINGEN_CLIENT_ID")
+PINGEN_CLIENT_SECRET = env("PINGEN_CLIENT_SECRET")
+PINGEN_ORGANISATION_ID = env("PINGEN_ORGANISATION_ID")
+PINGEN_WEBHOOK_SECRET = env("PINGEN_WEBHOOK_SECRET")
+PINGEN_BRAND = env("PINGEN_BRAND")
+PINGEN_TIMEOUT = env_int("PINGEN_TIMEOUT", 30)  # seconds per request
+# the daily print batch for brands that print themselves (config/schedules.py); cron in
+# Europe/Berlin, empty: no scheduled batch, only the page and `manage.py print_letters`
+LETTER_PRINT_CRON = env("LETTER_PRINT_CRON", "0 15 * * 1-5")
 # Dunning levels of the daily overdue scan: days after the due date (reminder, 1. and 2.
 # Mahnung), the fee per level (EUR) and the new deadline given in the letter.
 DUNNING_DAYS = [int(d) for d in env_list("DUNNING_DAYS", "1,14,28")]

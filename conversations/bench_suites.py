@@ -102,3 +102,11 @@ def learning(options: BenchOptions) -> list[BenchRow]:
     from conversations.learning_benchmarks import learning_benchmark
 
     return learning_benchmark(options)
+
+
+@benchmark("letters")
+def letters(options: BenchOptions) -> list[BenchRow]:
+    """A 100-letter print batch (self-printing brand): wall time, pages, size."""
+    from kommunikation.letters.benchmarks import print_batch_bench
+
+    return [BenchRow("letters", metric, value, unit) for metric, value, unit in print_batch_bench()]

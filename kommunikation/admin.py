@@ -112,4 +112,5 @@ class OutboundMessageAdmin(BrandScopedAdmin):
 
 from kommunikation.automation import admin as _automation_admin  # noqa: E402, F401  (registers)
 from kommunikation.events import admin as _events_admin  # noqa: E402, F401  (registers)
+from kommunikation.letters import admin as _letters_admin  # noqa: E402, F401  (registers)
 from kommunikation.sevdesk import admin as _sevdesk_admin  # noqa: E402, F401  (registers)

@@ -91,6 +91,7 @@ class Rendered:
     text: str
     html: str
     links: FooterLinks | None = None
+    pdf: bytes = b""  # a letter's PDF (DIN 5008, templates_app.letters)
 
 
 class RenderError(Exception):
@@ -446,6 +447,9 @@ def render(row: OutboundMessage, channel: str) -> Rendered:
 
     links = footer_links(row, channel)
     if row.text or row.html:
+        if channel == "letter":
+            pdf = _letter_from_text(row, row.text)
+            return Rendered(row.subject, row.text, row.html, links, pdf=pdf)
         if channel != "email" or row.source == OutboundSource.TEST:
             # a template test send is a rendered email already, layout and all
             return Rendered(row.subject, row.text, row.html, links)
@@ -479,7 +483,27 @@ def render(row: OutboundMessage, channel: str) -> Rendered:
     row.template_version = str(getattr(rendered, "version", "") or "")[:40]
     row.variant = str(getattr(rendered, "variant", "") or "")[:40]
     text = rendered.sms_text if channel in ("sms", "whatsapp") else rendered.text
-    return Rendered(rendered.subject or "", text or "", rendered.html or "", links)
+    return Rendered(
+        rendered.subject or "",
+        text or "",
+        rendered.html or "",
+        links,
+        pdf=getattr(rendered, "letter_pdf", b"") or b"",
+    )
+
+
+def _letter_from_text(row: OutboundMessage, text: str) -> bytes:
+    """A letter written by staff (no template): their text in the brand's DIN 5008 layout."""
+    from templates_app.letters import letter_for_text
+
+    try:
+        return letter_for_text(
+            brand=row.brand, customer=row.customer, subject=row.subject, text=text
+        )
+    except Exception as exc:  # as a template problem: this message stops, visibly
+        raise RenderError(
+            _("Brief nicht darstellbar: %(error)s") % {"error": f"{type(exc).__name__}: {exc}"}
+        ) from exc
 
 
 def outgoing_for(row: OutboundMessage, rendered: Rendered, channel: str) -> Outgoing:
@@ -506,6 +530,7 @@ def outgoing_for(row: OutboundMessage, rendered: Rendered, channel: str) -> Outg
         cc=row.cc,
         bcc=row.bcc,
         auto_submitted=row.auto_submitted,
+        document=rendered.pdf,
     )
     links = rendered.links or FooterLinks()
     if links.unsubscribe_url:
@@ -680,6 +705,7 @@ def _thread_and_mark(
     sent: list[tuple[OutboundMessage, Rendered]], threads: OutboundThreads
 ) -> None:
     _thread_sent(sent, threads)
+    _thread_letters([row for row, _rendered in sent if row.channel == "letter"])
     written = _mark_sent([row for row, _rendered in sent])
     if written != len(sent):
         raise WriteBackConflict(f"{written} of {len(sent)} rows written back")
@@ -715,6 +741,14 @@ def _thread_sent(sent: list[tuple[OutboundMessage, Rendered]], threads: Outbound
         sent, items, record_sent(items, threads=threads), strict=True
     ):
         row.message, row.conversation = message, item.conversation or message.conversation
+
+
+def _thread_letters(rows: list[OutboundMessage]) -> None:
+    """Letters' thread entries get their PDF; one held for the print batch stays queued."""
+    if rows:
+        from kommunikation.letters.services import thread_letters
+
+        thread_letters(rows)
 
 
 _SENT_COLUMNS = [

@@ -69,6 +69,10 @@ _TEAM_LEAD = _AGENT + [
     "kommunikation.change_absence",
     "kommunikation.delete_absence",
     "kommunikation.view_openinghours",
+    # the office's print batch of letters (issue 11 §3)
+    "kommunikation.view_letter",
+    "kommunikation.view_printbatch",
+    "kommunikation.add_printbatch",
 ]
 _ADMIN = _TEAM_LEAD + [
     "kommunikation.add_businessentity",
@@ -100,6 +104,9 @@ _ADMIN = _TEAM_LEAD + [
     "kommunikation.add_openinghours",
     "kommunikation.change_openinghours",
     "kommunikation.delete_openinghours",
+    "kommunikation.view_letterconnection",
+    "kommunikation.add_letterconnection",
+    "kommunikation.change_letterconnection",
 ]
 _MANAGEMENT = _TEAM_LEAD + [
     "conversations.view_mailbox",

@@ -33,3 +33,13 @@ def scan_inactive() -> str:
 
 def scan_no_response() -> str:
     return str(scans.scan_no_response())
+
+
+def print_letters() -> str:
+    """The day's print batch of every brand that prints its letters itself."""
+    from django.utils import timezone
+
+    from kommunikation.letters.printing import print_all
+
+    summary = print_all(day=timezone.localdate())
+    return f"{len(summary.batches)} Druckstapel, {summary.letters} Briefe, {summary.pages} Seiten"

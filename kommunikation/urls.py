@@ -1,6 +1,7 @@
 from django.urls import include, path
 
 from kommunikation import tracking, views
+from kommunikation.letters import views as letter_views
 
 urlpatterns = [
     path("kunden/suche/", views.customer_search, name="customer_search"),
@@ -33,6 +34,8 @@ urlpatterns = [
         name="customer_unblock",
     ),
     path("", include("kommunikation.automation.urls")),
+    path("briefe/druck/", letter_views.print_page, name="letter_print"),
+    path("briefe/druck/<int:pk>/pdf/", letter_views.batch_download, name="letter_print_batch"),
     path("t/o/<str:token>/", tracking.open_pixel, name="tracking_open"),
     path("t/c/<str:token>/", tracking.click, name="tracking_click"),
 ]

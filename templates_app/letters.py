@@ -183,3 +183,24 @@ def render_letters_batch(letters: list[Letter], **options) -> bytes:
         raise ValueError("no letters")
     pages = [page for document in documents for page in document.pages]
     return documents[0].copy(pages).write_pdf(**options)
+
+
+def letter_for_text(
+    *, brand, customer, subject: str, text: str, date: dt.date | None = None
+) -> bytes:
+    """A letter staff wrote as plain text, as PDF in the brand's layout (no template)."""
+    from django.utils import timezone
+
+    from templates_app.plain import NO_CUSTOMER, brand_data, customer_data
+    from templates_app.rendering import text_to_html
+
+    return render_letter(
+        Letter(
+            brand=brand_data(brand),
+            customer=customer_data(customer) if customer is not None else NO_CUSTOMER,
+            subject=subject,
+            body_html=text_to_html(text),
+            date=date or timezone.localdate(),
+            language=getattr(customer, "language", "") or brand.default_language or "de",
+        )
+    )

@@ -64,6 +64,7 @@ from kommunikation.automation.models import (
     RuleStep,
 )
 from kommunikation.events.services import record_event
+from kommunikation.letters.models import Letter, LetterConnection, PrintBatch
 from kommunikation.models import (
     BusinessEntity,
     ContactPoint,
@@ -115,6 +116,7 @@ PUBLIC_URLS = {
     "api_events": "event API; Standard Webhooks signature of the source (its brand only)",
     "api_events_batch": "event API (batch); Standard Webhooks signature of the source",
     "api_openapi": "the event API's OpenAPI document; no data",
+    "pingen_webhook": "Pingen's status callbacks; HMAC signature with the brand's signing key",
 }
 # anymail's inbound and tracking webhooks, authenticated by the ESP's basic-auth secret
 PUBLIC_URL_NAMES = re.compile(r"^[a-z_]+_(inbound|tracking)_webhook$")
@@ -250,8 +252,31 @@ def build_world(brand: BusinessEntity, tag: str) -> dict:
         starts_at=dt.datetime(2026, 1, 5, 8, 0, tzinfo=dt.UTC),
         ends_at=dt.datetime(2026, 1, 9, 17, 0, tzinfo=dt.UTC),
     )  # fmt: skip
+    # letters (issue 11 §3): the brand's connection, a letter in a print batch
+    letter_connection = LetterConnection.objects.create(
+        brand=brand, mode="pingen", client_id=f"client-{tag}", client_secret=f"secret-{tag}"
+    )
+    letter_outbound = enqueue_outbound(
+        brand=brand, channels="letter", category="transactional", idempotency_key=f"brief-{tag}",
+        source="rule", customer=customer, subject=f"Brief {tag}", text="Guten Tag", trigger=False,
+    )  # fmt: skip
+    print_batch = PrintBatch.objects.create(
+        brand=brand, day=dt.date(2026, 1, 5), created_by=staff, letter_count=1, page_count=2,
+        file=ContentFile(b"%PDF", name=f"druckstapel-{tag}.pdf"),
+        created_at=dt.datetime(2026, 1, 5, 15, 0, tzinfo=dt.UTC),
+    )  # fmt: skip
+    letter = Letter.objects.create(
+        brand=brand, outbound=letter_outbound, mode="selfprint", status="sent",
+        pdf=ContentFile(b"%PDF", name=f"brief-{tag}.pdf"), recipient=f"Kundin{tag}",
+        subject=f"Brief {tag}", batch=print_batch,
+        created_at=dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.UTC),
+        status_at=dt.datetime(2026, 1, 5, 15, 0, tzinfo=dt.UTC),
+    )  # fmt: skip
     inbox_settings = InboxSettings.objects.create(user=staff, read_delay_ms=500)
     return {
+        LetterConnection: letter_connection,
+        Letter: letter,
+        PrintBatch: print_batch,
         InboxSettings: inbox_settings,
         SenderModel: sender_model,
         OpeningHours: hours,
@@ -896,6 +921,15 @@ URLS: dict[str, Scoped | Filtered | Listing] = {
                 {"kunde": b[Customer].pk, "daten": "{}"},
             ),
         ]  # fmt: skip
+    ),
+    # the print page for letters (issue 11 §3)
+    # (a POST naming brand B is refused by the form: tests/kommunikation/test_print_letters.py)
+    "letter_print": Listing(
+        lambda a, b: [("GET", reverse("letter_print"), None)],
+        lambda b: b[BusinessEntity].name,
+    ),
+    "letter_print_batch": Scoped(
+        lambda a, b: [("GET", reverse("letter_print_batch", args=[b[PrintBatch].pk]), None)]
     ),
     "automation_customer_calendar": Scoped(
         lambda a, b: [

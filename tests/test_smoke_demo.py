@@ -33,6 +33,7 @@ from kommunikation.automation.demo import seed_automation_demo
 from kommunikation.automation.loading import DEFAULT_FILE, load_rules_file
 from kommunikation.automation.models import AutomationRule
 from kommunikation.demo import seed_demo
+from kommunikation.letters.models import PrintBatch
 from kommunikation.models import BusinessEntity, Customer, Event
 from kommunikation.roles import ADMIN, AGENT
 from templates_app.loading import load_library
@@ -55,9 +56,13 @@ SAMPLES = {
     "automation_rule": AutomationRule,
     "automation_rule_dry_run": AutomationRule,
     "automation_customer_calendar": Customer,
+    "letter_print_batch": PrintBatch,
 }
 # pages that need a permission beyond seeing their object, by the first word of the name
-PAGE_PERMISSIONS = {"automation": "kommunikation.view_automationrule"}  # Team-Lead, Admin
+PAGE_PERMISSIONS = {
+    "automation": "kommunikation.view_automationrule",  # Team-Lead, Admin
+    "letter": "kommunikation.view_printbatch",  # the print page: Team-Lead, Admin
+}
 
 
 def _customer_with_email():

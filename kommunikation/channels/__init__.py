@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from kommunikation.channels.base import ChannelAdapter
 from kommunikation.channels.email import EmailChannel
+from kommunikation.channels.letter import LetterChannel
 
 CHANNELS: dict[str, type[ChannelAdapter]] = {
     "email": EmailChannel,
+    "letter": LetterChannel,
 }

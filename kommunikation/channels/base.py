@@ -38,6 +38,8 @@ class Outgoing:
     unsubscribe_url: str = ""
     unsubscribe_mailto: str = ""
     track: bool = False
+    # the rendered document of a channel that sends one (a letter's PDF)
+    document: bytes = b""
 
 
 @dataclass
