@@ -99,6 +99,8 @@ class Rendered:
     subject: str
     text: str
     html: str
+    # WhatsApp: the approved template (name, language, parameters) to send instead of text
+    template: tuple[str, str, list[str]] | None = None
 
 
 class RenderError(Exception):
@@ -449,7 +451,10 @@ def render(row: OutboundMessage, channel: str) -> Rendered:
         ) from exc
     row.template_version = str(getattr(rendered, "version", "") or "")[:40]
     row.variant = str(getattr(rendered, "variant", "") or "")[:40]
-    text = rendered.sms_text if channel in ("sms", "whatsapp") else rendered.text
+    if channel == "whatsapp":
+        # the approved template goes to Meta; its text (rendered as Meta will) to the thread
+        return Rendered("", rendered.text or "", "", template=rendered.whatsapp)
+    text = rendered.sms_text if channel == "sms" else rendered.text
     return Rendered(rendered.subject or "", text or "", rendered.html or "")
 
 
@@ -475,6 +480,7 @@ def outgoing_for(row: OutboundMessage, rendered: Rendered, channel: str) -> Outg
         template_key=row.template_key,
         attachments=row.attachments,
         auto_submitted=row.auto_submitted,
+        template=rendered.template,
     )
     if channel == "email" and needs_consent(row.category) and row.customer is not None:
         out.unsubscribe_url = unsubscribe_url(

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from kommunikation.channels.base import ChannelAdapter
 from kommunikation.channels.email import EmailChannel
+from kommunikation.channels.whatsapp import WhatsAppChannel
 
 CHANNELS: dict[str, type[ChannelAdapter]] = {
     "email": EmailChannel,
+    "whatsapp": WhatsAppChannel,
 }

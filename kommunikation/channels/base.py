@@ -35,6 +35,9 @@ class Outgoing:
     unsubscribe_mailto: str = ""
     preference_url: str = ""
     track: bool = False
+    # WhatsApp: an approved template (name, language code, body parameters in order);
+    # None sends ``text`` (and ``attachments``) as a session message
+    template: tuple[str, str, list[str]] | None = None
 
 
 @dataclass
