@@ -148,3 +148,16 @@ class NoteForm(forms.Form):
 class ReplyForm(forms.Form):
     subject = forms.CharField(label=_("Betreff"), required=False, max_length=500)
     text = forms.CharField(label=_("Antwort"), widget=forms.Textarea, max_length=100_000)
+
+
+class WhatsAppReplyForm(forms.Form):
+    """Free text (inside the window) or the key of an approved template."""
+
+    text = forms.CharField(label=_("Nachricht"), required=False, max_length=4096)
+    template = forms.SlugField(label=_("Vorlage"), required=False, max_length=80)
+
+    def clean(self):
+        data = super().clean()
+        if not (data.get("text") or "").strip() and not data.get("template"):
+            raise forms.ValidationError(_("Bitte einen Text eingeben oder eine Vorlage wählen."))
+        return data

@@ -21,6 +21,11 @@ urlpatterns = [
         views.reply_templates,
         name="conversation_reply_templates",
     ),
+    path(
+        "konversationen/<int:pk>/whatsapp/",
+        views.whatsapp_reply,
+        name="conversation_whatsapp_reply",
+    ),
     path("konversationen/klassifizieren/", views.classify, name="classify"),
     path("konversationen/klassifizieren/anzahl/", views.classify_count, name="classify_count"),
     path(

@@ -22,7 +22,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import trigger_client_event
 
-from conversations import services
+from conversations import services, whatsapp
 from conversations.access import access_attachment, access_conversation, access_message
 from conversations.filters import (
     InboxFilterForm,
@@ -41,6 +41,7 @@ from conversations.forms import (
     PriorityForm,
     ReplyForm,
     StatusForm,
+    WhatsAppReplyForm,
     move_targets,
 )
 from conversations.models import Attachment, Classification, Conversation
@@ -143,6 +144,8 @@ def _detail_context(request, conversation: Conversation) -> dict:
         "priorities": Conversation._meta.get_field("priority").choices,
         "classifications": Classification.choices,
     }
+    if conversation.channel == "whatsapp":
+        context.update(whatsapp.composer_context(conversation))
     if customer:
         context["contact_points"] = list(customer.contact_points.all())
         context["customer_conversations"] = list(
@@ -300,6 +303,28 @@ def reply(request, pk: int):
             text=form.cleaned_data["text"],
             subject=form.cleaned_data["subject"],
             author=request.user,
+        )
+    except ValidationError as exc:
+        return HttpResponseBadRequest(" ".join(exc.messages))
+    return _after_change(request, conversation, _("Antwort an den Versand übergeben."))
+
+
+@require_POST
+@staff_required
+def whatsapp_reply(request, pk: int):
+    """A WhatsApp answer: free text inside the 24-hour window, else an approved template."""
+    conversation = access_conversation(request.user, pk, write=True)
+    if not request.user.has_perm("conversations.reply_conversation"):
+        raise PermissionDenied
+    form = WhatsAppReplyForm(request.POST)
+    if not form.is_valid():
+        return HttpResponseBadRequest(form.errors.as_text())
+    try:
+        whatsapp.queue_whatsapp_reply(
+            conversation=conversation,
+            author=request.user,
+            text=form.cleaned_data["text"],
+            template_key=form.cleaned_data["template"],
         )
     except ValidationError as exc:
         return HttpResponseBadRequest(" ".join(exc.messages))

@@ -92,10 +92,14 @@ def _raise_for(response: httpx.Response) -> None:
         error = {}
     code = error.get("code")
     code = code if isinstance(code, int) else None
-    details = error.get("error_data", {}).get("details", "") if isinstance(
-        error.get("error_data"), dict
-    ) else ""
-    exc = classify_error(code, str(error.get("message") or ""), str(details), status=response.status_code)
+    details = (
+        error.get("error_data", {}).get("details", "")
+        if isinstance(error.get("error_data"), dict)
+        else ""
+    )
+    exc = classify_error(
+        code, str(error.get("message") or ""), str(details), status=response.status_code
+    )
     if isinstance(exc, TransientError) and exc.retry_after is None:
         with contextlib.suppress(ValueError):
             exc.retry_after = float(response.headers.get("Retry-After", "")) or None
@@ -103,7 +107,9 @@ def _raise_for(response: httpx.Response) -> None:
         exc = (
             PermanentError(error_reason(190))
             if response.status_code in (401, 403)
-            else type(exc)(_("WhatsApp antwortet mit HTTP %(status)s.") % {"status": response.status_code})
+            else type(exc)(
+                _("WhatsApp antwortet mit HTTP %(status)s.") % {"status": response.status_code}
+            )
         )
     raise exc
 
@@ -220,7 +226,9 @@ class WhatsAppChannel(ChannelAdapter):
         return SendResult(provider_id=provider_id)
 
 
-def download_media(account, media_id: str, *, client: httpx.Client | None = None) -> tuple[bytes, str]:
+def download_media(
+    account, media_id: str, *, client: httpx.Client | None = None
+) -> tuple[bytes, str]:
     """An inbound media file: ``GET /{media-id}`` gives a short-lived URL, which is then
     fetched with the same token. Returns (bytes, mime type); raises TransientError."""
     headers = {"Authorization": f"Bearer {account.effective_access_token}"}
