@@ -101,3 +101,21 @@ def learning(options: BenchOptions) -> list[BenchRow]:
     from conversations.learning_benchmarks import learning_benchmark
 
     return learning_benchmark(options)
+
+
+@benchmark("whatsapp")
+def whatsapp(options: BenchOptions) -> list[BenchRow]:
+    """WhatsApp inbound webhooks per second into threads [goal >= 300/s on PostgreSQL]."""
+    from conversations.whatsapp_benchmarks import whatsapp_inbound
+
+    result = whatsapp_inbound(n=min(options.messages, 2000))
+    return [
+        BenchRow(
+            "whatsapp",
+            "Webhooks/s in Threads [Ziel >= 300/s PostgreSQL]",
+            result["per_second"],
+            "/s",
+        ),
+        BenchRow("whatsapp", "Webhooks", result["webhooks"], ""),
+        BenchRow("whatsapp", "Threads", result["threads"], ""),
+    ]
