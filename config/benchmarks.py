@@ -116,6 +116,7 @@ def whatsapp(options: BenchOptions) -> list[BenchRow]:
             result["per_second"],
             "/s",
         ),
+        BenchRow("whatsapp", "Webhooks beantwortet/s", result["answered_per_second"], "/s"),
         BenchRow("whatsapp", "Webhooks", result["webhooks"], ""),
         BenchRow("whatsapp", "Threads", result["threads"], ""),
     ]
