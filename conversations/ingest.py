@@ -955,9 +955,7 @@ def ingest_message(
     address = sender_address or sender_user_id
     messages = Message.objects.filter(conversation__brand=brand, channel=channel)
     with transaction.atomic():
-        existing = (
-            messages.filter(provider_id=provider_id).select_related("conversation").first()
-        )
+        existing = messages.filter(provider_id=provider_id).select_related("conversation").first()
         if existing is not None:
             return IngestResult(
                 "duplicate", message=existing, conversation=existing.conversation, brand=brand
@@ -975,9 +973,7 @@ def ingest_message(
         conversation = None
         if reply_to_provider_id:
             conversation = (
-                Conversation.objects.filter(
-                    brand=brand, messages__provider_id=reply_to_provider_id
-                )
+                Conversation.objects.filter(brand=brand, messages__provider_id=reply_to_provider_id)
                 .order_by("-messages__id")
                 .first()
             )

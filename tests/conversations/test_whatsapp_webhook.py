@@ -4,11 +4,11 @@ statuses out of order, and the inbox's WhatsApp composer with the 24-hour window
 from __future__ import annotations
 
 import datetime as dt
-import json
 
 import pytest
 from django.utils import timezone
-from hypothesis import HealthCheck, given, settings as hsettings
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from conversations.models import Conversation, Message, StatusChange, WebhookDelivery
