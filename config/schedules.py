@@ -19,6 +19,12 @@ SCHEDULES: list[tuple[str, str, str, str]] = [
         "Nachts das Lernmodell jeder Marke für neue Absender aus allen von Menschen klassifizierten Konversationen neu aufbauen.",
     ),
     (
+        "wake-snoozed",
+        "conversations.tasks.wake_snoozed",
+        "* * * * *",
+        "Fällige Wiedervorlagen ungelesen und oben zurück in die offene Liste holen (der Posteingang holt sie beim Laden auch selbst).",
+    ),
+    (
         "dispatch-outbox",
         "kommunikation.tasks.dispatch_outbox",
         "* * * * *",

@@ -331,6 +331,10 @@ INGEST_MAX_ATTACHMENTS = env_int("INGEST_MAX_ATTACHMENTS", 100)
 # kept for every other view) is smaller, so a mail with attachments is not refused.
 WEBHOOK_MAX_BODY_BYTES = env_int("WEBHOOK_MAX_BODY_BYTES", INGEST_MAX_MESSAGE_BYTES * 3 // 2)
 
+# Attachments of one reply from the inbox, together (a larger upload is refused with a
+# German message; mail servers commonly take 25 MB, base64 adds a third).
+REPLY_ATTACHMENTS_MAX_BYTES = env_int("REPLY_ATTACHMENTS_MAX_BYTES", 20 * 1024 * 1024)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -5,6 +5,7 @@ from conversations.models import (
     Attachment,
     ClassificationChange,
     Conversation,
+    ConversationChange,
     Mailbox,
     Message,
     RawEmail,
@@ -207,6 +208,28 @@ class WebhookDeliveryAdmin(BrandScopedAdmin):
         text = obj.body_text()
         limit = 20_000
         return text if len(text) <= limit else text[:limit] + " …"
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(ConversationChange)
+class ConversationChangeAdmin(BrandScopedAdmin):
+    """The history of status, priority, assignee, read state and Wiedervorlage; read-only."""
+
+    brand_path = "conversation__brand"
+    list_display = ["changed_at", "conversation", "field", "from_value", "to_value", "changed_by"]
+    list_filter = ["field"]
+    list_select_related = ["conversation", "changed_by"]
+    readonly_fields = [
+        "conversation", "field", "from_value", "to_value", "changed_by", "changed_at", "batch",
+    ]  # fmt: skip
 
     def has_add_permission(self, request) -> bool:
         return False

@@ -2,8 +2,8 @@
 
 Every filter is a URL parameter (German names, they are visible in shared links),
 so reload, the back button and a link sent to a colleague show the same list.
-Paging is by keyset on (last_message_at, id), never OFFSET: page 400 costs what
-page 1 costs.
+Paging is by keyset on the sort's keys (newest first: last_message_at, id), never
+OFFSET: page 400 costs what page 1 costs.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django import forms
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Case, Count, DateTimeField, IntegerField, Q, QuerySet, Value, When
+from django.db.models.functions import Coalesce
 from django.http import QueryDict
 from django.utils import formats, timezone
 from django.utils.dateparse import parse_datetime
@@ -24,6 +25,7 @@ from kommunikation.models import Activity, BusinessEntity, Customer, ValueTier
 
 PAGE_SIZE = 50
 OPEN_STATUSES = [Status.OPEN, Status.PENDING]
+SNOOZED = "wiedervorlage"  # the status filter's value for snoozed conversations
 
 
 # Tried after the UI language's own formats: ISO (old links), and the day-first forms of the
@@ -86,7 +88,12 @@ class InboxFilterForm(forms.Form):
         ("30", _("Letzte 30 Tage")),
         ("eigener", _("Eigener Zeitraum")),
     ]
-    STATUSES = [("", _("offen und wartend")), ("alle", _("alle")), *Status.choices]
+    STATUSES = [
+        ("", _("offen und wartend")),
+        ("alle", _("alle")),
+        *Status.choices,
+        (SNOOZED, _("Wiedervorlage")),
+    ]
     ASSIGNEES = [("", _("alle")), ("ich", _("mir")), ("niemand", _("niemandem"))]
 
     q = forms.CharField(label=_("Suche"), required=False, max_length=200)
@@ -141,7 +148,11 @@ def filtered_conversations(user, params) -> QuerySet[Conversation]:
 
     status = f.get("status", "")
     if status == "":
-        qs = qs.filter(status__in=OPEN_STATUSES)
+        qs = qs.filter(status__in=OPEN_STATUSES).awake(now)
+    elif status == SNOOZED:
+        qs = qs.snoozed(now)  # until they come back, whatever their status
+    elif status in OPEN_STATUSES:
+        qs = qs.filter(status=status).awake(now)
     elif status != "alle":
         qs = qs.filter(status=status)
     if f.get("ungelesen"):
@@ -203,13 +214,38 @@ class Chip:
 REMOVED_WITH = {"zeitraum": ("von", "bis")}
 
 
-def filter_chips(params: QueryDict) -> list[Chip]:
-    """The active filters of ``params``, each with the query string that drops it."""
+def contact_label(customer: Customer) -> str:
+    """How a chosen customer or supplier shows in a chip and the filter field."""
+    return f"{customer} ({customer.number})" if customer.number else str(customer)
+
+
+CONTACT_FILTERS = ("kunde", "lieferant")
+
+
+def contact_labels(user, params: QueryDict) -> dict[str, str]:
+    """The customer and supplier filters' names ("Anna Huber (K-10083)") for the chips and
+    the filter panel: of the user's brands only, one query and only when one is set."""
+    values = InboxFilterForm(params).values()
+    wanted = {name: values[name] for name in CONTACT_FILTERS if name in values}
+    if not wanted:
+        return {}
+    found = Customer.objects.for_brands(BusinessEntity.objects.for_user(user)).in_bulk(
+        wanted.values()
+    )
+    return {name: contact_label(found[pk]) for name, pk in wanted.items() if pk in found}
+
+
+def filter_chips(params: QueryDict, labels: dict[str, str] | None = None) -> list[Chip]:
+    """The active filters of ``params``, each with the query string that drops it;
+    ``labels`` name what a bare value would not (contact_labels)."""
     form = InboxFilterForm(params)
+    labels = labels or {}
     chips = []
     for name, value in form.values().items():
         field = form.fields[name]
-        if isinstance(field, forms.BooleanField):
+        if name in labels:
+            text = f"{field.label}: {labels[name]}"
+        elif isinstance(field, forms.BooleanField):
             text = str(field.label)
         else:
             if isinstance(field, forms.ChoiceField):
@@ -244,22 +280,92 @@ def filter_period(qs, f, now):
     return qs
 
 
-# --- keyset pagination ------------------------------------------------------------------
+# --- sorting and keyset pagination ---------------------------------------------------------
+
+DEFAULT_SORT = "neueste"
+# ?sortierung=: the default is newest first, the others as the sort control names them
+SORTS = [
+    ("", _("Neueste")),
+    ("aelteste", _("Älteste")),
+    ("faellig", _("Fällig zuerst")),
+    ("prioritaet", _("Priorität")),
+]
+# conversations owe no answer sort after every deadline; a far date keeps the keyset NULL-free
+NO_DEADLINE = dt.datetime(9999, 12, 31, tzinfo=dt.UTC)
+_ANNOTATIONS = {
+    "sort_due": lambda: Coalesce(
+        "response_due_at", Value(NO_DEADLINE, output_field=DateTimeField())
+    ),
+    "sort_rank": lambda: Case(
+        When(priority=Priority.URGENT, then=Value(0)),
+        When(priority=Priority.HIGH, then=Value(1)),
+        When(priority=Priority.NORMAL, then=Value(2)),
+        default=Value(3),
+        output_field=IntegerField(),
+    ),
+}
+# each sort's keys, (field, descending); the last one is the id, so the order is total
+SORT_KEYS: dict[str, list[tuple[str, bool]]] = {
+    "neueste": [("last_message_at", True), ("id", True)],
+    "aelteste": [("last_message_at", False), ("id", False)],
+    "faellig": [("sort_due", False), ("last_message_at", True), ("id", True)],
+    "prioritaet": [("sort_rank", False), ("last_message_at", True), ("id", True)],
+}
+_INT_KEYS = {"id", "sort_rank"}
 
 
-def encode_cursor(conversation: Conversation) -> str:
-    return f"{conversation.last_message_at.isoformat()}~{conversation.pk}"
+def sort_from(params) -> str:
+    """The sort named by ``?sortierung=`` (a key of SORT_KEYS); unknown values: newest first."""
+    value = params.get("sortierung", "")
+    return value if value in SORT_KEYS else DEFAULT_SORT
 
 
-def decode_cursor(value: str) -> tuple[dt.datetime, int] | None:
-    at, sep, pk = (value or "").partition("~")
-    if not sep or not pk.isdigit():
+def sorted_conversations(qs: QuerySet[Conversation], sort: str) -> QuerySet[Conversation]:
+    keys = SORT_KEYS[sort]
+    qs = qs.annotate(**{name: _ANNOTATIONS[name]() for name, _desc in keys if name in _ANNOTATIONS})
+    return qs.order_by(*(f"-{name}" if desc else name for name, desc in keys))
+
+
+def encode_cursor(conversation: Conversation, sort: str = DEFAULT_SORT) -> str:
+    values = [getattr(conversation, name) for name, _desc in SORT_KEYS[sort]]
+    return "~".join(v.isoformat() if isinstance(v, dt.datetime) else str(v) for v in values)
+
+
+def decode_cursor(value: str, sort: str = DEFAULT_SORT) -> tuple | None:
+    keys = SORT_KEYS[sort]
+    parts = (value or "").split("~")
+    if len(parts) != len(keys):
         return None
-    try:
-        when = parse_datetime(at)
-    except ValueError:
-        return None
-    return (when, int(pk)) if when else None
+    decoded = []
+    for (name, _desc), part in zip(keys, parts, strict=True):
+        if name in _INT_KEYS:
+            if not part.isdigit():
+                return None
+            decoded.append(int(part))
+            continue
+        try:
+            when = parse_datetime(part)
+        except ValueError:
+            return None
+        if when is None:
+            return None
+        decoded.append(when)
+    return tuple(decoded)
+
+
+def _after(keys: list[tuple[str, bool]], values: tuple) -> Q:
+    """Rows after ``values`` in the order of ``keys``: (a > x) or (a = x and b > y) or ...,
+    with the first key also as a plain bound, which is what an index range needs (with
+    the OR alone PostgreSQL scans the list index from the first row: 200k PG, a page
+    90 % down: 185 ms -> 54 ms)."""
+    first, first_desc = keys[0]
+    condition = Q()
+    equal: dict = {}
+    for (name, desc), value in zip(keys, values, strict=True):
+        step = Q(**equal, **{f"{name}__{'lt' if desc else 'gt'}": value})
+        condition = step if not condition else condition | step
+        equal[name] = value
+    return Q(**{f"{first}__{'lte' if first_desc else 'gte'}": values[0]}) & condition
 
 
 @dataclass
@@ -268,21 +374,18 @@ class Page:
     next_cursor: str
 
 
-def list_page(qs: QuerySet[Conversation], cursor: str = "", size: int = PAGE_SIZE) -> Page:
-    """One page of the list, newest first, after ``cursor``; rows carry what a row shows."""
-    qs = qs.select_related("customer", "brand", "assignee").order_by("-last_message_at", "-id")
-    after = decode_cursor(cursor)
+def list_page(
+    qs: QuerySet[Conversation], cursor: str = "", size: int = PAGE_SIZE, sort: str = DEFAULT_SORT
+) -> Page:
+    """One page of the list in ``sort`` order after ``cursor``; rows carry what a row shows."""
+    qs = sorted_conversations(qs.select_related("customer", "brand", "assignee"), sort)
+    after = decode_cursor(cursor, sort)
     if after:
-        at, pk = after
-        # the redundant "<= at" is the index bound: with the OR alone PostgreSQL scans
-        # the list index from the newest row (200k PG, a page 90 % down: 185 ms -> 54 ms)
-        qs = qs.filter(last_message_at__lte=at).filter(
-            Q(last_message_at__lt=at) | Q(last_message_at=at, id__lt=pk)
-        )
+        qs = qs.filter(_after(SORT_KEYS[sort], after))
     rows = list(qs[: size + 1])
     more = len(rows) > size
     rows = rows[:size]
-    return Page(rows, encode_cursor(rows[-1]) if more else "")
+    return Page(rows, encode_cursor(rows[-1], sort) if more else "")
 
 
 # --- the saved views in the left pane -----------------------------------------------------
@@ -308,6 +411,7 @@ def view_counts(user) -> tuple[ViewCounts, list[tuple[BusinessEntity, int]]]:
     rows = (
         Conversation.objects.for_user(user)
         .filter(open_q)
+        .awake()
         .order_by()
         .values("brand_id")
         .annotate(

@@ -103,6 +103,28 @@ def _inbox_benchmarks(requests: int, bulk_size: int) -> list[Row]:
             ],
         )  # fmt: skip
     )
+    # issue 10 §3: the sort orders (walks of their own indexes) and the searches by customer
+    # number, phone number (national form) and invoice number
+    rows.append(
+        _measure(
+            "Posteingang: sortiert (fällig, Priorität)",
+            [
+                get("/?sortierung=faellig", **{"HX-Target": "list-body"}),
+                get("/?sortierung=prioritaet", **{"HX-Target": "list-body"}),
+            ]
+            * (requests // 2),
+        )  # fmt: skip
+    )
+    rows.append(
+        _measure(
+            "Suche: Kundennummer, Telefon, Rechnungsnummer",
+            [
+                get(f"/?q={quote(term)}", **{"HX-Target": "list-body"})
+                for term in ["K-10083", "0171 2345678", "RE-2026-0042"]
+            ]
+            * (requests // 3),
+        )  # fmt: skip
+    )
     read_ids = list(
         Conversation.objects.filter(unread=False).order_by("-last_message_at")
         .values_list("pk", flat=True)[:requests]

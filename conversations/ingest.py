@@ -54,6 +54,7 @@ from conversations.mime import (
     quick_message_id,
 )
 from conversations.models import (
+    REPLY_OWED_CLASSIFICATIONS,
     UNCLASSIFIED,
     Attachment,
     Channel,
@@ -68,6 +69,7 @@ from conversations.models import (
 from conversations.routing import FALLBACK, BrandRouter, Route
 from conversations.signals import message_ingested
 from conversations.threading import BatchThreading, find_conversation, normalize_subject
+from conversations.workflow import sla_hours
 from kommunikation.models import BusinessEntity, ContactChannel, ContactPoint, Customer
 
 log = logging.getLogger(__name__)
@@ -412,6 +414,7 @@ _UPDATED_FIELDS = (
     "unread",
     "status",
     "response_due_at",
+    "snoozed_until",
     "flagged",
 )
 
@@ -493,9 +496,18 @@ def _prepare(
     if conversation.status != Status.OPEN:
         # a new message from the counterpart reopens it; "pending" waited for exactly this
         conversation.status = Status.OPEN
-    if conversation.response_due_at is None:
+    # a new message from the counterpart ends a Wiedervorlage: it is back in the open list
+    conversation.snoozed_until = None
+    # the deadline's one rule (ConversationQuerySet.owing_reply), on the unsaved row: a
+    # reply is owed to customers, suppliers and unknown senders, when this is the newest
+    if (
+        conversation.classification not in REPLY_OWED_CLASSIFICATIONS
+        or conversation.last_inbound_at < conversation.last_message_at
+    ):
+        conversation.response_due_at = None
+    elif conversation.response_due_at is None:
         conversation.response_due_at = at + timedelta(
-            hours=settings.SLA_HOURS.get(conversation.priority, 24)
+            hours=sla_hours(priority=conversation.priority, channel=conversation.channel)
         )
     if problems:
         conversation.flagged = True

@@ -36,6 +36,10 @@ class Status(models.TextChoices):
     ARCHIVED = "archived", _("archiviert")
 
 
+# a reply is owed to these senders only: newsletters, advertising and internal mail wait for nobody
+REPLY_OWED_CLASSIFICATIONS = ["customer", "supplier", UNCLASSIFIED]
+
+
 class Priority(models.TextChoices):
     URGENT = "urgent", _("dringend")
     HIGH = "high", _("hoch")
@@ -156,6 +160,28 @@ class ConversationQuerySet(models.QuerySet):
     def open(self) -> ConversationQuerySet:
         return self.filter(status__in=[Status.OPEN, Status.PENDING])
 
+    def awake(self, now=None) -> ConversationQuerySet:
+        """Not snoozed, or snoozed until a time that has come: what the open list shows,
+        correct even before ``wake_snoozed`` has run."""
+        return self.filter(
+            Q(snoozed_until__isnull=True) | Q(snoozed_until__lte=now or timezone.now())
+        )
+
+    def snoozed(self, now=None) -> ConversationQuerySet:
+        """Snoozed until a time still to come: the "Wiedervorlage" list."""
+        return self.filter(snoozed_until__gt=now or timezone.now())
+
+    def owing_reply(self) -> ConversationQuerySet:
+        """Where a reply is owed: open, from a customer, a supplier or an unclassified
+        sender, and the last message is the counterpart's (``last_inbound_at`` is the
+        newest message; replies and sent messages move ``last_message_at`` past it)."""
+        return self.filter(
+            status=Status.OPEN,
+            classification__in=REPLY_OWED_CLASSIFICATIONS,
+            last_inbound_at__isnull=False,
+            last_inbound_at__gte=models.F("last_message_at"),
+        )
+
     def unclassified(self) -> ConversationQuerySet:
         return self.filter(classification=UNCLASSIFIED)
 
@@ -253,6 +279,8 @@ class Conversation(models.Model):
     last_message_at = models.DateTimeField(_("letzte Nachricht"), default=timezone.now)
     last_inbound_at = models.DateTimeField(_("letzte eingehende Nachricht"), null=True, blank=True)
     response_due_at = models.DateTimeField(_("Antwort fällig"), null=True, blank=True)
+    # Wiedervorlage: out of the open list until then, back unread and on top
+    snoozed_until = models.DateTimeField(_("Wiedervorlage"), null=True, blank=True)
     related_record = models.CharField(
         _("Vorgang"), max_length=80, blank=True, help_text=_("Auftrags- oder Rechnungsnummer")
     )
@@ -287,6 +315,12 @@ class Conversation(models.Model):
             # the customer page and the customer filter
             models.Index(fields=["customer", "-last_message_at"], name="conv_customer"),
             models.Index(fields=["assignee", "status"], name="conv_assignee"),
+            # wake_snoozed and the "Wiedervorlage" list: the few snoozed conversations
+            models.Index(
+                fields=["snoozed_until"],
+                condition=Q(snoozed_until__isnull=False),
+                name="conv_snoozed",
+            ),
             # subject threading: same counterpart, same normalised subject, recent
             models.Index(
                 fields=["brand", "counterpart", "subject_key", "-last_message_at"],
@@ -303,6 +337,44 @@ class Conversation(models.Model):
             customer=brand_of(self, "customer__brand"),
             mailbox=brand_of(self, "mailbox__brand"),
         )
+
+
+class ConversationChange(models.Model):
+    """History of staff's changes of status, priority, assignee, read state and
+    Wiedervorlage, single or in bulk; one call's rows share a batch id, for undo.
+    Values are stored as text ("" for none). Never edited."""
+
+    class Field(models.TextChoices):
+        STATUS = "status", _("Status")
+        PRIORITY = "priority", _("Priorität")
+        ASSIGNEE = "assignee", _("Zuweisung")
+        UNREAD = "unread", _("ungelesen")
+        SNOOZED_UNTIL = "snoozed_until", _("Wiedervorlage")
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="changes")
+    field = models.CharField(_("Feld"), max_length=16, choices=Field.choices)
+    from_value = models.CharField(_("vorher"), max_length=40, blank=True)
+    to_value = models.CharField(_("nachher"), max_length=40, blank=True)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("geändert von"),
+    )
+    changed_at = models.DateTimeField(_("geändert am"), default=timezone.now)
+    batch = models.UUIDField()
+
+    class Meta:
+        verbose_name = _("Änderung einer Konversation")
+        verbose_name_plural = _("Änderungen von Konversationen")
+        ordering = ["-changed_at", "-id"]
+        # undo reads a batch
+        indexes = [models.Index(fields=["batch"], name="convchange_batch")]
+
+    def __str__(self) -> str:
+        return f"{self.get_field_display()}: {self.from_value or '—'} → {self.to_value or '—'}"
 
 
 class ParseFlag(models.TextChoices):
@@ -675,3 +747,51 @@ class WebhookDelivery(models.Model):
 
     def body_text(self) -> str:
         return bytes(self.body).decode("utf-8", "replace")
+
+
+# --- a staff member's own inbox settings (issue 10 §3) ---------------------------------------
+
+
+class InboxSettings(models.Model):
+    """What one staff member set for their inbox; no row means the defaults."""
+
+    DEFAULT_READ_DELAY_MS = 2000
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="inbox_settings",
+        verbose_name=_("Mitarbeiter/in"),
+    )
+    # browsing with ↓ / j shows a conversation without marking it read; it counts as read
+    # after this dwell (or at once on any action on it); 0 = read when shown
+    read_delay_ms = models.PositiveIntegerField(
+        _("Als gelesen markieren nach (Millisekunden)"),
+        default=DEFAULT_READ_DELAY_MS,
+        validators=[MaxValueValidator(60_000)],
+        help_text=_(
+            "Beim Durchblättern mit ↓ oder j gilt eine Konversation erst nach dieser Zeit als "
+            "gelesen (oder sofort, sobald Sie etwas mit ihr tun). 0 = sofort beim Anzeigen."
+        ),
+    )
+
+    class Meta:
+        verbose_name = _("Posteingangs-Einstellungen")
+        verbose_name_plural = _("Posteingangs-Einstellungen")
+
+    def __str__(self) -> str:
+        return str(self.user)
+
+    @classmethod
+    def read_delay_for(cls, user) -> int:
+        """The user's dwell in milliseconds before a previewed conversation counts as read."""
+        value = cls.objects.filter(user=user).values_list("read_delay_ms", flat=True).first()
+        return cls.DEFAULT_READ_DELAY_MS if value is None else value
+
+    @classmethod
+    def save_read_delay(cls, *, user, read_delay_ms: int) -> InboxSettings:
+        settings_row, _created = cls.objects.update_or_create(
+            user=user, defaults={"read_delay_ms": read_delay_ms}
+        )
+        return settings_row

@@ -1,4 +1,5 @@
-"""Full-text search over the inbox: subject, body, sender and customer name.
+"""Full-text search over the inbox: subject, body, sender, the customer's name and number,
+phone numbers, invoice and order numbers.
 
 On PostgreSQL: German full-text search (``websearch_to_tsquery('german', ...)``)
 against expression GIN indexes created by migration 0002_inbox_search (the SQL
@@ -7,18 +8,29 @@ not use the index) and, for message bodies, the stored ``search_vector`` column
 of migration 0004_inbox_perf with its GIN index message_search. An address or domain ("@" or a dot in the term) is matched
 as a substring of the counterpart. On SQLite: a plain case-insensitive
 substring match, fine for a small installation.
+
+On both: the linked customer (however it was linked: by sender address or by hand) is
+found by name (every word, "Anna Huber") and by customer number ("K-10083"); a term that
+reads as a phone number ("0171 2345678", "+49 171 2345678", "0171/2345678") is
+normalised to E.164 and matched against the conversation's address and the customers'
+phone contact points. Invoice and order numbers ("RE-2026-0042", "AB-1234") need nothing
+of their own: PostgreSQL's parser keeps their parts in order ('re' <-> '-2026' <->
+'-0042', a phrase the same text matches and "RE-2026-0043" does not), SQLite's
+substring match finds them as typed.
 """
 
 from __future__ import annotations
 
 import json
+import re
 
 from django.db import connection
 from django.db.models import BooleanField, Exists, F, Func, OuterRef, Q, QuerySet
 from django.db.models.expressions import RawSQL
 
 from conversations.models import Conversation, Message
-from kommunikation.models import Customer
+from kommunikation.contact import normalize_phone
+from kommunikation.models import ContactChannel, ContactPoint, Customer
 
 CONVERSATION_TSVECTOR = (
     "to_tsvector('german'::regconfig, coalesce(subject, '') || ' ' || "
@@ -83,16 +95,48 @@ class _MessageOfConversationMatches(Func):
 
 def search_conversations(qs: QuerySet[Conversation], term: str) -> QuerySet[Conversation]:
     if connection.vendor == "postgresql":
-        return qs.filter(_postgres_condition(term))
-    return qs.filter(
-        Q(subject__icontains=term)
-        | Q(counterpart__icontains=term)
-        | Q(counterpart_name__icontains=term)
-        | Q(customer__last_name__icontains=term)
-        | Q(customer__first_name__icontains=term)
-        | Q(customer__company_name__icontains=term)
-        | Q(id__in=Message.objects.filter(text__icontains=term).values("conversation_id"))
-    )
+        condition = _postgres_condition(term)
+    else:
+        condition = (
+            Q(subject__icontains=term)
+            | Q(counterpart__icontains=term)
+            | Q(counterpart_name__icontains=term)
+            | Q(customer_id__in=Customer.objects.search(term).values("id"))
+            | Q(id__in=Message.objects.filter(text__icontains=term).values("conversation_id"))
+        )
+    condition |= _customer_number_condition(term)
+    e164 = phone_in_term(term)
+    if e164:
+        condition |= _phone_condition(e164)
+    return qs.filter(condition)
+
+
+def _customer_number_condition(term: str) -> Q:
+    """The customer's number as typed or upper-cased ("k-10083"): the customer_number index."""
+    numbers = {term, term.upper()}
+    return Q(customer_id__in=Customer.objects.filter(number__in=numbers).values("id"))
+
+
+# digits with the usual separators, at least six digits: "0171 2345678", "+49 (171) 234-5678"
+_PHONE_LIKE = re.compile(r"\+?[\d\s/().-]+")
+MIN_PHONE_DIGITS = 6
+
+
+def phone_in_term(term: str) -> str:
+    """The term as an E.164 number if it reads as a phone number, else ''."""
+    if not _PHONE_LIKE.fullmatch(term) or sum(c.isdigit() for c in term) < MIN_PHONE_DIGITS:
+        return ""
+    try:
+        return normalize_phone(term)
+    except ValueError:
+        return ""
+
+
+def _phone_condition(e164: str) -> Q:
+    """The thread's address (SMS, WhatsApp, calls: E.164, WhatsApp's without "+") or a phone
+    contact point of its customer."""
+    by_contact = ContactPoint.objects.filter(channel=ContactChannel.PHONE, value=e164)
+    return Q(counterpart__in=[e164, e164[1:]]) | Q(customer_id__in=by_contact.values("customer_id"))
 
 
 def _estimated_messages(term: str) -> float:

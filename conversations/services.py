@@ -7,34 +7,48 @@ enters) lives in ``conversations.ingest``.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from email.utils import make_msgid
 
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import UploadedFile
 from django.db import connection, transaction
 from django.db.models import Case, Q, QuerySet, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from compliance.gate import REFUSE, Records, decide, suppression_for
 from compliance.services import Actor, audit
 from conversations.classify import is_freemail
 from conversations.learning import INCREMENTAL_LIMIT, learn_conversations
 from conversations.models import (
+    Attachment,
     Channel,
     Classification,
     ClassificationChange,
     Conversation,
     Direction,
     Message,
-    Priority,
     RawEmail,
     SenderRule,
     Status,
     StatusChange,
 )
+from conversations.threading import normalize_subject
+from conversations.workflow import (
+    assign_many,
+    refresh_response_due,
+    set_priority_many,
+    set_status_many,
+    set_unread_many,
+)
 from kommunikation.contact import email_domain, format_phone
+from kommunikation.customers import CustomerDetails, create_customer
 from kommunikation.events.catalogue import build_context
 from kommunikation.models import (
     BusinessEntity,
@@ -45,7 +59,7 @@ from kommunikation.models import (
     OutboundMessage,
     OutboundStatus,
 )
-from kommunikation.outbox import enqueue_outbound
+from kommunikation.outbox import OutboxHistory, enqueue_outbound
 from templates_app.models import MessageTemplate
 from templates_app.plain import NO_CUSTOMER, TemplateRenderError, brand_data, customer_data
 from templates_app.rendering import TemplateNotFound, email_text_footer, render_message
@@ -152,6 +166,12 @@ def record_classification(
         classified_automatically=False,
         classification_reason="",
     )
+    # a newsletter owes no reply, a customer's mail filed wrongly as one does
+    refresh_response_due(
+        Conversation.objects.filter(
+            id__in=ClassificationChange.objects.filter(batch=batch).values("conversation_id")
+        )
+    )
 
     kind = remember_sender if remember_sender in (REMEMBER_ADDRESS, REMEMBER_DOMAIN) else None
     if kind is None and customer is not None:
@@ -176,6 +196,46 @@ def record_classification(
         )  # fmt: skip
     _teach_model(batch)
     return ClassificationBatch(batch, changed, classification, len(rules))
+
+
+@transaction.atomic
+def classify_as_new_customer(
+    *,
+    conversations: QuerySet[Conversation],
+    classification: str,
+    details: CustomerDetails,
+    actor,
+    remember_sender: str | None = None,
+) -> tuple[ClassificationBatch, Customer]:
+    """ "Neuen Kunden anlegen" in the dialog: a new customer (Kunde) or supplier
+    (Lieferant) of the conversations' brand and the classification naming it, together
+    or not at all. The contact is created in the brand of the conversations (never one
+    the request names); conversations of several brands are refused. The sender is
+    learned as ``record_classification`` learns it (its address is the new contact's)."""
+    kind = CLASSIFICATIONS_WITH_CUSTOMER.get(classification)
+    if kind is None:
+        raise ValidationError(_("Neu angelegt werden nur Kunden und Lieferanten."))
+    if not actor.has_perm("kommunikation.add_customer"):
+        raise PermissionDenied(_("Sie dürfen keine Kunden anlegen."))
+    brand_ids = list(conversations.order_by().values_list("brand_id", flat=True).distinct()[:2])
+    if not brand_ids:
+        raise ValidationError(_("Keine Konversation ausgewählt."))
+    if len(brand_ids) > 1:
+        raise ValidationError(
+            _(
+                "Ein neuer Kontakt gehört zu einer Marke: bitte nur Konversationen einer Marke wählen."
+            )
+        )
+    brand = BusinessEntity.objects.get(pk=brand_ids[0])
+    customer = create_customer(brand=brand, kind=kind, details=details, actor=actor)
+    batch = record_classification(
+        conversations=conversations,
+        classification=classification,
+        customer=customer,
+        actor=actor,
+        remember_sender=remember_sender,
+    )
+    return batch, customer
 
 
 def teach_senders(
@@ -310,6 +370,7 @@ def undo_classification_batch(*, batch: uuid.UUID, actor, brands) -> int:
         for conv_id, old, old_customer, new, new_customer, _at, _by in changes
     ]
     _restore_from_history(batch, brand_ids=[brand.pk for brand in brands])
+    refresh_response_due(Conversation.objects.filter(pk__in=[c[0] for c in changes]))
     ClassificationChange.objects.bulk_create(history, batch_size=_CHUNK)
     _at, by = changes[0][5], changes[0][6]
     SenderRule.objects.filter(brand__in=brands, created_at=_at, created_by_id=by).delete()
@@ -348,26 +409,35 @@ def check_can_assign(*, actor, assignee) -> None:
         raise PermissionDenied(_("Nur Team-Leads dürfen anderen zuweisen."))
 
 
-def assign(*, conversation: Conversation, assignee, actor) -> None:
+def assign(*, conversation: Conversation, assignee, actor):
+    """One conversation to ``assignee`` (None: nobody), in the history like a bulk change."""
     check_can_assign(actor=actor, assignee=assignee)
     if assignee is not None and not assignee.brands.filter(pk=conversation.brand_id).exists():
         raise ValidationError(_("Diese Person arbeitet nicht für die Marke."))
     conversation.assignee = assignee
-    conversation.save(update_fields=["assignee"])
+    return assign_many(
+        conversations=Conversation.objects.filter(pk=conversation.pk), assignee=assignee,
+        actor=actor,
+    )  # fmt: skip
 
 
-def set_status(*, conversation: Conversation, status: str) -> None:
-    if status not in Status.values:
-        raise ValidationError(_("Unbekannter Status."))
-    conversation.status = status
-    conversation.save(update_fields=["status"])
+def set_status(*, conversation: Conversation, status: str, actor=None):
+    """The status workflow for one conversation (``workflow.set_status_many``)."""
+    batch = set_status_many(
+        conversations=Conversation.objects.filter(pk=conversation.pk), status=status, actor=actor
+    )
+    conversation.refresh_from_db(fields=["status", "response_due_at", "snoozed_until"])
+    return batch
 
 
-def set_priority(*, conversation: Conversation, priority: str) -> None:
-    if priority not in Priority.values:
-        raise ValidationError(_("Unbekannte Priorität."))
-    conversation.priority = priority
-    conversation.save(update_fields=["priority"])
+def set_priority(*, conversation: Conversation, priority: str, actor=None):
+    batch = set_priority_many(
+        conversations=Conversation.objects.filter(pk=conversation.pk),
+        priority=priority,
+        actor=actor,
+    )
+    conversation.refresh_from_db(fields=["priority", "response_due_at"])
+    return batch
 
 
 def mark_read(*, conversation: Conversation) -> None:
@@ -377,8 +447,8 @@ def mark_read(*, conversation: Conversation) -> None:
         conversation.unread = False
 
 
-def mark_unread(*, conversations: QuerySet[Conversation]) -> int:
-    return conversations.filter(unread=False).update(unread=True)
+def mark_unread(*, conversations: QuerySet[Conversation], actor=None) -> int:
+    return set_unread_many(conversations=conversations, unread=True, actor=actor).changed
 
 
 @transaction.atomic
@@ -409,13 +479,26 @@ def _reply_subject(subject: str) -> str:
 
 
 @transaction.atomic
-def queue_reply(*, conversation: Conversation, text: str, author, subject: str = "") -> Message:
+def queue_reply(
+    *,
+    conversation: Conversation,
+    text: str,
+    author,
+    subject: str = "",
+    cc: Sequence[str] = (),
+    bcc: Sequence[str] = (),
+    files: Sequence[UploadedFile] = (),
+    then_status: str = "",
+) -> Message:
     """Queue an email answer to the counterpart as an outbound message.
 
     This is the single place a reply from the inbox starts its way out: the
     message is stored with status "queued" (and its status timeline) in the
     thread and handed to the outbox, whose dispatch worker sends it (at once after
     the commit) and writes "sent", delivery and failures onto the same message.
+    ``cc``/``bcc`` are validated addresses (``ReplyForm``), ``files`` the uploads
+    (stored as the message's attachments and sent with it), ``then_status`` the
+    status the conversation takes with it ("Senden & wartend", "Senden & erledigen").
     """
     if "@" not in conversation.counterpart:
         raise ValidationError(_("Diese Konversation hat keine E-Mail-Adresse."))
@@ -441,6 +524,8 @@ def queue_reply(*, conversation: Conversation, text: str, author, subject: str =
         sender_name=brand.name,
         sender_address=sender,
         to=[conversation.counterpart],
+        cc=list(cc),
+        headers=[["Bcc", ", ".join(bcc)]] if bcc else [],
         subject=subject or _reply_subject(conversation.subject),
         text=text,
         message_id=make_msgid(domain=email_domain(sender) or "localhost"),
@@ -450,6 +535,7 @@ def queue_reply(*, conversation: Conversation, text: str, author, subject: str =
         created_at=now,
     )
     StatusChange.objects.create(message=message, status=Message.State.QUEUED, at=now)
+    stored = _store_reply_files(message, files)
     enqueue_outbound(
         brand=brand,
         customer=conversation.customer,
@@ -463,6 +549,12 @@ def queue_reply(*, conversation: Conversation, text: str, author, subject: str =
         in_reply_to=in_reply_to,
         references=references,
         message_id=message.message_id,
+        cc=list(cc),
+        bcc=list(bcc),
+        attachments=[
+            {"path": a.file.name, "filename": a.filename, "content_type": a.content_type}
+            for a in stored
+        ],
         idempotency_key=f"reply:{message.pk}",
         created_by=author,
     )
@@ -473,7 +565,63 @@ def queue_reply(*, conversation: Conversation, text: str, author, subject: str =
     conversation.save(
         update_fields=["message_count", "last_message_at", "response_due_at", "snippet"]
     )
+    if then_status:
+        set_status(conversation=conversation, status=then_status, actor=author)
     return message
+
+
+CLASSIFICATION_OF_KIND = {kind: c for c, kind in CLASSIFICATIONS_WITH_CUSTOMER.items()}
+
+
+@transaction.atomic
+def start_conversation(
+    *, customer: Customer, to_address: str, subject: str, text: str, author
+) -> Conversation:
+    """ "Neue Nachricht" on the customer page: a new email thread with the customer.
+
+    The conversation is the customer's (of the customer's brand, classified by its kind,
+    read, waiting for the customer's answer); the message takes the one way out every
+    reply takes (``queue_reply``), so its sending, threading of the answer (by its
+    Message-ID) and status timeline are the reply's."""
+    if not customer.contact_points.filter(channel=ContactChannel.EMAIL, value=to_address).exists():
+        raise ValidationError(_("Diese Adresse gehört nicht zu diesem Kunden."))
+    now = timezone.now()
+    conversation = Conversation.objects.create(
+        brand=customer.brand,
+        customer=customer,
+        subject=subject,
+        subject_key=normalize_subject(subject),
+        counterpart=to_address,
+        counterpart_name=customer.display_name,
+        channel=Channel.EMAIL,
+        classification=CLASSIFICATION_OF_KIND[customer.kind],
+        status=Status.PENDING,
+        unread=False,
+        last_message_at=now,
+        created_at=now,
+    )
+    queue_reply(conversation=conversation, text=text, subject=subject, author=author)
+    return conversation
+
+
+def _store_reply_files(message: Message, files: Sequence[UploadedFile]) -> list[Attachment]:
+    """The uploads as the message's attachments, content-addressed like inbound ones."""
+    rows = []
+    for upload in files:
+        data = upload.read()
+        attachment = Attachment(
+            message=message,
+            filename=(upload.name or "anhang")[:255],
+            content_type=(upload.content_type or "application/octet-stream")[:120],
+            size=len(data),
+            sha256=hashlib.sha256(data).hexdigest(),
+        )
+        name = attachment.file.field.generate_filename(attachment, attachment.filename)
+        if not default_storage.exists(name):
+            name = default_storage.save(name, ContentFile(data))
+        attachment.file.name = name
+        rows.append(attachment)
+    return Attachment.objects.bulk_create(rows)
 
 
 REPLY_TEMPLATE_EVENT = "conversation"
@@ -534,6 +682,34 @@ def reply_templates(conversation: Conversation) -> list[tuple[str, str, str]]:
         )
         offered.append((key, label, rendered.text.removesuffix("\n" + footer).strip()))
     return offered
+
+
+def reply_warnings(conversation: Conversation) -> list[str]:
+    """What to know before writing: the compliance gate's answer for this reply.
+
+    A reply to the counterpart's own message is a service message: it needs no
+    marketing consent, so the warning shows only where the gate would refuse it (the
+    address is on the suppression list for it, the customer declined the channel),
+    and, as a hint, where the address is suppressed for other messages only."""
+    address = conversation.counterpart
+    suppression = suppression_for("email", address)
+    records = Records()
+    records.suppression = lambda _channel, _address: suppression  # read once, above
+    decision = decide(
+        customer=conversation.customer, address=address, channel="email", category="service",
+        template_key="", at=timezone.now(), history=OutboxHistory(), records=records,
+    )  # fmt: skip
+    if decision.kind == REFUSE:
+        return [_("Diese Antwort wird nicht gesendet: %(reason)s") % {"reason": decision.reason}]
+    if suppression is not None:
+        return [
+            _(
+                "%(address)s steht auf der Sperrliste (%(reason)s) für Werbung; eine "
+                "Antwort auf die Anfrage wird trotzdem gesendet."
+            )
+            % {"address": address, "reason": suppression.get_reason_display()}
+        ]
+    return []
 
 
 BRAND_MOVED = "conversation.brand_changed"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from conversations.imap import fetch_all_mailboxes
 from conversations.learning import train_all
+from conversations.workflow import wake_snoozed as wake_due
 
 
 def fetch_mail() -> str:
@@ -13,3 +14,7 @@ def fetch_mail() -> str:
 
 def train_sender_models() -> str:
     return f"{train_all()} Marken trainiert"
+
+
+def wake_snoozed() -> str:
+    return f"{wake_due()} Wiedervorlagen fällig"

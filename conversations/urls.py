@@ -14,6 +14,8 @@ urlpatterns = [
     path("konversationen/<int:pk>/marke/", views.move_to_brand, name="conversation_brand"),
     path("konversationen/<int:pk>/prioritaet/", views.set_priority, name="conversation_priority"),
     path("konversationen/<int:pk>/ungelesen/", views.mark_unread, name="conversation_unread"),
+    path("konversationen/<int:pk>/gelesen/", views.mark_read, name="conversation_read"),
+    path("einstellungen/", views.inbox_settings, name="inbox_settings"),
     path("konversationen/<int:pk>/notiz/", views.add_note, name="conversation_note"),
     path("konversationen/<int:pk>/antwort/", views.reply, name="conversation_reply"),
     path(
@@ -26,6 +28,9 @@ urlpatterns = [
         views.whatsapp_reply,
         name="conversation_whatsapp_reply",
     ),
+    path("konversationen/<int:pk>/wiedervorlage/", views.snooze, name="conversation_snooze"),
+    path("konversationen/aktionen/", views.bulk_action, name="bulk_action"),
+    path("aenderungen/<uuid:batch>/rueckgaengig/", views.undo_change, name="change_undo"),
     path("konversationen/klassifizieren/", views.classify, name="classify"),
     path("konversationen/klassifizieren/anzahl/", views.classify_count, name="classify_count"),
     path(

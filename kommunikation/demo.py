@@ -32,6 +32,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from conversations.models import (
+    REPLY_OWED_CLASSIFICATIONS,
     Attachment,
     Channel,
     Classification,
@@ -1141,8 +1142,13 @@ class DemoGenerator:
             )  # fmt: skip
         if conv.classification in ("customer", "supplier", "") and rng.random() < 0.6:
             conv.assignee = rng.choice(data.agents + [data.lead])
-        if conv.last_inbound_at and not answered and conv.status in (Status.OPEN, Status.PENDING):
-            # due only while the counterpart waits for us, as after ingestion
+        if (
+            conv.last_inbound_at
+            and not answered
+            and conv.status == Status.OPEN
+            and conv.classification in REPLY_OWED_CLASSIFICATIONS
+        ):
+            # due only where a reply is owed (ConversationQuerySet.owing_reply), as on ingest
             hours = (
                 settings.SLA_HOURS_WHATSAPP
                 if conv.channel == Channel.WHATSAPP

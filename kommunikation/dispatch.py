@@ -479,6 +479,8 @@ def outgoing_for(row: OutboundMessage, rendered: Rendered, channel: str) -> Outg
         references=row.references,
         template_key=row.template_key,
         attachments=row.attachments,
+        cc=row.cc,
+        bcc=row.bcc,
         auto_submitted=row.auto_submitted,
         template=rendered.template,
     )

@@ -481,6 +481,9 @@ class OutboundMessage(models.Model):
     attachments = models.JSONField(
         _("Anhänge"), default=list, blank=True, help_text='[{"path", "filename", "content_type"}]'
     )
+    # copies of an email (an agent's reply): they go into the Cc header, Bcc only to the envelope
+    cc = models.JSONField(_("Kopie (Cc)"), default=list, blank=True)
+    bcc = models.JSONField(_("Blindkopie (Bcc)"), default=list, blank=True)
     purpose = models.CharField(_("Absender"), max_length=10, default="support")
     reply_to = models.CharField(_("Antwort an"), max_length=254, blank=True)
     header_message_id = models.CharField(_("Message-ID"), max_length=998, blank=True)

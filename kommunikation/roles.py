@@ -24,10 +24,13 @@ MANAGEMENT = "Management"
 _AGENT = [
     "kommunikation.view_businessentity",
     "kommunikation.view_customer",
+    # issue 10 §1: agents turn unknown senders into customers and keep their contact data
+    "kommunikation.add_customer",
     "kommunikation.change_customer",
     "kommunikation.view_contactpoint",
     "kommunikation.add_contactpoint",
     "kommunikation.change_contactpoint",
+    "kommunikation.delete_contactpoint",
     "conversations.view_conversation",
     "conversations.change_conversation",
     "conversations.classify_conversation",
@@ -54,7 +57,6 @@ _TEAM_LEAD = _AGENT + [
     "conversations.view_reports",
     "conversations.change_senderrule",
     "conversations.delete_senderrule",
-    "kommunikation.add_customer",
     "compliance.add_suppression",
     "kommunikation.change_outboundmessage",
     "kommunikation.view_automationrule",
@@ -71,7 +73,6 @@ _TEAM_LEAD = _AGENT + [
 _ADMIN = _TEAM_LEAD + [
     "kommunikation.add_businessentity",
     "kommunikation.change_businessentity",
-    "kommunikation.delete_contactpoint",
     "conversations.view_mailbox",
     "conversations.add_mailbox",
     "conversations.change_mailbox",

@@ -5,6 +5,26 @@ from kommunikation import tracking, views
 urlpatterns = [
     path("kunden/suche/", views.customer_search, name="customer_search"),
     path("kunden/<int:pk>/", views.customer_detail, name="customer"),
+    # the dialog's "Neuen Kunden anlegen": a form prefilled from the conversation's sender
+    path(
+        "konversationen/<int:pk>/neuer-kontakt/",
+        views.customer_new_form,
+        name="conversation_new_customer",
+    ),
+    path("kunden/<int:pk>/kontaktdaten/", views.customer_edit, name="customer_edit"),
+    path("kunden/<int:pk>/anschrift/", views.customer_address, name="customer_address"),
+    path("kunden/<int:pk>/kontaktwege/", views.customer_contact_add, name="customer_contact_add"),
+    path(
+        "kunden/<int:pk>/kontaktwege/<int:point_pk>/",
+        views.customer_contact_change,
+        name="customer_contact_change",
+    ),
+    path(
+        "kunden/<int:pk>/kontaktwege/<int:point_pk>/entfernen/",
+        views.customer_contact_remove,
+        name="customer_contact_remove",
+    ),
+    path("kunden/<int:pk>/nachricht/", views.customer_message, name="customer_message"),
     path("kunden/<int:pk>/praeferenzen/", views.customer_preferences, name="customer_preferences"),
     path("kunden/<int:pk>/sperren/", views.customer_block, name="customer_block"),
     path(

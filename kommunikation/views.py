@@ -2,23 +2,37 @@
 
 from __future__ import annotations
 
+import copy
+
 from django.conf import settings
 from django.contrib.admin.views.decorators import staff_member_required
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponseBadRequest
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseClientRedirect
 
 from compliance import services as compliance
 from compliance.forms import BlockForm, StaffPreferenceForm, channels_for_contact
 from compliance.models import Suppression
-from conversations.access import access_customer
+from conversations import services as conversation_services
+from conversations.access import access_conversation, access_customer
 from conversations.filters import InboxFilterForm, filter_period
 from conversations.models import Classification, Message
+from kommunikation import customers as customer_services
+from kommunikation.forms import (
+    AddressForm,
+    ChangeContactPointForm,
+    ContactDataForm,
+    ContactPointForm,
+    NewCustomerForm,
+    NewMessageForm,
+    form_errors,
+)
 from kommunikation.models import BusinessEntity, Customer, CustomerKind
 
 staff_required = staff_member_required(login_url="login")
@@ -79,6 +93,7 @@ def customer_detail(request, pk: int):
         else None,
     }
     context.update(_compliance_context(request, customer))
+    context.update(_contact_context(request, customer))
     return render(request, "kommunikation/customer.html", context)
 
 
@@ -106,11 +121,18 @@ def _compliance_context(
     """The consent card: preference matrix, suppressions, the customer's preference link."""
     user = request.user
     points = list(customer.contact_points.all())
+    suppressions = compliance.customer_suppressions(customer)
+    blocked = {(s.value, s.channel) for s in suppressions}
+    # a blocked address offers no block form again; a number blocked for SMS still for calls
+    blockable = [
+        (p, [ch for ch in channels_for_contact(p.channel) if (p.value, ch) not in blocked])
+        for p in points
+    ]
     return {
         "preference_form": StaffPreferenceForm(matrix=compliance.preference_matrix(customer)),
         "can_edit_preferences": user.has_perms(PREFERENCE_PERMISSIONS),
-        "suppressions": compliance.customer_suppressions(customer),
-        "blockable": [(p, channels_for_contact(p.channel)) for p in points],
+        "suppressions": suppressions,
+        "blockable": [(p, channels) for p, channels in blockable if channels],
         "can_block": user.has_perm("compliance.add_suppression"),
         "can_unblock": user.has_perm("compliance.delete_suppression"),
         "consents": customer.consents.select_related("recorded_by")[:CONSENT_LOG_LIMIT],
@@ -205,3 +227,199 @@ def customer_unblock(request, pk: int, suppression_pk: int):
         "channel": suppression.get_channel_display(),
     }
     return _after_compliance_change(request, customer, notice=notice)
+
+
+# --- new contacts and the contact card -----------------------------------------------
+
+
+@require_GET
+@staff_required
+def customer_new_form(request, pk: int):
+    """The "Neuen Kunden anlegen" form of the classification dialog, prefilled from the
+    sender of the conversation (one of the user's; the contact will be of its brand)."""
+    conversation = access_conversation(request.user, pk)
+    if not request.user.has_perm("kommunikation.add_customer"):
+        raise PermissionDenied
+    kind = request.GET.get("art", CustomerKind.CUSTOMER)
+    if kind not in CustomerKind.values:
+        return HttpResponseBadRequest(_("Unbekannte Art des Kontakts."))
+    details = customer_services.guess_details(
+        name=conversation.counterpart_name, address=conversation.counterpart
+    )
+    context = {
+        "form": NewCustomerForm.from_details(details),
+        "kind": kind,
+        "conversation": conversation,
+    }
+    return render(request, "kommunikation/_new_customer.html", context)
+
+
+def _contact_context(
+    request, customer: Customer, *, notice: str = "", errors=None, duplicate=None, forms=None
+) -> dict:
+    """The contact card: data, contact points, address, possible duplicates, edit forms."""
+    user = request.user
+    forms = forms or {}
+    return {
+        "contact_points": customer.contact_points.all(),
+        "duplicates": customer_services.possible_duplicates(customer),
+        "can_edit_customer": user.has_perm("kommunikation.change_customer"),
+        "can_add_contact": user.has_perm("kommunikation.add_contactpoint"),
+        "can_change_contact": user.has_perm("kommunikation.change_contactpoint"),
+        "can_remove_contact": user.has_perm("kommunikation.delete_contactpoint"),
+        "can_write": user.has_perm("conversations.reply_conversation"),
+        "contact_form": forms.get("contact") or ContactDataForm(instance=customer),
+        "address_form": forms.get("address") or AddressForm(instance=customer),
+        "contact_point_form": forms.get("contact_point") or ContactPointForm(),
+        "message_form": forms.get("message") or NewMessageForm(customer=customer),
+        "contact_notice": notice,
+        "contact_errors": errors or [],
+        "duplicate": duplicate,
+        "edit_open": bool(errors),
+    }
+
+
+def _after_contact_change(request, customer: Customer, *, status=200, **kwargs):
+    if not request.htmx and status < 400:
+        return redirect(reverse("customer", args=[customer.pk]) + "#contact")
+    customer.refresh_from_db()
+    context = {"customer": customer, **_contact_context(request, customer, **kwargs)}
+    return render(request, "kommunikation/customer.html#contact", context, status=status)
+
+
+def _contact_point(customer: Customer, point_pk: int):
+    """One of this customer's contact points (another's id is a 404)."""
+    return get_object_or_404(customer.contact_points.select_related("customer"), pk=point_pk)
+
+
+def _refused(request, customer: Customer, exc: ValidationError, **kwargs):
+    duplicate = getattr(exc, "existing", None)
+    return _after_contact_change(
+        request, customer, status=422, errors=exc.messages, duplicate=duplicate, **kwargs
+    )
+
+
+@require_POST
+@staff_required
+def customer_edit(request, pk: int):
+    """Name, company, number and kind (person / organisation) of a contact."""
+    customer = access_customer(request.user, pk)
+    if not request.user.has_perm("kommunikation.change_customer"):
+        raise PermissionDenied
+    form = ContactDataForm(request.POST, instance=copy.copy(customer))
+    if not form.is_valid():
+        return _after_contact_change(
+            request, customer, status=422, errors=form_errors(form), forms={"contact": form}
+        )
+    changed = customer_services.update_customer(
+        customer=customer, values=form.cleaned_data, actor=request.user
+    )
+    notice = _("Kontaktdaten gespeichert.") if changed else _("Nichts geändert.")
+    return _after_contact_change(request, customer, notice=notice)
+
+
+@require_POST
+@staff_required
+def customer_address(request, pk: int):
+    customer = access_customer(request.user, pk)
+    if not request.user.has_perm("kommunikation.change_customer"):
+        raise PermissionDenied
+    form = AddressForm(request.POST, instance=copy.copy(customer))
+    if not form.is_valid():
+        return _after_contact_change(
+            request, customer, status=422, errors=form_errors(form), forms={"address": form}
+        )
+    changed = customer_services.update_customer(
+        customer=customer, values=form.cleaned_data, actor=request.user
+    )
+    notice = _("Anschrift gespeichert.") if changed else _("Nichts geändert.")
+    return _after_contact_change(request, customer, notice=notice)
+
+
+@require_POST
+@staff_required
+def customer_contact_add(request, pk: int):
+    """A new email address or phone number (E.164, German numbers by default)."""
+    customer = access_customer(request.user, pk)
+    if not request.user.has_perm("kommunikation.add_contactpoint"):
+        raise PermissionDenied
+    form = ContactPointForm(request.POST)
+    if not form.is_valid():
+        return _after_contact_change(
+            request, customer, status=422, errors=form_errors(form), forms={"contact_point": form}
+        )
+    try:
+        point = customer_services.add_contact_point(
+            customer=customer,
+            channel=form.cleaned_data["channel"],
+            value=form.cleaned_data["value"],
+            type=form.cleaned_data["type"],
+            actor=request.user,
+        )
+    except ValidationError as exc:
+        return _refused(request, customer, exc, forms={"contact_point": form})
+    notice = _("%(value)s hinzugefügt.") % {"value": point.value}
+    return _after_contact_change(request, customer, notice=notice)
+
+
+@require_POST
+@staff_required
+def customer_contact_change(request, pk: int, point_pk: int):
+    customer = access_customer(request.user, pk)
+    if not request.user.has_perm("kommunikation.change_contactpoint"):
+        raise PermissionDenied
+    point = _contact_point(customer, point_pk)
+    form = ChangeContactPointForm(request.POST)
+    if not form.is_valid():
+        return _after_contact_change(request, customer, status=422, errors=form_errors(form))
+    try:
+        customer_services.change_contact_point(
+            point=point,
+            value=form.cleaned_data["value"],
+            type=form.cleaned_data["type"],
+            actor=request.user,
+        )
+    except ValidationError as exc:
+        return _refused(request, customer, exc)
+    notice = _("%(value)s gespeichert.") % {"value": point.value}
+    return _after_contact_change(request, customer, notice=notice)
+
+
+@require_POST
+@staff_required
+def customer_contact_remove(request, pk: int, point_pk: int):
+    customer = access_customer(request.user, pk)
+    if not request.user.has_perm("kommunikation.delete_contactpoint"):
+        raise PermissionDenied
+    point = _contact_point(customer, point_pk)
+    customer_services.remove_contact_point(point=point, actor=request.user)
+    notice = _("%(value)s entfernt.") % {"value": point.value}
+    return _after_contact_change(request, customer, notice=notice)
+
+
+@require_POST
+@staff_required
+def customer_message(request, pk: int):
+    """ "Neue Nachricht": a new email conversation with the customer, sent the way a reply is."""
+    customer = access_customer(request.user, pk)
+    if not request.user.has_perm("conversations.reply_conversation"):
+        raise PermissionDenied
+    form = NewMessageForm(request.POST, customer=customer)
+    if not form.is_valid():
+        return _after_contact_change(
+            request, customer, status=422, errors=form_errors(form), forms={"message": form}
+        )
+    try:
+        conversation = conversation_services.start_conversation(
+            customer=customer,
+            to_address=form.cleaned_data["to"],
+            subject=form.cleaned_data["subject"],
+            text=form.cleaned_data["text"],
+            author=request.user,
+        )
+    except ValidationError as exc:
+        return _refused(request, customer, exc, forms={"message": form})
+    url = reverse("conversation", args=[conversation.pk])
+    if request.htmx:
+        return HttpResponseClientRedirect(url)
+    return redirect(url)

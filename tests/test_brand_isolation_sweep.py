@@ -44,6 +44,8 @@ from conversations.models import (
     Attachment,
     ClassificationChange,
     Conversation,
+    ConversationChange,
+    InboxSettings,
     Mailbox,
     Message,
     RawEmail,
@@ -181,6 +183,10 @@ def build_world(brand: BusinessEntity, tag: str) -> dict:
         changed_by=staff,
         batch=uuid.uuid4(),
     )
+    conversation_change = ConversationChange.objects.create(
+        conversation=conversation, field="status", from_value="open", to_value="archived",
+        changed_by=staff, batch=uuid.uuid4(),
+    )  # fmt: skip
     rule = SenderRuleFactory(brand=brand, customer=customer, pattern=f"info@{tag}.example")
     outbound = enqueue_outbound(
         brand=brand,
@@ -250,7 +256,9 @@ def build_world(brand: BusinessEntity, tag: str) -> dict:
         starts_at=dt.datetime(2026, 1, 5, 8, 0, tzinfo=dt.UTC),
         ends_at=dt.datetime(2026, 1, 9, 17, 0, tzinfo=dt.UTC),
     )  # fmt: skip
+    inbox_settings = InboxSettings.objects.create(user=staff, read_delay_ms=500)
     return {
+        InboxSettings: inbox_settings,
         SenderModel: sender_model,
         OpeningHours: hours,
         Absence: absence,
@@ -269,6 +277,7 @@ def build_world(brand: BusinessEntity, tag: str) -> dict:
         Attachment: attachment,
         StatusChange: status,
         ClassificationChange: change,
+        ConversationChange: conversation_change,
         SenderRule: rule,
         OutboundMessage: outbound,
         MessageTemplate: template,
@@ -613,6 +622,7 @@ def _conversation_writes(w):
         ("POST", reverse("conversation_note", args=[pk]), {"text": "eingeschleust"}),
         ("POST", reverse("conversation_reply", args=[pk]), {"text": "eingeschleust"}),
         ("POST", reverse("conversation_whatsapp_reply", args=[pk]), {"text": "eingeschleust"}),
+        ("POST", reverse("conversation_snooze", args=[pk]), {"wann": "morgen"}),
     ]
 
 
@@ -687,6 +697,72 @@ URLS: dict[str, Scoped | Filtered | Listing] = {
             ("POST", reverse("customer_unblock", args=[a[Customer].pk, b[Suppression].pk]), {}),
         ]
     ),
+    # issue 10 §1: new contacts from the dialog, the customer page's contact card
+    "conversation_new_customer": Scoped(
+        lambda a, b: [
+            ("GET", reverse("conversation_new_customer", args=[b[Conversation].pk]), None)
+        ]
+    ),
+    "customer_edit": Scoped(
+        lambda a, b: [
+            (
+                "POST",
+                reverse("customer_edit", args=[b[Customer].pk]),
+                {"is_company": "person", "last_name": "x"},
+            )
+        ]
+    ),
+    "customer_address": Scoped(
+        lambda a, b: [
+            ("POST", reverse("customer_address", args=[b[Customer].pk]), {"country": "DE"})
+        ]
+    ),
+    "customer_contact_add": Scoped(
+        lambda a, b: [
+            (
+                "POST",
+                reverse("customer_contact_add", args=[b[Customer].pk]),
+                {"channel": "email", "value": "x@x.example", "type": "work"},
+            )
+        ]
+    ),
+    "customer_contact_change": Scoped(
+        lambda a, b: [
+            (
+                "POST",
+                reverse("customer_contact_change", args=[b[Customer].pk, b[ContactPoint].pk]),
+                {"value": "x@x.example", "type": "work"},
+            ),
+            (
+                "POST",
+                reverse("customer_contact_change", args=[a[Customer].pk, b[ContactPoint].pk]),
+                {"value": "x@x.example", "type": "work"},
+            ),
+        ]
+    ),
+    "customer_contact_remove": Scoped(
+        lambda a, b: [
+            (
+                "POST",
+                reverse("customer_contact_remove", args=[b[Customer].pk, b[ContactPoint].pk]),
+                {},
+            ),
+            (
+                "POST",
+                reverse("customer_contact_remove", args=[a[Customer].pk, b[ContactPoint].pk]),
+                {},
+            ),
+        ]
+    ),
+    "customer_message": Scoped(
+        lambda a, b: [
+            (
+                "POST",
+                reverse("customer_message", args=[b[Customer].pk]),
+                {"to": "x@x.example", "subject": "s", "text": "t"},
+            )
+        ]
+    ),
     "conversation": Scoped(
         lambda a, b: [("GET", reverse("conversation", args=[b[Conversation].pk]), None)]
     ),
@@ -723,6 +799,13 @@ URLS: dict[str, Scoped | Filtered | Listing] = {
     "conversation_note": Scoped(lambda a, b: []),
     "conversation_reply": Scoped(lambda a, b: []),
     "conversation_whatsapp_reply": Scoped(lambda a, b: []),
+    # issue 10 §3: a previewed conversation marked read; the user's own inbox settings
+    "conversation_read": Scoped(
+        lambda a, b: [("POST", reverse("conversation_read", args=[b[Conversation].pk]), {})]
+    ),
+    "inbox_settings": Listing(
+        lambda a, b: [("GET", reverse("inbox_settings"), None)], lambda b: b[User].username
+    ),
     "conversation_reply_templates": Scoped(
         lambda a, b: [
             ("GET", reverse("conversation_reply_templates", args=[b[Conversation].pk]), None)
@@ -750,6 +833,29 @@ URLS: dict[str, Scoped | Filtered | Listing] = {
                 },
             ),
         ]
+    ),
+    "conversation_snooze": Scoped(lambda a, b: []),  # in _conversation_writes
+    "bulk_action": Filtered(
+        lambda a, b: [
+            (
+                "POST",
+                reverse("bulk_action"),
+                {"action": "archive", "scope": "auswahl", "ids": str(b[Conversation].pk)},
+            ),
+            (
+                "POST",
+                reverse("bulk_action"),
+                {
+                    "action": "assign",
+                    "scope": "auswahl",
+                    "ids": str(a[Conversation].pk),
+                    "assignee": str(b[User].pk),
+                },
+            ),
+        ]  # fmt: skip
+    ),
+    "change_undo": Scoped(
+        lambda a, b: [("POST", reverse("change_undo", args=[b[ConversationChange].batch]), {})]
     ),
     "classification_undo": Scoped(
         lambda a, b: [

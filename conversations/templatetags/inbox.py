@@ -46,10 +46,14 @@ def age(when: datetime | None) -> str:
 
 @register.filter
 def sla_state(conversation) -> str:
-    """'overdue', 'soon' (within two hours) or '' for an open conversation waiting for an answer."""
+    """'overdue', 'soon' (within two hours) or '' for an open conversation waiting for an
+    answer (the deadline itself follows ``ConversationQuerySet.owing_reply``)."""
     due = conversation.response_due_at
-    if not due or conversation.status not in ("open", "pending"):
+    if not due or conversation.status != "open":
         return ""
+    inbound = conversation.last_inbound_at
+    if inbound is None or inbound < conversation.last_message_at:
+        return ""  # the last message is ours (a reply, a message the outbox sent)
     left = (due - timezone.now()).total_seconds()
     if left < 0:
         return "overdue"
@@ -71,3 +75,11 @@ def split_quote(text: str) -> tuple[str, str]:
         if i > 0 and _QUOTE_START.match(line.strip()):
             return "\n".join(lines[:i]).rstrip(), "\n".join(lines[i:])
     return (text or "").rstrip(), ""
+
+
+@register.filter
+def reply_subject(subject: str) -> str:
+    """The reply form's prefilled subject: "AW: " before the conversation's, once."""
+    from conversations.services import _reply_subject
+
+    return _reply_subject(subject)

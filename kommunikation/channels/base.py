@@ -28,6 +28,9 @@ class Outgoing:
     references: str = ""
     template_key: str = ""
     attachments: list[dict] = field(default_factory=list)
+    # email copies: Cc in the header, Bcc to the envelope only
+    cc: list[str] = field(default_factory=list)
+    bcc: list[str] = field(default_factory=list)
     # RFC 3834 Auto-Submitted header ("auto-replied"); empty: none
     auto_submitted: str = ""
     # set by the dispatch worker for non-transactional messages (RFC 8058)

@@ -98,6 +98,8 @@ class EmailChannel(ChannelAdapter):
             body=text,
             from_email=formataddr((brand.name, out.from_email)),
             to=[out.recipient],
+            cc=out.cc or None,
+            bcc=out.bcc or None,
             reply_to=[out.reply_to] if out.reply_to else None,
             headers=headers,
             connection=self.connection,
@@ -118,6 +120,7 @@ class EmailChannel(ChannelAdapter):
         return (
             isinstance(self.connection, SMTPBackend)
             and not out.attachments
+            and not (out.cc or out.bcc)
             and f"{out.from_email}{out.recipient}{out.reply_to}".isascii()
         )
 

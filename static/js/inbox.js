@@ -3,7 +3,14 @@
 (function () {
   "use strict";
 
-  const state = { focusedId: null, selected: new Set(), anchorId: null };
+  const state = {
+    focusedId: null,
+    selected: new Set(),
+    anchorId: null,
+    preview: false, // the next opening is a keyboard preview (read after the dwell)
+    pendingRead: null, // {id, timer}: a previewed conversation not yet marked read
+    searchLeft: false, // Esc left the search box; a second Esc clears it
+  };
   const CUSTOMER_TYPES = { customer: "customer", supplier: "supplier" };
 
   const $ = (sel, root) => (root || document).querySelector(sel);
@@ -40,7 +47,7 @@
     if (all) all.checked = state.selected.size > 0 && state.selected.size === rows().length;
   }
 
-  function focusRow(row, { open = true } = {}) {
+  function focusRow(row, { open = true, preview = false } = {}) {
     if (!row) return;
     state.focusedId = row.dataset.id;
     sync();
@@ -49,7 +56,9 @@
     if (link) link.focus({ preventScroll: true });
     if (open && link) {
       htmx.process(link); // a key pressed before htmx's own start-up must not navigate away
+      state.preview = preview;
       link.click();
+      state.preview = false;
     }
   }
 
@@ -67,7 +76,7 @@
       if (current) state.selected.add(current.dataset.id);
       state.selected.add(list[index].dataset.id);
     }
-    focusRow(list[index]);
+    focusRow(list[index], { preview: true });
   }
 
   function toggleSelected(id) {
@@ -103,6 +112,15 @@
   function listQuery() {
     const ol = $("#rows");
     return ol ? ol.dataset.query || "" : "";
+  }
+
+  // the open conversation again (its header, badges and customer after a bulk change)
+  function refreshDetail() {
+    const conv = $("#conv");
+    if (!conv) return;
+    const query = listQuery();
+    const url = "/konversationen/" + conv.dataset.id + "/" + (query ? "?" + query : "");
+    htmx.ajax("GET", url, { target: "#detail", swap: "innerHTML" });
   }
 
   function reloadList() {
@@ -147,6 +165,7 @@
     $("#customer-chosen").textContent = "";
     $("#classify-errors").innerHTML = "";
     $("#customer-picker").hidden = true;
+    closeNewCustomer();
     if (scope === "treffer") countScope("treffer");
     else setCount(t(ids.length === 1 ? "will_change_one" : "will_change", ids.length));
     const proposal = $("#classify-proposal");
@@ -193,11 +212,13 @@
     const picker = $("#customer-picker");
     field("customer").value = "";
     $("#customer-chosen").textContent = "";
+    closeNewCustomer();
     if (kind) {
       picker.hidden = false;
       field("art").value = kind;
       $("#customer-search-label").textContent = t(kind === "supplier" ? "find_supplier" : "find_customer");
       $("#customer-options").innerHTML = "";
+      appendNewOption();
       const search = $("#customer-search");
       search.value = "";
       search.focus();
@@ -208,7 +229,71 @@
   }
 
   function options() {
-    return $$("#customer-options > li.option");
+    return $$("#customer-options > li.option, #customer-options > li.option-new");
+  }
+
+  // --- "Neuen Kunden anlegen": the last entry of the hit list, or Ctrl+Enter ---------
+
+  function canAddCustomer() {
+    return dialog()?.dataset.canAddCustomer === "1";
+  }
+
+  function appendNewOption() {
+    const list = $("#customer-options");
+    if (!list || !canAddCustomer()) return;
+    list.querySelector(".option-new")?.remove();
+    const hits = $$("#customer-options > li.option");
+    const li = document.createElement("li");
+    li.className = "option-new";
+    li.id = "customer-option-new";
+    li.setAttribute("role", "option");
+    // no hit: the new entry is the pre-selected one, Enter opens its form
+    li.setAttribute("aria-selected", hits.some((o) => o.getAttribute("aria-selected") === "true") ? "false" : "true");
+    li.textContent = "+ " + t(field("art").value === "supplier" ? "new_supplier" : "new_customer");
+    const kbd = document.createElement("kbd");
+    kbd.textContent = "Ctrl+Enter";
+    li.append(" ", kbd);
+    list.appendChild(li);
+  }
+
+  function newCustomerOpen() {
+    return Boolean($("#new-customer"));
+  }
+
+  // the conversation whose sender prefills the form: the open or focused one if it is
+  // being classified, else the first of the selection
+  function prefillConversation() {
+    const ids = field("ids").value.split(",").filter(Boolean);
+    const current = currentConversation();
+    if (current && (!ids.length || ids.includes(String(current.id)))) return current.id;
+    return ids[0] || null;
+  }
+
+  function openNewCustomer() {
+    if (!canAddCustomer() || !CUSTOMER_TYPES[field("art").value]) return;
+    const id = prefillConversation();
+    if (!id) return;
+    const params = new URLSearchParams({ art: field("art").value });
+    field("customer").value = "";
+    $("#customer-chosen").textContent = "";
+    htmx.ajax("GET", "/konversationen/" + id + "/neuer-kontakt/?" + params, { target: "#new-customer-slot", swap: "innerHTML" }).then(() => {
+      if (!newCustomerOpen()) return;
+      $("#customer-picker").hidden = true;
+      const company = $("#new-customer [name=neu-is_company]");
+      const first = company && company.value === "company" ? "#id_neu-company_name" : "#id_neu-first_name";
+      $(first)?.focus();
+    });
+  }
+
+  function closeNewCustomer() {
+    const slot = $("#new-customer-slot");
+    if (slot) slot.innerHTML = "";
+  }
+
+  function backToSearch() {
+    closeNewCustomer();
+    $("#customer-picker").hidden = false;
+    $("#customer-search").focus();
   }
 
   function highlight(step) {
@@ -235,13 +320,19 @@
   function onDialogKey(event) {
     const target = event.target;
     const inSearch = target.id === "customer-search";
+    const inNewCustomer = Boolean(target.closest("#new-customer"));
     if (event.key === "Escape") {
       // also from the search field (which would only clear itself): cancel, nothing is sent
       event.preventDefault();
       dialog().close();
       return;
     }
-    if (!inSearch && /^[1-5]$/.test(event.key)) {
+    if (event.key === "Enter" && (event.ctrlKey || event.metaKey) && !newCustomerOpen()) {
+      event.preventDefault();
+      openNewCustomer();
+      return;
+    }
+    if (!inSearch && !inNewCustomer && /^[1-5]$/.test(event.key)) {
       const radio = $('#classify-form input[data-key="' + event.key + '"]');
       if (radio) {
         event.preventDefault();
@@ -256,8 +347,207 @@
     }
     if (event.key === "Enter" && !(target.tagName === "BUTTON" || target.tagName === "SELECT")) {
       event.preventDefault();
+      if (inSearch && $('#customer-options > li.option-new[aria-selected="true"]')) {
+        openNewCustomer();
+        return;
+      }
       if (inSearch) pick($('#customer-options > li.option[aria-selected="true"]'));
       submitClassify();
+    }
+  }
+
+  // --- preview without marking read (issue 10 §3) ----------------------------------
+  // Browsing with ↓/↑/j opens a conversation as a preview: the server leaves it unread and
+  // says after how many ms it counts as read (the user's setting); any action reads it now.
+
+  function csrfHeaders() {
+    try {
+      return JSON.parse(document.body.getAttribute("hx-headers") || "{}");
+    } catch (_error) {
+      return {};
+    }
+  }
+
+  function markRead(id) {
+    if (state.pendingRead && state.pendingRead.id === id) {
+      clearTimeout(state.pendingRead.timer);
+      state.pendingRead = null;
+    }
+    rowById(id)?.classList.remove("is-unread");
+    fetch("/konversationen/" + id + "/gelesen/", {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { ...csrfHeaders(), "HX-Request": "true" },
+    });
+  }
+
+  // an action on the previewed conversation: it is read from now on
+  function readNow() {
+    if (state.pendingRead) markRead(state.pendingRead.id);
+  }
+
+  function onOpened(detail) {
+    const id = String(detail.id);
+    if (state.pendingRead && state.pendingRead.id !== id) {
+      // moved on before the dwell was over: that one stays unread
+      clearTimeout(state.pendingRead.timer);
+      state.pendingRead = null;
+    }
+    if (detail.read_after > 0) {
+      if (state.pendingRead) return; // the same one again: the first dwell counts
+      state.pendingRead = { id, timer: setTimeout(() => markRead(id), detail.read_after) };
+    } else {
+      rowById(id)?.classList.remove("is-unread"); // opening marked it read
+    }
+  }
+
+  // --- the search box and the filter panel ----------------------------------------
+
+  function onSearchKey(event) {
+    const search = event.target;
+    if (event.key === "Escape") {
+      // leave the box keeping the query (the browser would clear it); a second Esc clears
+      event.preventDefault();
+      search.blur();
+      state.searchLeft = true;
+      return true;
+    }
+    if (event.key === "ArrowDown") {
+      event.preventDefault();
+      const first = rows()[0];
+      if (first) focusRow(first, { preview: true });
+      return true;
+    }
+    return false;
+  }
+
+  function clearSearch() {
+    const search = $("#search");
+    state.searchLeft = false;
+    if (!search || !search.value) return;
+    search.value = "";
+    $("#filters").requestSubmit();
+  }
+
+  function toggleFilterPanel() {
+    const panel = $("#filter-panel");
+    if (!panel) return;
+    panel.open = !panel.open;
+    if (panel.open) $(".filter-grid input, .filter-grid select", panel)?.focus();
+    else $("summary", panel).focus();
+  }
+
+  // --- the customer and supplier filters: autocomplete by name, number, email, domain ---
+
+  function filterOptions(box) {
+    return $$(".filter-options > li.option", box);
+  }
+
+  function highlightFilterOption(box, step) {
+    const list = filterOptions(box);
+    if (!list.length) return;
+    let index = list.findIndex((o) => o.getAttribute("aria-selected") === "true");
+    index = Math.max(0, Math.min(list.length - 1, index + step));
+    list.forEach((o, i) => o.setAttribute("aria-selected", i === index ? "true" : "false"));
+    $("input[type=search]", box).setAttribute("aria-activedescendant", list[index].id);
+    list[index].scrollIntoView({ block: "nearest" });
+  }
+
+  function chooseContactFilter(box, option) {
+    const search = $("input[type=search]", box);
+    $("input[type=hidden]", box).value = option ? option.dataset.id : "";
+    const number = option && option.dataset.number;
+    // as the chip names it: "Anna Huber (K-10083)"
+    search.value = option ? option.dataset.label + (number ? " (" + number + ")" : "") : "";
+    $(".filter-options", box).innerHTML = "";
+    search.setAttribute("aria-expanded", "false");
+    search.removeAttribute("aria-activedescendant");
+    $("#filters").requestSubmit();
+  }
+
+  function onContactFilterKey(event) {
+    const box = event.target.closest(".contact-filter");
+    const search = event.target;
+    if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+      event.preventDefault();
+      highlightFilterOption(box, event.key === "ArrowDown" ? 1 : -1);
+    } else if (event.key === "Enter") {
+      event.preventDefault();
+      const option = $('.filter-options > li.option[aria-selected="true"]', box);
+      if (option) chooseContactFilter(box, option);
+      else if (!search.value.trim()) chooseContactFilter(box, null);
+    } else if (event.key === "Escape") {
+      event.preventDefault();
+      if (filterOptions(box).length) $(".filter-options", box).innerHTML = "";
+      else search.blur();
+    }
+  }
+
+  // --- finishing work: composer keys, Wiedervorlage, bulk actions (issue 10 §4) -----
+
+  // Ctrl+Enter sends, Ctrl+Alt+Enter sends & wartend, Ctrl+Shift+Enter sends & erledigt.
+  function onComposerKey(event) {
+    if (event.key !== "Enter" || !(event.ctrlKey || event.metaKey)) return false;
+    const form = event.target.closest && event.target.closest("#reply-form");
+    if (!form) return false;
+    event.preventDefault();
+    const then = event.shiftKey ? "closed" : event.altKey ? "pending" : "";
+    const button = $('button[data-send="' + then + '"]', form);
+    if (button) button.click(); // a click: htmx sends the clicked button's name and value
+    return true;
+  }
+
+  function openSnooze() {
+    const box = $("#snooze-box");
+    if (!box) return;
+    box.open = true;
+    $("button", box)?.focus();
+  }
+
+  const bulkDialog = () => $("#bulk-dialog");
+  const bulkField = (name) => $("#bulk-form [name=" + name + "]");
+
+  function showBulkValue() {
+    const action = bulkField("action").value;
+    for (const label of $$("#bulk-form label[data-for]")) label.hidden = label.dataset.for !== action;
+  }
+
+  function bulkCount(scope) {
+    const el = $("#bulk-count");
+    bulkField("scope").value = scope;
+    if (scope === "auswahl") {
+      const n = bulkField("ids").value.split(",").filter(Boolean).length;
+      el.textContent = t(n === 1 ? "will_change_one" : "will_change", n);
+      return;
+    }
+    const params = new URLSearchParams({ scope, query: bulkField("query").value, sender: "" });
+    el.textContent = "…";
+    fetch("/konversationen/klassifizieren/anzahl/?" + params, { credentials: "same-origin" })
+      .then((r) => r.text())
+      .then((n) => (el.textContent = t("will_change_filter", n)));
+  }
+
+  function openBulk(action) {
+    const d = bulkDialog();
+    if (!d || d.open) return;
+    let ids = Array.from(state.selected);
+    const current = currentConversation();
+    if (!ids.length && current) ids = [current.id];
+    $("#bulk-form").reset();
+    $("#bulk-errors").innerHTML = "";
+    if (action) bulkField("action").value = action;
+    bulkField("ids").value = ids.join(",");
+    bulkField("query").value = listQuery();
+    showBulkValue();
+    bulkCount(ids.length ? "auswahl" : "treffer");
+    d.showModal();
+    bulkField("action").focus();
+  }
+
+  function onBulkKey(event) {
+    if (event.key === "Enter" && !/^(BUTTON|TEXTAREA)$/.test(event.target.tagName)) {
+      event.preventDefault();
+      $("#bulk-form").requestSubmit();
     }
   }
 
@@ -291,18 +581,41 @@
     if (area) area.focus();
   }
 
+  // keys that only move or look around: they do not count as acting on a previewed one
+  const NAVIGATION_KEYS = new Set(["ArrowDown", "ArrowUp", "j", "Shift", "?", "/", "f", "Escape"]);
+
   function onKey(event) {
     // delegated from the document: hx-boost replaces the dialog element with the page
     if (event.target.closest && event.target.closest("#classify-dialog")) {
       onDialogKey(event);
       return;
     }
+    if (event.target.closest && event.target.closest("#bulk-dialog")) {
+      onBulkKey(event);
+      return;
+    }
+    if (onComposerKey(event)) return;
     if (document.querySelector("dialog[open]")) return;
+    if (event.target.closest && event.target.closest(".contact-filter")) {
+      onContactFilterKey(event);
+      return;
+    }
+    if (event.target.id === "search" && onSearchKey(event)) return;
     if (event.key === "Escape" && typing(event.target)) {
       event.target.blur();
       return;
     }
+    if (event.key === "Escape" && $("#snooze-box[open]")) {
+      $("#snooze-box").open = false; // the Wiedervorlage menu closes like a dialog
+      return;
+    }
     if (typing(event.target) || event.altKey) return;
+    if (event.key === "Escape" && state.searchLeft) {
+      clearSearch();
+      return;
+    }
+    if (event.key !== "Shift") state.searchLeft = false;
+    if (!NAVIGATION_KEYS.has(event.key)) readNow();
     const mod = event.ctrlKey || event.metaKey;
     if (mod && event.key.toLowerCase() === "a") {
       event.preventDefault();
@@ -315,6 +628,13 @@
       case "ArrowUp":
         event.preventDefault();
         move(event.key === "ArrowDown" ? 1 : -1, event.shiftKey);
+        break;
+      case "j":
+        move(1, false);
+        break;
+      case "f":
+        event.preventDefault();
+        toggleFilterPanel();
         break;
       case "x":
         if (state.focusedId) toggleSelected(state.focusedId);
@@ -340,6 +660,14 @@
       case "n":
         event.preventDefault();
         openComposer("note-box");
+        break;
+      case "w":
+        event.preventDefault();
+        openSnooze();
+        break;
+      case "b":
+        event.preventDefault();
+        openBulk("");
         break;
       case "/":
         event.preventDefault();
@@ -379,6 +707,17 @@
       sync();
       return;
     }
+    if (target.closest("#customer-options > li.option-new")) {
+      openNewCustomer();
+      return;
+    }
+
+    const filterOption = target.closest(".filter-options > li.option");
+    if (filterOption) {
+      chooseContactFilter(filterOption.closest(".contact-filter"), filterOption);
+      return;
+    }
+    if (state.pendingRead && target.closest("#detail")) readNow();
     const option = target.closest("#customer-options > li.option");
     if (option) {
       options().forEach((o) => o.setAttribute("aria-selected", o === option ? "true" : "false"));
@@ -403,8 +742,23 @@
       case "cancel":
         dialog().close();
         break;
+      case "new-customer-back":
+        backToSearch();
+        break;
       case "help":
         $("#help-dialog").showModal();
+        break;
+      case "bulk":
+        openBulk(action.dataset.bulk || "");
+        break;
+      case "bulk-scope-selection":
+        bulkCount("auswahl");
+        break;
+      case "bulk-scope-filter":
+        bulkCount("treffer");
+        break;
+      case "bulk-cancel":
+        bulkDialog().close();
         break;
       case "dismiss":
         $("#notice").innerHTML = "";
@@ -439,11 +793,27 @@
         chooseType(event.target);
         return;
       }
+      if (event.target.id === "bulk-action") {
+        showBulkValue();
+        return;
+      }
       const picker = event.target.closest(".template-picker");
       if (picker) insertTemplate(picker);
     });
 
+    // the customer filters' search fields belong to no form; their change is no filter change
+    document.addEventListener(
+      "change",
+      (event) => {
+        if (event.target.closest && event.target.closest(".contact-filter")) event.stopPropagation();
+      },
+      true,
+    );
     document.body.addEventListener("htmx:configRequest", (event) => {
+      if (state.preview && event.detail.elt.classList.contains("row-link")) {
+        event.detail.headers["X-Inbox-Preview"] = "1";
+      }
+      if (event.detail.verb === "post") readNow(); // any action reads the previewed one
       if (event.detail.elt.id !== "filters") return;
       const data = event.detail.formData;
       for (const key of Array.from(new Set(data.keys()))) {
@@ -459,12 +829,18 @@
         sync();
       }
       if (event.detail.target.id === "customer-options") {
+        appendNewOption();
         $("#customer-search").setAttribute("aria-expanded", options().length ? "true" : "false");
+      }
+      const filterBox = event.detail.target.closest(".contact-filter");
+      if (filterBox) {
+        const shown = filterOptions(filterBox).length ? "true" : "false";
+        $("input[type=search]", filterBox).setAttribute("aria-expanded", shown);
       }
     });
     document.body.addEventListener("inbox:opened", (event) => {
       state.focusedId = String(event.detail.id);
-      rowById(state.focusedId)?.classList.remove("is-unread"); // opening marked it read
+      onOpened(event.detail);
       sync();
     });
     document.body.addEventListener("inbox:classified", (event) => {
@@ -473,14 +849,33 @@
       state.selected.clear();
       if (event.detail.reload) {
         reloadList();
+        refreshDetail();
         return;
       }
       sync();
       const next = nextUnclassified();
+      const conv = $("#conv");
       if (next) focusRow(next);
       else if (focusedRow()) focusRow(focusedRow());
+      else if (conv && event.detail.ids.includes(Number(conv.dataset.id))) refreshDetail();
     });
     document.body.addEventListener("inbox:reload", reloadList);
+    document.body.addEventListener("inbox:bulk-done", () => {
+      const d = bulkDialog();
+      if (d && d.open) d.close();
+      state.selected.clear();
+      reloadList();
+    });
+    // a snoozed conversation leaves the list; the next one opens
+    document.body.addEventListener("inbox:snoozed", (event) => {
+      const row = rowById(String(event.detail.id));
+      const list = rows();
+      const next = row ? list[list.indexOf(row) + 1] || list[list.indexOf(row) - 1] : null;
+      if (row) row.remove();
+      state.selected.delete(String(event.detail.id));
+      if (next) focusRow(next);
+      else $("#detail").innerHTML = "";
+    });
     // a notice goes away by itself; one offering "Rückgängig" stays longer
     let noticeTimer = null;
     document.body.addEventListener("htmx:afterSettle", () => {

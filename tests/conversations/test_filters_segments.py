@@ -134,8 +134,9 @@ def test_a_filter_change_from_htmx_gets_the_list_with_its_chips_and_no_panel(
 ):
     client.force_login(agent_a)
 
-    # session + user, the page, the brands (a badge); the industries only with the panel
-    with django_assert_max_num_queries(4):
+    # session + user, the page, the brands (a badge), waking due Wiedervorlagen; the
+    # industries only with the panel
+    with django_assert_max_num_queries(5):
         response = client.get(
             "/", {"aktivitaet": "new"}, headers={"HX-Request": "true", "HX-Target": "list-body"}
         )

@@ -158,8 +158,8 @@ def test_the_picker_costs_one_query_for_the_keys_and_a_few_per_template(
     client.force_login(agent_a)
 
     # session, user, conversation; the keys; the phone; per template: resolution,
-    # its variants, the active version
-    with django_assert_max_num_queries(5 + 1 + 4 * 3):
+    # its variants, the active version; the gate's suppression and preference (warnings)
+    with django_assert_max_num_queries(5 + 1 + 4 * 3 + 2):
         response = client.get(f"/konversationen/{conv.pk}/antwortvorlagen/", headers=HTMX)
 
     assert response.status_code == 200

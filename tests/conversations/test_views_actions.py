@@ -27,7 +27,7 @@ def test_classify_saves_and_answers_with_the_notice_and_the_rows(client, agent_a
     )
 
     assert response.status_code == 200
-    assert "1 Konversation als Kunde klassifiziert." in response.text
+    assert f"Als Kunde klassifiziert: {customer} ({customer.number})." in response.text
     assert f'id="row-{conv.pk}"' in response.text
     assert "inbox:classified" in response["HX-Trigger-After-Settle"]
     conv.refresh_from_db()

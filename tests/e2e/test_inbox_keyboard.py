@@ -66,7 +66,7 @@ def test_morning_routine_k_1_name_enter_then_on_to_the_next(page, agent_a, morni
     expect(page.locator("#customer-options li.option")).to_have_count(1)
     page.keyboard.press("Enter")
 
-    expect(page.locator("#notice")).to_contain_text("1 Konversation als Kunde klassifiziert")
+    expect(page.locator("#notice")).to_contain_text("Als Kunde klassifiziert: Anna Schwarzkopf")
     expect(page.locator("#classify-dialog")).to_be_hidden()
     first.refresh_from_db()
     assert (first.classification, first.customer_id) == ("customer", anna.pk)
@@ -179,7 +179,7 @@ def test_reply_note_archive_and_assign_from_the_keyboard(page, agent_a, morning,
     page.locator("body").click(position={"x": 5, "y": 60})
     page.keyboard.press("r")
     page.keyboard.type("Wir melden uns heute noch.")
-    page.get_by_role("button", name="Senden").click()
+    page.get_by_role("button", name="Senden", exact=True).click()
     # the reply goes through the outbox at once: queued, then sent
     expect(page.locator(".msg-out .delivery")).to_contain_text("gesendet")
     assert [m.body.strip() for m in mail.outbox] == ["Wir melden uns heute noch."]

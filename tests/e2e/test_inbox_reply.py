@@ -49,7 +49,7 @@ def test_a_reply_template_is_picked_and_sent_from_the_keyboard(
     )
     page.keyboard.press("Tab")
     expect(area).to_be_focused()
-    page.get_by_role("button", name="Senden").click()
+    page.get_by_role("button", name="Senden", exact=True).click()
 
     expect(page.locator(".msg-out .delivery")).to_contain_text("gesendet")
     row = OutboundMessage.objects.get(conversation=conversation)

@@ -37,6 +37,7 @@ def test_segment_filters_combine_and_a_chip_removes_its_filter(page, agent_a, se
     page.goto("/?wertklasse=A")
     expect(page.locator("#rows .row")).to_have_count(2)
 
+    page.locator("#filter-panel summary").click()  # the panel opens on request only
     page.locator("select[name=branche]").select_option("Gastronomie")
     expect(page).to_have_url(re.compile(r"wertklasse=A"))
     expect(page).to_have_url(re.compile(r"branche=Gastronomie"))

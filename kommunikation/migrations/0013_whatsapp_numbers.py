@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('kommunikation', '0011_inbound_rules'),
+        ('kommunikation', '0012_finish_cc_bcc'),
     ]
 
     operations = [
