@@ -250,6 +250,8 @@ else:
 # seed 003's priority matrix.
 SLA_HOURS = {"urgent": 1, "high": 4, "normal": 24, "low": 48}
 SLA_HOURS_WHATSAPP = 4
+# seed 001: a WhatsApp message is ideally answered within 15 minutes (4 hours at most)
+SLA_MINUTES_WHATSAPP_IDEAL = 15
 
 # SMS length allowed for a template (checked when it is saved): segments, and characters
 # where the gateway has its own cap (Bitrix24 refuses more than 200; 0 = no cap).
@@ -303,6 +305,26 @@ PINGEN_TIMEOUT = env_int("PINGEN_TIMEOUT", 30)  # seconds per request
 # the daily print batch for brands that print themselves (config/schedules.py); cron in
 # Europe/Berlin, empty: no scheduled batch, only the page and `manage.py print_letters`
 LETTER_PRINT_CRON = env("LETTER_PRINT_CRON", "0 15 * * 1-5")
+
+# WhatsApp Cloud API (kommunikation/channels/whatsapp.py): the Graph API's address and
+# version, the timeout per request (seconds), the customer service window (hours) and a
+# safety margin before its end (minutes: a reply typed in the last minute may reach Meta
+# after the window closed). Credentials per brand: the admin's WhatsAppNumber, or
+# WHATSAPP_ACCESS_TOKEN_<SLUG>, WHATSAPP_APP_SECRET_<SLUG>, WHATSAPP_VERIFY_TOKEN_<SLUG>
+# (slug upper-cased, "-" as "_"), which win over the stored ones.
+WHATSAPP_GRAPH_URL = env("WHATSAPP_GRAPH_URL", "https://graph.facebook.com").rstrip("/")
+WHATSAPP_API_VERSION = env("WHATSAPP_API_VERSION", "v23.0")
+WHATSAPP_TIMEOUT = env_int("WHATSAPP_TIMEOUT", 15)
+WHATSAPP_WINDOW_HOURS = env_int("WHATSAPP_WINDOW_HOURS", 24)
+WHATSAPP_WINDOW_MARGIN_MINUTES = env_int("WHATSAPP_WINDOW_MARGIN_MINUTES", 5)
+WHATSAPP_MEDIA_MAX_BYTES = env_int("WHATSAPP_MEDIA_MAX_BYTES", 100 * 1024 * 1024)
+WHATSAPP_CREDENTIALS: dict[str, dict[str, str]] = {}
+for _name, _value in os.environ.items():
+    for _field in ("access_token", "app_secret", "verify_token"):
+        _prefix = f"WHATSAPP_{_field.upper()}_"
+        if _name.startswith(_prefix) and _value:
+            _slug = _name.removeprefix(_prefix).lower().replace("_", "-")
+            WHATSAPP_CREDENTIALS.setdefault(_slug, {})[_field] = _value
 # Dunning levels of the daily overdue scan: days after the due date (reminder, 1. and 2.
 # Mahnung), the fee per level (EUR) and the new deadline given in the letter.
 DUNNING_DAYS = [int(d) for d in env_list("DUNNING_DAYS", "1,14,28")]

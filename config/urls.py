@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.urls import include, path
 
+from conversations import whatsapp
 from conversations.webhooks import anymail_webhook_urls
 from kommunikation.letters.webhook import pingen_webhook
 
@@ -10,6 +11,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("webhooks/pingen/<slug:brand>/", pingen_webhook, name="pingen_webhook"),
+    path("webhooks/whatsapp/<slug:slug>/", whatsapp.webhook, name="whatsapp_webhook"),
     path("webhooks/", include(anymail_webhook_urls())),
     path("api/v1/", include("kommunikation.events.urls")),
     path("", include("compliance.urls")),

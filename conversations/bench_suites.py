@@ -110,3 +110,22 @@ def letters(options: BenchOptions) -> list[BenchRow]:
     from kommunikation.letters.benchmarks import print_batch_bench
 
     return [BenchRow("letters", metric, value, unit) for metric, value, unit in print_batch_bench()]
+
+
+@benchmark("whatsapp")
+def whatsapp(options: BenchOptions) -> list[BenchRow]:
+    """WhatsApp inbound webhooks per second into threads [goal >= 300/s on PostgreSQL]."""
+    from conversations.whatsapp_benchmarks import whatsapp_inbound
+
+    result = whatsapp_inbound(n=min(options.messages, 2000))
+    return [
+        BenchRow(
+            "whatsapp",
+            "Webhooks/s in Threads [Ziel >= 300/s PostgreSQL]",
+            result["per_second"],
+            "/s",
+        ),
+        BenchRow("whatsapp", "Webhooks beantwortet/s", result["answered_per_second"], "/s"),
+        BenchRow("whatsapp", "Webhooks", result["webhooks"], ""),
+        BenchRow("whatsapp", "Threads", result["threads"], ""),
+    ]

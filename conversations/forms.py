@@ -326,3 +326,16 @@ class InboxSettingsForm(forms.Form):
 
     def read_delay_ms(self) -> int:
         return int(self.cleaned_data["read_delay"] * 1000)
+
+
+class WhatsAppReplyForm(forms.Form):
+    """Free text (inside the window) or the key of an approved template."""
+
+    text = forms.CharField(label=_("Nachricht"), required=False, max_length=4096)
+    template = forms.SlugField(label=_("Vorlage"), required=False, max_length=80)
+
+    def clean(self):
+        data = super().clean()
+        if not (data.get("text") or "").strip() and not data.get("template"):
+            raise forms.ValidationError(_("Bitte einen Text eingeben oder eine Vorlage wählen."))
+        return data

@@ -39,6 +39,7 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -69,7 +70,7 @@ from conversations.routing import FALLBACK, BrandRouter, Route
 from conversations.signals import message_ingested
 from conversations.threading import BatchThreading, find_conversation, normalize_subject
 from conversations.workflow import sla_hours
-from kommunikation.models import BusinessEntity
+from kommunikation.models import BusinessEntity, ContactChannel, ContactPoint, Customer
 
 log = logging.getLogger(__name__)
 
@@ -920,3 +921,194 @@ def _store_batch(
         RawEmail.objects.filter(pk__in=pks).update(state=state, error=error)
     for item, prepared in prepared_items:
         item.result = _result(prepared)
+
+
+# --- messages of other channels (WhatsApp, SMS, ...) -------------------------------------
+
+
+@dataclass
+class IncomingFile:
+    """A file that came with a message of another channel, downloaded already."""
+
+    filename: str
+    content_type: str
+    data: bytes
+
+
+def ingest_message(
+    *,
+    brand: BusinessEntity,
+    channel: str,
+    sender_address: str,
+    provider_id: str,
+    text: str,
+    occurred_at: datetime | None = None,
+    attachments: Sequence[IncomingFile] = (),
+    reply_to_provider_id: str = "",
+    sender_name: str = "",
+    recipient_address: str = "",
+    sender_user_id: str = "",
+    headers: Sequence[tuple[str, str]] = (),
+    flag_reason: str = "",
+) -> IngestResult:
+    """The one way a message of a channel other than email enters: WhatsApp, SMS, ...
+
+    Idempotent by ``provider_id`` per brand and channel (a provider's retry is a
+    duplicate). The sender (E.164 phone, normalised by the caller) is matched to the
+    brand's customer by contact point; the message joins the conversation of the message
+    it replies to (``reply_to_provider_id``, a provider id of ours or theirs), else the
+    customer's (or the number's) latest conversation on this channel, reopened, else a
+    new one. ``sender_user_id`` is a provider's user id beside or instead of the number
+    (WhatsApp's business-scoped user id): a sender known only by it is found by it.
+    The customer's thread view shows it with their email.
+    """
+    now = timezone.now()
+    at = _message_time(occurred_at, now)
+    address = sender_address or sender_user_id
+    messages = Message.objects.filter(conversation__brand=brand, channel=channel)
+    with transaction.atomic():
+        existing = messages.filter(provider_id=provider_id).select_related("conversation").first()
+        if existing is not None:
+            return IngestResult(
+                "duplicate", message=existing, conversation=existing.conversation, brand=brand
+            )
+        customer_id = None
+        if sender_address:
+            customer_id = (
+                ContactPoint.objects.filter(
+                    channel=ContactChannel.PHONE, value=sender_address, customer__brand=brand
+                )
+                .order_by("position", "id")
+                .values_list("customer_id", flat=True)
+                .first()
+            )
+        conversation = None
+        if reply_to_provider_id:
+            conversation = (
+                Conversation.objects.filter(brand=brand, messages__provider_id=reply_to_provider_id)
+                .order_by("-messages__id")
+                .first()
+            )
+        if conversation is None:
+            addresses = [a for a in (sender_address, sender_user_id) if a]
+            match = Q(counterpart__in=addresses)
+            if customer_id is not None:
+                match |= Q(customer_id=customer_id)
+            conversation = (
+                Conversation.objects.filter(brand=brand, channel=channel)
+                .filter(match)
+                .order_by("-last_message_at", "-id")
+                .first()
+            )
+        if conversation is None and sender_user_id and not sender_address:
+            # known so far by number and user id together: the user id finds the thread
+            conversation = (
+                Conversation.objects.filter(
+                    brand=brand,
+                    channel=channel,
+                    pk__in=messages.filter(headers__icontains=sender_user_id).values(
+                        "conversation_id"
+                    ),
+                )
+                .order_by("-last_message_at", "-id")
+                .first()
+            )
+        outcome: Outcome = "threaded" if conversation else "new"
+        if conversation is None:
+            kind = (
+                Customer.objects.filter(pk=customer_id).values_list("kind", flat=True).first()
+                if customer_id
+                else None
+            )
+            conversation = Conversation(
+                brand=brand,
+                customer_id=customer_id,
+                subject=_("%(channel)s mit %(name)s")
+                % {"channel": Channel(channel).label, "name": sender_name or address},
+                counterpart=address[:254],
+                counterpart_name=sender_name[:200],
+                channel=channel,
+                classification=kind or UNCLASSIFIED,
+                classified_automatically=bool(kind),
+                classification_reason=_("Telefonnummer bekannt") if kind else "",
+                last_message_at=at,
+                created_at=now,
+                message_count=0,
+            )
+            before = None
+        else:
+            before = _snapshot(conversation)
+            counterpart_before = conversation.counterpart
+            if customer_id and conversation.customer_id is None:
+                conversation.customer_id = customer_id
+            if sender_address and conversation.counterpart != sender_address:
+                conversation.counterpart = sender_address  # a number beats a user id
+        conversation.message_count += 1
+        if at >= conversation.last_message_at or outcome == "new":
+            conversation.last_message_at = at
+            conversation.snippet = _snippet(text)
+        conversation.last_inbound_at = max(filter(None, [conversation.last_inbound_at, at]))
+        conversation.unread = True
+        conversation.status = Status.OPEN
+        if conversation.response_due_at is None:
+            hours = settings.SLA_HOURS_WHATSAPP if channel == Channel.WHATSAPP else None
+            hours = hours or settings.SLA_HOURS.get(conversation.priority, 24)
+            conversation.response_due_at = at + timedelta(hours=hours)
+        if flag_reason:
+            conversation.flagged = True
+        if before is None:
+            conversation.save(force_insert=True)
+        else:
+            fields = _changed_fields(conversation, before)
+            if conversation.counterpart != counterpart_before:
+                fields.append("counterpart")
+            conversation.save(update_fields=fields)
+        kept = list(headers)
+        if sender_user_id:
+            kept.append(("User-Id", sender_user_id))
+        message = Message(
+            conversation=conversation,
+            channel=channel,
+            direction=Direction.INBOUND,
+            sender_name=sender_name[:200],
+            sender_address=address[:254],
+            to=[recipient_address] if recipient_address else [],
+            text=text,
+            headers=[list(pair) for pair in kept],
+            in_reply_to=reply_to_provider_id[:998],
+            provider_id=provider_id[:200],
+            status=Message.State.RECEIVED,
+            flagged=bool(flag_reason),
+            flag_reason=flag_reason,
+            sent_at=at,
+            created_at=now,
+        )
+        message.save(force_insert=True)
+        Attachment.objects.bulk_create(_files(message, attachments))
+    result = IngestResult(
+        outcome,
+        message=message,
+        conversation=conversation,
+        brand=brand,
+        new_conversation=outcome == "new",
+    )
+    _announce([result])
+    return result
+
+
+def _files(message: Message, files: Sequence[IncomingFile]) -> list[Attachment]:
+    rows = []
+    for item in files:
+        attachment = Attachment(
+            message=message,
+            filename=item.filename[:255],
+            content_type=item.content_type[:120],
+            size=len(item.data),
+            sha256=hashlib.sha256(item.data).hexdigest(),
+        )
+        name = attachment.file.field.generate_filename(attachment, item.filename)
+        if not default_storage.exists(name):
+            name = default_storage.save(name, ContentFile(item.data))
+        attachment.file.name = name
+        rows.append(attachment)
+    return rows

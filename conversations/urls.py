@@ -23,6 +23,11 @@ urlpatterns = [
         views.reply_templates,
         name="conversation_reply_templates",
     ),
+    path(
+        "konversationen/<int:pk>/whatsapp/",
+        views.whatsapp_reply,
+        name="conversation_whatsapp_reply",
+    ),
     path("konversationen/<int:pk>/wiedervorlage/", views.snooze, name="conversation_snooze"),
     path("konversationen/aktionen/", views.bulk_action, name="bulk_action"),
     path("aenderungen/<uuid:batch>/rueckgaengig/", views.undo_change, name="change_undo"),

@@ -25,7 +25,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import reswap, retarget, trigger_client_event
 
-from conversations import services, workflow
+from conversations import services, whatsapp, workflow
 from conversations.access import access_attachment, access_conversation, access_message
 from conversations.filters import (
     SORTS,
@@ -50,6 +50,7 @@ from conversations.forms import (
     ReplyForm,
     SnoozeForm,
     StatusForm,
+    WhatsAppReplyForm,
     move_targets,
 )
 from conversations.models import Attachment, Classification, Conversation, InboxSettings, Status
@@ -167,6 +168,8 @@ def _detail_context(request, conversation: Conversation) -> dict:
         "priorities": Conversation._meta.get_field("priority").choices,
         "classifications": Classification.choices,
     }
+    if conversation.channel == "whatsapp":
+        context.update(whatsapp.composer_context(conversation))
     if customer:
         context["contact_points"] = list(customer.contact_points.all())
         context["customer_conversations"] = list(
@@ -396,6 +399,28 @@ def _reply_error(request, errors):
         status=422,
     )
     return retarget(reswap(response, "innerHTML"), "#reply-errors")
+
+
+@require_POST
+@staff_required
+def whatsapp_reply(request, pk: int):
+    """A WhatsApp answer: free text inside the 24-hour window, else an approved template."""
+    conversation = access_conversation(request.user, pk, write=True)
+    if not request.user.has_perm("conversations.reply_conversation"):
+        raise PermissionDenied
+    form = WhatsAppReplyForm(request.POST)
+    if not form.is_valid():
+        return HttpResponseBadRequest(form.errors.as_text())
+    try:
+        whatsapp.queue_whatsapp_reply(
+            conversation=conversation,
+            author=request.user,
+            text=form.cleaned_data["text"],
+            template_key=form.cleaned_data["template"],
+        )
+    except ValidationError as exc:
+        return HttpResponseBadRequest(" ".join(exc.messages))
+    return _after_change(request, conversation, _("Antwort an den Versand übergeben."))
 
 
 @require_GET

@@ -92,6 +92,8 @@ class Rendered:
     html: str
     links: FooterLinks | None = None
     pdf: bytes = b""  # a letter's PDF (DIN 5008, templates_app.letters)
+    # WhatsApp: the approved template (name, language, parameters) to send instead of text
+    template: tuple[str, str, list[str]] | None = None
 
 
 class RenderError(Exception):
@@ -482,7 +484,10 @@ def render(row: OutboundMessage, channel: str) -> Rendered:
         ) from exc
     row.template_version = str(getattr(rendered, "version", "") or "")[:40]
     row.variant = str(getattr(rendered, "variant", "") or "")[:40]
-    text = rendered.sms_text if channel in ("sms", "whatsapp") else rendered.text
+    if channel == "whatsapp":
+        # the approved template goes to Meta; its text (rendered as Meta will) to the thread
+        return Rendered("", rendered.text or "", "", links, template=rendered.whatsapp)
+    text = rendered.sms_text if channel == "sms" else rendered.text
     return Rendered(
         rendered.subject or "",
         text or "",
@@ -531,6 +536,7 @@ def outgoing_for(row: OutboundMessage, rendered: Rendered, channel: str) -> Outg
         bcc=row.bcc,
         auto_submitted=row.auto_submitted,
         document=rendered.pdf,
+        template=rendered.template,
     )
     links = rendered.links or FooterLinks()
     if links.unsubscribe_url:

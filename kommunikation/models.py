@@ -601,3 +601,4 @@ from kommunikation.automation.models import (  # noqa: E402, F401
 from kommunikation.events.models import Event, EventOutcome, EventSource  # noqa: E402, F401
 from kommunikation.letters.models import Letter, LetterConnection, PrintBatch  # noqa: E402, F401
 from kommunikation.sevdesk.models import SevdeskConnection, SevdeskSnapshot  # noqa: E402, F401
+from kommunikation.whatsapp_numbers import WhatsAppNumber  # noqa: E402, F401

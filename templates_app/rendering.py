@@ -521,6 +521,10 @@ def validate_content(content: dict, *, event_type: str, channel: str) -> dict[st
                 _output, problems = sample_render(param, sample, html=False)
             for problem in problems:
                 errors.setdefault("whatsapp_params", []).append(f"{{{{{i}}}}}: {problem}")
+    if channel == "whatsapp" and "whatsapp_params" not in errors and "text" not in errors:
+        problem = whatsapp_params_problem(content.get("text") or "", params)
+        if problem:
+            errors["whatsapp_params"] = [problem]
     for field in REQUIRED_BY_CHANNEL.get(channel, ()):
         if not (content.get(field) or "").strip():
             errors.setdefault(field, []).append(
@@ -533,6 +537,36 @@ def validate_content(content: dict, *, event_type: str, channel: str) -> dict[st
         if problem:
             errors["sms_text"] = [_("%(problem)s (mit den Beispielwerten)") % {"problem": problem}]
     return errors
+
+
+_PLACEHOLDER = re.compile(r"{{\s*(.*?)\s*}}", re.S)
+
+
+def whatsapp_params_problem(text: str, params: list[str]) -> str:
+    """Why a WhatsApp template's parameters do not fit its text ("" when they do).
+
+    The text is the approved template as the thread shows it; each of its distinct
+    placeholders, in the order they first appear, is one of Meta's {{1}}, {{2}} ..., and
+    the parameters must name the same placeholders in the same order. A template without
+    text is not compared."""
+    if not text.strip():
+        return ""
+    found = list(dict.fromkeys(" ".join(m.group(1).split()) for m in _PLACEHOLDER.finditer(text)))
+    given = []
+    for param in params:
+        match = _PLACEHOLDER.fullmatch(param.strip())
+        given.append(" ".join((match.group(1) if match else param).split()))
+    if len(found) != len(given):
+        return _(
+            "Der Text hat %(found)d Platzhalter, die Vorlage %(given)d Parameter; die Zahl "
+            "muss übereinstimmen (je Platzhalter ein Parameter, in der Reihenfolge {{1}}, {{2}} …)."
+        ) % {"found": len(found), "given": len(given)}
+    for index, (want, have) in enumerate(zip(found, given, strict=True), start=1):
+        if want != have:
+            return _(
+                "Parameter {{%(n)d}} ist „%(have)s“, an dieser Stelle steht im Text „%(want)s“."
+            ) % {"n": index, "have": have, "want": want}
+    return ""
 
 
 # --- rendering --------------------------------------------------------------------------

@@ -73,6 +73,7 @@ from kommunikation.models import (
     EventSource,
     OutboundMessage,
     SevdeskConnection,
+    WhatsAppNumber,
 )
 from kommunikation.outbox import enqueue_outbound
 from kommunikation.roles import ADMIN, AGENT, ROLES, TEAM_LEAD
@@ -117,6 +118,7 @@ PUBLIC_URLS = {
     "api_events_batch": "event API (batch); Standard Webhooks signature of the source",
     "api_openapi": "the event API's OpenAPI document; no data",
     "pingen_webhook": "Pingen's status callbacks; HMAC signature with the brand's signing key",
+    "whatsapp_webhook": "Meta's webhook; X-Hub-Signature-256 with the brand's app secret",
 }
 # anymail's inbound and tracking webhooks, authenticated by the ESP's basic-auth secret
 PUBLIC_URL_NAMES = re.compile(r"^[a-z_]+_(inbound|tracking)_webhook$")
@@ -240,6 +242,10 @@ def build_world(brand: BusinessEntity, tag: str) -> dict:
         reason="Sweep",
     )  # fmt: skip
     sevdesk = SevdeskConnection.objects.create(brand=brand, token=f"token-{tag}")
+    whatsapp = WhatsAppNumber.objects.create(
+        brand=brand, display_number="+31612345679", phone_number_id=f"wa-{tag}",
+        access_token=f"wa-token-{tag}", app_secret=f"wa-secret-{tag}",
+    )  # fmt: skip
     sender_model = SenderModel.objects.create(brand=brand, auto_apply_percent=95)
     substitute = UserFactory(username=f"vertretung.{tag}", brands=[brand])
     customer.owner = staff
@@ -308,6 +314,7 @@ def build_world(brand: BusinessEntity, tag: str) -> dict:
         AuditEntry: entry,
         WebhookDelivery: delivery,
         SevdeskConnection: sevdesk,
+        WhatsAppNumber: whatsapp,
     }
 
 
@@ -639,6 +646,7 @@ def _conversation_writes(w):
         ("POST", reverse("conversation_unread", args=[pk]), {}),
         ("POST", reverse("conversation_note", args=[pk]), {"text": "eingeschleust"}),
         ("POST", reverse("conversation_reply", args=[pk]), {"text": "eingeschleust"}),
+        ("POST", reverse("conversation_whatsapp_reply", args=[pk]), {"text": "eingeschleust"}),
         ("POST", reverse("conversation_snooze", args=[pk]), {"wann": "morgen"}),
     ]
 
@@ -815,6 +823,7 @@ URLS: dict[str, Scoped | Filtered | Listing] = {
     "conversation_unread": Scoped(lambda a, b: []),
     "conversation_note": Scoped(lambda a, b: []),
     "conversation_reply": Scoped(lambda a, b: []),
+    "conversation_whatsapp_reply": Scoped(lambda a, b: []),
     # issue 10 §3: a previewed conversation marked read; the user's own inbox settings
     "conversation_read": Scoped(
         lambda a, b: [("POST", reverse("conversation_read", args=[b[Conversation].pk]), {})]

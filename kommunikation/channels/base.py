@@ -40,6 +40,9 @@ class Outgoing:
     track: bool = False
     # the rendered document of a channel that sends one (a letter's PDF)
     document: bytes = b""
+    # WhatsApp: an approved template (name, language code, body parameters in order);
+    # None sends ``text`` (and ``attachments``) as a session message
+    template: tuple[str, str, list[str]] | None = None
 
 
 @dataclass

@@ -75,7 +75,7 @@ from kommunikation.demo.data import (
     WHATSAPP_IN,
     WHATSAPP_OUT,
 )
-from kommunikation.models import BusinessEntity, ContactPoint, Customer
+from kommunikation.models import BusinessEntity, ContactPoint, Customer, WhatsAppNumber
 from kommunikation.roles import AGENT, TEAM_LEAD
 
 BERLIN = zoneinfo.ZoneInfo("Europe/Berlin")
@@ -248,6 +248,17 @@ class DemoGenerator:
             Mailbox.objects.get_or_create(
                 brand=brand, name="Vertrieb", defaults={"address": brand.sales_email}
             )
+            if brand.whatsapp_number:
+                # seed 002's numbers; ids and tokens are Meta's to give (the admin enters
+                # them), the demo only shows the number and its webhook
+                WhatsAppNumber.objects.get_or_create(
+                    brand=brand,
+                    defaults={
+                        "display_number": brand.whatsapp_number,
+                        "phone_number_id": f"demo-{brand.whatsapp_number.lstrip('+')}",
+                        "verify_token": f"demo-verify-{brand.slug}",
+                    },
+                )
             data = BrandData(brand=brand, mailbox_support=support)
             names: set[str] = set()
             for index in range(4):

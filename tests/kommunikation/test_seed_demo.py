@@ -64,6 +64,14 @@ def test_it_creates_a_german_inbox_for_the_five_brands():
     assert brands["chargecars"].legal_name == "ChargeCars B.V."
     assert brands["zaptecshop"].sales_email == "bestellen@zaptecshop.nl"
     assert brands["laderthuis"].whatsapp_number == "+31612345679"
+    # seed 002's three WhatsApp Business numbers
+    from kommunikation.models import WhatsAppNumber
+
+    assert dict(WhatsAppNumber.objects.values_list("brand__slug", "display_number")) == {
+        "chargecars": "+31612345678",
+        "laderthuis": "+31612345679",
+        "zaptecshop": "+31612345680",
+    }
     assert Mailbox.objects.filter(imap_host="").count() == 10
     assert SenderRule.objects.filter(classification=Classification.NEWSLETTER).exists()
 
