@@ -100,7 +100,9 @@ def audit_many(entries: list[dict]) -> list[AuditEntry]:
         )
         for e in entries
     ]
-    return AuditEntry.objects.bulk_create(rows, batch_size=1000)
+    from kommunikation.bulk import insert_many  # COPY on PostgreSQL
+
+    return insert_many(AuditEntry, rows)
 
 
 def _signed_id(value) -> int:

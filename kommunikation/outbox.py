@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 
 from compliance.models import CONSENT_CATEGORIES
 from compliance.services import Actor, audit, audit_many, request_double_opt_in
-from kommunikation.bulk import update_each
+from kommunikation.bulk import insert_new, update_each
 from kommunikation.contact import email_domain
 from kommunikation.models import (
     BusinessEntity,
@@ -203,18 +203,15 @@ def enqueue_outbound_many(
     }
     new = [row for key, row in wanted.items() if key not in result]
     if new:
-        OutboundMessage.objects.bulk_create(new, batch_size=1000, ignore_conflicts=True)
-        stored = OutboundMessage.objects.filter(
-            idempotency_key__in=[row.idempotency_key for row in new]
-        ).values_list("idempotency_key", "pk", "header_message_id")
+        stored = insert_new(OutboundMessage, new, key="idempotency_key", mark="header_message_id")
         raced = []
-        for key, pk, message_id in stored:
-            row = wanted[key]
-            if message_id == row.header_message_id:
+        for row in new:
+            pk = stored.get(row.idempotency_key)
+            if pk is not None:
                 row.pk, row._state.adding, row._state.db = pk, False, OutboundMessage.objects.db
-                result[key] = (row, True)
+                result[row.idempotency_key] = (row, True)
             else:
-                raced.append(key)
+                raced.append(row.idempotency_key)
         for row in OutboundMessage.objects.filter(idempotency_key__in=raced):
             result[row.idempotency_key] = (row, False)
     return result

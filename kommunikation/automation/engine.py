@@ -66,7 +66,7 @@ from kommunikation.automation.models import (
 )
 from kommunikation.automation.textops import TEXT_OPS, text_matches
 from kommunikation.automation.timing import Late, NoDate, berlin, due_at
-from kommunikation.bulk import update_each
+from kommunikation.bulk import insert_many, update_each
 from kommunikation.events.catalogue import build_context
 from kommunikation.events.models import Event, EventOutcome
 from kommunikation.models import (
@@ -536,8 +536,8 @@ class Batch:
         if self.revised:
             revise_outbound_many(self.revised)
         self._write_cancels()
-        RuleRun.objects.bulk_create(self.runs, batch_size=1000)
-        PlannedStep.objects.bulk_create(self.steps, batch_size=1000)
+        insert_many(RuleRun, self.runs)
+        insert_many(PlannedStep, self.steps)
         for event in self.events:
             if event.outcome == EventOutcome.PENDING:
                 result = self.results[event.pk]
@@ -639,7 +639,7 @@ def _run(event: Event, *, batch: Batch, now: dt.datetime) -> RunResult:
                 context_error = _("Daten des Ereignisses unvollständig: %(error)s") % {"error": exc}
         if points is None and event.customer is not None:
             points = batch.points.get(event.customer_id, [])
-        for step in sorted(rule.steps.all(), key=lambda s: s.position):
+        for step in _sorted_steps(rule):
             if step.action != StepAction.SEND:
                 inbox_actions.apply_step(run, rule, step, event, result=result, now=now,
                                          batch=batch)  # fmt: skip
@@ -662,6 +662,14 @@ def _run(event: Event, *, batch: Batch, now: dt.datetime) -> RunResult:
                 batch=batch,
             )
     return result
+
+
+def _sorted_steps(rule: AutomationRule) -> list[RuleStep]:
+    """The rule's steps in order, sorted once per cached rule (``_rule_table``)."""
+    steps = rule.__dict__.get("_sorted_steps")
+    if steps is None:
+        steps = rule.__dict__["_sorted_steps"] = sorted(rule.steps.all(), key=lambda s: s.position)
+    return steps
 
 
 def _skip(run, step, event, *, batch: Batch, repetition=0, reason: str, when=None) -> None:
