@@ -14,7 +14,7 @@ from operator import attrgetter
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 CHUNK = 500  # rows per statement (parameters stay far below SQLite's limit)
@@ -152,9 +152,10 @@ def _link(model, objs) -> None:
             if getattr(obj, field.attname) is None and field.is_cached(obj):
                 related = field.get_cached_value(obj)
                 if related is not None:
-                    if related.pk is None:
+                    value = getattr(related, field.target_field.attname)
+                    if value is None:
                         raise ValueError(f"{field.name}: unsaved related object")
-                    setattr(obj, field.attname, related.pk)
+                    setattr(obj, field.attname, value)
 
 
 def use_copy() -> bool:
@@ -224,10 +225,15 @@ def insert_new(model, objs: list, *, key: str, mark: str) -> dict[Any, int]:
     names = ", ".join(quote(column) for _a, column, _k in columns)
     table = quote(meta.db_table)
     scratch = quote(f"_insert_{meta.db_table}")
-    with connection.cursor() as cursor, connection.wrap_database_errors:
+    # the scratch table lives for the transaction (so it always has today's columns)
+    with (
+        transaction.atomic(savepoint=False),
+        connection.cursor() as cursor,
+        connection.wrap_database_errors,
+    ):
         raw = cursor.cursor
         raw.execute(
-            f"CREATE TEMPORARY TABLE IF NOT EXISTS {scratch} ON COMMIT DELETE ROWS "
+            f"CREATE TEMPORARY TABLE IF NOT EXISTS {scratch} ON COMMIT DROP "
             f"AS SELECT {names} FROM {table} WITH NO DATA"
         )
         raw.execute(f"TRUNCATE {scratch}")
