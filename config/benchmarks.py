@@ -95,3 +95,11 @@ def sevdesk(options: BenchOptions) -> list[BenchRow]:
             invoices=options.messages, contacts=max(1, options.messages // 5)
         )
     ]
+
+
+@benchmark("learning")
+def learning(options: BenchOptions) -> list[BenchRow]:
+    """Four simulated weeks of mail: share classified correctly on arrival, wrong automatic."""
+    from conversations.learning_benchmarks import learning_benchmark
+
+    return learning_benchmark(options)

@@ -13,6 +13,12 @@ SCHEDULES: list[tuple[str, str, str, str]] = [
         "Neue E-Mails aus den IMAP-Postfächern holen; zwei Minuten halten die Antwortzeit kurz.",
     ),
     (
+        "train-sender-models",
+        "conversations.tasks.train_sender_models",
+        "40 2 * * *",
+        "Nachts das Lernmodell jeder Marke für neue Absender aus allen von Menschen klassifizierten Konversationen neu aufbauen.",
+    ),
+    (
         "dispatch-outbox",
         "kommunikation.tasks.dispatch_outbox",
         "* * * * *",

@@ -8,6 +8,7 @@ from conversations.models import (
     Mailbox,
     Message,
     RawEmail,
+    SenderModel,
     SenderRule,
     StatusChange,
     WebhookDelivery,
@@ -164,6 +165,20 @@ class SenderRuleAdmin(BrandScopedAdmin):
     list_filter = ["brand", "kind", "classification"]
     search_fields = ["pattern", "customer__company_name", "customer__last_name"]
     raw_id_fields = ["customer"]
+
+
+@admin.register(SenderModel)
+class SenderModelAdmin(BrandScopedAdmin):
+    """The Admin sets per brand whether the first-contact model's proposals are applied on
+    arrival, and from which confidence; the model itself is trained, never edited."""
+
+    brand_path = "brand"
+    list_display = ["brand", "auto_apply_percent", "documents", "trained_at"]
+    fields = ["brand", "auto_apply_percent", "documents", "trained_at"]
+    readonly_fields = ["documents", "trained_at"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [*self.readonly_fields, "brand"] if obj else self.readonly_fields
 
 
 admin.site.site_header = _("Kundenkommunikation")

@@ -92,6 +92,7 @@ class InboxFilterForm(forms.Form):
     q = forms.CharField(label=_("Suche"), required=False, max_length=200)
     ungelesen = forms.BooleanField(label=_("Ungelesen"), required=False)
     ohne = forms.BooleanField(label=_("Ohne Klassifizierung"), required=False)
+    auto = forms.BooleanField(label=_("Automatisch klassifiziert"), required=False)
     klasse = forms.ChoiceField(
         label=_("Klassifizierung"),
         required=False,
@@ -147,6 +148,8 @@ def filtered_conversations(user, params) -> QuerySet[Conversation]:
         qs = qs.filter(unread=True)
     if f.get("ohne"):
         qs = qs.unclassified()
+    if f.get("auto"):
+        qs = qs.classified_automatically()
     if "klasse" in f:
         qs = qs.filter(classification=f["klasse"])
     if "kunde" in f:

@@ -43,7 +43,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from compliance.services import unsubscribe_by_mail
-from conversations.classify import SenderClassifier
+from conversations.classify import MODEL, SenderClassifier, SenderVerdict
+from conversations.learning import BrandModels, features
 from conversations.mime import (
     ParsedEmail,
     content_hash,
@@ -133,6 +134,7 @@ class IngestContext:
 
     def __init__(self, *, fallback_brand: BusinessEntity | None = None) -> None:
         self.classifier = SenderClassifier()
+        self.models = BrandModels()
         self._fallback_brand = fallback_brand
 
     @cached_property
@@ -398,6 +400,9 @@ def _snippet(text: str) -> str:
 _UPDATED_FIELDS = (
     "classification",
     "classified_automatically",
+    "classification_reason",
+    "proposed_classification",
+    "proposal_reason",
     "customer_id",
     "message_count",
     "last_message_at",
@@ -469,9 +474,12 @@ def _prepare(
         verdict = context.classifier.classify(
             brand, counterpart, bulk=parsed.is_bulk or parsed.is_auto_generated
         )
+        if verdict is None or not verdict.knows_sender:
+            verdict = _first_contact(brand, parsed, conversation, verdict, context)
     if verdict:
         conversation.classification = verdict.classification
         conversation.classified_automatically = True
+        conversation.classification_reason = verdict.reason[:200]
         if verdict.customer_id and conversation.customer_id is None:
             conversation.customer_id = verdict.customer_id
 
@@ -526,12 +534,40 @@ def _prepare(
             to_classification=verdict.classification,
             to_customer_id=verdict.customer_id,
             automatic=True,
-            reason=verdict.reason,
+            reason=verdict.reason[:200],
+            rule_id=verdict.rule_id,
             changed_at=now,
         )
     raw_row.state = RawEmail.State.FLAGGED if problems else RawEmail.State.PARSED
     raw_row.error = "; ".join(problems + parsed.notes)
     return _Prepared(outcome, conversation, message, change, problems)
+
+
+def _first_contact(
+    brand: BusinessEntity,
+    parsed: ParsedEmail,
+    conversation: Conversation,
+    verdict: SenderVerdict | None,
+    context: IngestContext,
+) -> SenderVerdict | None:
+    """A sender nobody knows: the brand's model proposes (kept for the dialog) and, above
+    the Admin's confidence, decides; else the bulk headers' verdict (or none) stands."""
+    proposal = context.models.propose(
+        brand,
+        features(
+            sender=parsed.from_address,
+            subject=parsed.subject,
+            text=parsed.text,
+            headers=parsed.headers,
+        ),
+    )
+    if proposal is None:
+        return verdict
+    conversation.proposed_classification = proposal.classification
+    conversation.proposal_reason = proposal.reason[:200]
+    if context.models.applies(brand, proposal):
+        return SenderVerdict(proposal.classification, None, proposal.reason[:200], MODEL)
+    return verdict
 
 
 def _result(prepared: _Prepared) -> IngestResult:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import connection, models
 from django.db.models import Q
 from django.db.models.expressions import RawSQL
@@ -158,6 +159,11 @@ class ConversationQuerySet(models.QuerySet):
     def unclassified(self) -> ConversationQuerySet:
         return self.filter(classification=UNCLASSIFIED)
 
+    def classified_automatically(self) -> ConversationQuerySet:
+        """Classified by the product (a rule, a contact, a domain, bulk headers, the
+        model), not yet confirmed or corrected by staff: the review list."""
+        return self.filter(classified_automatically=True).exclude(classification=UNCLASSIFIED)
+
     def unread(self) -> ConversationQuerySet:
         return self.filter(unread=True)
 
@@ -215,6 +221,15 @@ class Conversation(models.Model):
         default=UNCLASSIFIED,
     )
     classified_automatically = models.BooleanField(_("automatisch klassifiziert"), default=False)
+    # why the product classified it (shown as the "auto" marker's title), "" when staff did
+    classification_reason = models.CharField(
+        _("Grund der Klassifizierung"), max_length=200, blank=True
+    )
+    # a first contact's proposal (conversations.learning), pre-selected in the dialog
+    proposed_classification = models.CharField(
+        _("Vorschlag"), max_length=12, choices=Classification.choices, blank=True
+    )
+    proposal_reason = models.CharField(_("Grund des Vorschlags"), max_length=200, blank=True)
     status = models.CharField(
         _("Status"), max_length=10, choices=Status.choices, default=Status.OPEN
     )
@@ -475,6 +490,15 @@ class ClassificationChange(models.Model):
     )
     automatic = models.BooleanField(_("automatisch"), default=False)
     reason = models.CharField(_("Grund"), max_length=200, blank=True)
+    # the sender rule that decided (automatic) or that a correction created or changed
+    rule = models.ForeignKey(
+        "SenderRule",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("Absenderregel"),
+    )
     changed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -555,6 +579,40 @@ class SenderRule(models.Model):
 
     def clean(self) -> None:
         check_same_brand(self.brand_id, customer=brand_of(self, "customer__brand"))
+
+
+class SenderModel(models.Model):
+    """A brand's own first-contact model (conversations.learning), and the Admin's setting
+    for applying its proposals on arrival. One row per brand; ``data`` holds the counts
+    the model is made of, trained from the brand's conversations staff classified."""
+
+    brand = models.OneToOneField(
+        BusinessEntity,
+        on_delete=models.CASCADE,
+        related_name="sender_model",
+        verbose_name=_("Marke"),
+    )
+    auto_apply_percent = models.PositiveSmallIntegerField(
+        _("automatisch anwenden ab (%)"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(50), MaxValueValidator(100)],
+        help_text=_(
+            "Leer: Vorschläge für neue Absender werden nur im Dialog vorgeschlagen. Sonst "
+            "werden Newsletter, Werbung und Intern ab dieser Sicherheit beim Eingang "
+            "automatisch klassifiziert."
+        ),
+    )
+    documents = models.PositiveIntegerField(_("gelernte Konversationen"), default=0)
+    data = models.JSONField(default=dict, blank=True)
+    trained_at = models.DateTimeField(_("zuletzt trainiert"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("Lernmodell für neue Absender")
+        verbose_name_plural = _("Lernmodelle für neue Absender")
+
+    def __str__(self) -> str:
+        return str(self.brand)
 
 
 class WebhookDelivery(models.Model):

@@ -98,6 +98,7 @@ def js_texts() -> dict[str, str]:
         ),
         "find_customer": _("Kunde suchen (Name, Nummer, E-Mail, Domain)"),
         "find_supplier": _("Lieferant suchen (Name, Nummer, E-Mail, Domain)"),
+        "proposal": _("Vorschlag:"),
     }
 
 

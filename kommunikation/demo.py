@@ -888,6 +888,11 @@ class DemoGenerator:
             kind = "whatsapp"
         if kind == "whatsapp" and not data.brand.whatsapp_number:
             kind = "customer"
+        shown = self.__dict__.setdefault("_chats_shown", set())
+        if data.brand.whatsapp_number and data.brand.pk not in shown:
+            kind = "whatsapp"  # every brand with a number shows a chat, however small the demo
+        if kind == "whatsapp":
+            shown.add(data.brand.pk)
         return {"kind": kind}
 
     def build_conversation(self, data: BrandData, index: int) -> tuple[Conversation, list[dict]]:

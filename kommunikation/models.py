@@ -190,6 +190,28 @@ class CustomerQuerySet(models.QuerySet):
     def suppliers(self) -> CustomerQuerySet:
         return self.filter(kind=CustomerKind.SUPPLIER)
 
+    def search(self, term: str) -> CustomerQuerySet:
+        """Every word matches the name, company, number or a contact point ("Anna Huber",
+        "huber-bau.de", "@huber-bau.de", "https://www.huber-bau.de/", "K-10083")."""
+        qs = self
+        for word in term.split()[:6]:
+            word = word.strip(",;")
+            if "." in word and "/" in word:  # a web address: its host is the domain
+                word = word.split("//")[-1].split("/")[0]
+            if word.lower().startswith("www."):
+                word = word[4:]
+            word = word.lstrip("@")
+            if not word:
+                continue
+            qs = qs.filter(
+                Q(last_name__icontains=word)
+                | Q(first_name__icontains=word)
+                | Q(company_name__icontains=word)
+                | Q(number__istartswith=word)
+                | Q(pk__in=ContactPoint.objects.filter(value__icontains=word).values("customer_id"))
+            )
+        return qs
+
     def industries(self) -> list[str]:
         """The industries these customers name, sorted (the inbox's industry filter)."""
         return list(

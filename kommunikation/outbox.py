@@ -432,14 +432,10 @@ def _transition(rows, *, actor: Actor, action: str, from_status: str, **changes)
     return count
 
 
-def revise_outbound(rows, *, context: dict) -> int:
-    """New template data for messages still waiting (a partial payment lowers the open
-    amount of the next dunning letter); one being sent keeps what it has."""
-    return rows.filter(status=OutboundStatus.QUEUED).update(context=context)
-
-
 def revise_outbound_many(contexts: dict[int, dict]) -> int:
-    """``revise_outbound`` for many rows (row id -> new template data), in one update."""
+    """New template data for messages still waiting (row id -> data, in one update): a
+    partial payment lowers the open amount of the next dunning letter; a message being
+    sent keeps what it has."""
     return update_each(
         OutboundMessage,
         {pk: {"context": context} for pk, context in contexts.items()},

@@ -77,6 +77,8 @@ _ADMIN = _TEAM_LEAD + [
     "conversations.change_mailbox",
     "conversations.view_rawemail",
     "conversations.view_webhookdelivery",
+    "conversations.view_sendermodel",
+    "conversations.change_sendermodel",
     "templates_app.add_messagetemplate",
     "templates_app.change_messagetemplate",
     "templates_app.add_templatevariant",

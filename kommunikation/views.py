@@ -5,7 +5,6 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib.admin.views.decorators import staff_member_required
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q
 from django.http import Http404, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -42,18 +41,9 @@ def customer_search(request):
         brand = request.GET.get("marke", "")
         if brand.isdigit():
             customers = customers.filter(brand_id=int(brand))
-        match = (
-            Q(last_name__icontains=term)
-            | Q(first_name__icontains=term)
-            | Q(company_name__icontains=term)
-            | Q(number__istartswith=term)
-            | Q(contact_points__value__icontains=term.lstrip("@"))
-        )
         customers = (
             customers.filter(kind=kind)
-            .filter(
-                pk__in=Customer.objects.filter(match).values("pk")  # no duplicate rows
-            )
+            .search(term)
             .prefetch_related("contact_points")
             .order_by("company_name", "last_name", "first_name", "id")[:10]
         )

@@ -47,6 +47,7 @@ from conversations.models import (
     Mailbox,
     Message,
     RawEmail,
+    SenderModel,
     SenderRule,
     StatusChange,
     WebhookDelivery,
@@ -231,6 +232,7 @@ def build_world(brand: BusinessEntity, tag: str) -> dict:
         reason="Sweep",
     )  # fmt: skip
     sevdesk = SevdeskConnection.objects.create(brand=brand, token=f"token-{tag}")
+    sender_model = SenderModel.objects.create(brand=brand, auto_apply_percent=95)
     substitute = UserFactory(username=f"vertretung.{tag}", brands=[brand])
     customer.owner = staff
     customer.save(update_fields=["owner"])
@@ -243,6 +245,7 @@ def build_world(brand: BusinessEntity, tag: str) -> dict:
         ends_at=dt.datetime(2026, 1, 9, 17, 0, tzinfo=dt.UTC),
     )  # fmt: skip
     return {
+        SenderModel: sender_model,
         OpeningHours: hours,
         Absence: absence,
         Event: event,

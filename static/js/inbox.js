@@ -149,10 +149,31 @@
     $("#customer-picker").hidden = true;
     if (scope === "treffer") countScope("treffer");
     else setCount(t(ids.length === 1 ? "will_change_one" : "will_change", ids.length));
+    const proposal = $("#classify-proposal");
+    proposal.hidden = true;
+    proposal.textContent = "";
     d.showModal();
     $("#classify-form .types").focus();
+    if (ids.length === 1 && preselectProposal(ids[0])) return;
     const first = $("#classify-form input[name=classification]");
     if (first) first.focus();
+  }
+
+  // A first contact: the brand's model proposed a classification; it is pre-selected
+  // with its reason, Enter takes it, 1-5 choose another.
+  function preselectProposal(id) {
+    const row = rowById(id);
+    const conv = $("#conv");
+    const source = row || (conv && conv.dataset.id === String(id) ? conv : null);
+    const value = source && source.dataset.proposal;
+    if (!value) return false;
+    const radio = $('#classify-form input[name=classification][value="' + value + '"]');
+    if (!radio) return false;
+    const proposal = $("#classify-proposal");
+    proposal.textContent = t("proposal") + " " + (source.dataset.proposalReason || "");
+    proposal.hidden = false;
+    chooseType(radio);
+    return true;
   }
 
   function countScope(scope) {
