@@ -58,3 +58,41 @@ def test_insert_new_skips_a_taken_key_and_returns_only_its_own_rows():
     assert new.context == {"note": NASTY} and new.source_ref == NASTY[:200]
     assert new.channels == ["email"] and new.not_before == when
     assert OutboundMessage.objects.get(idempotency_key="k-1").pk == first.pk
+
+
+@pytest.mark.django_db
+def test_update_each_sets_each_rows_own_values_only_where_the_filter_holds():
+    from kommunikation.bulk import update_each
+
+    brand = BusinessEntity.objects.create(name="Update", slug="update")
+    rows = [
+        new_outbound(
+            brand=brand,
+            channels=["email"],
+            category="transactional",
+            idempotency_key=f"u-{i}",
+            source="rule",
+            template_key="t",
+            to_address="a@b.example",
+        )  # fmt: skip
+        for i in range(3)
+    ]
+    for row in rows:
+        row.save()
+    OutboundMessage.objects.filter(pk=rows[2].pk).update(status="sent")
+
+    changed = update_each(
+        OutboundMessage,
+        {row.pk: {"context": {"n": i, "text": NASTY}, "last_error": f"{NASTY}{i}"}
+         for i, row in enumerate(rows)},
+        same={"priority": 0},
+        where={"status": "queued"},
+    )  # fmt: skip
+
+    assert changed == 2
+    for i, row in enumerate(rows[:2]):
+        row.refresh_from_db()
+        assert row.context == {"n": i, "text": NASTY}
+        assert row.last_error == f"{NASTY}{i}" and row.priority == 0
+    rows[2].refresh_from_db()
+    assert rows[2].context == {} and rows[2].last_error == "" and rows[2].priority == 2
