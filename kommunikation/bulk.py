@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import connection, router, transaction
+from django.db import IntegrityError, connection, router, transaction
 from django.db.models.base import ModelState
 from django.db.models.signals import post_init, pre_init
 from django.utils import timezone
@@ -142,10 +142,15 @@ def _escape(text: str) -> str:
     return text.translate(_COPY_ESCAPES)
 
 
+_JSON = DjangoJSONEncoder(ensure_ascii=False)  # one encoder, not one per value
+
+
 def _copy_json(value: Any) -> str:
     if value is None:
         return "\\N"
-    return _escape(json.dumps(value, cls=DjangoJSONEncoder, ensure_ascii=False))
+    if not value and value.__class__ in (dict, list):
+        return "{}" if value.__class__ is dict else "[]"
+    return _escape(_JSON.encode(value))
 
 
 def _copy_array(value: Any) -> str:
@@ -309,9 +314,22 @@ def insert_new(model, objs: list, *, key: str, mark: str) -> dict[Any, int]:
         return {k: pk for k, pk, m in stored if marks[k] == m}
     _stamp(model, objs)
     _link(model, objs)
+    table = quote(meta.db_table)
+    # the caller has just looked the keys up, so usually none is taken: COPY straight into
+    # the table; a key another writer stored meanwhile breaks the unique constraint, and
+    # the savepoint takes the rows back to the ON CONFLICT path below
+    try:
+        with transaction.atomic(), connection.cursor() as cursor, connection.wrap_database_errors:
+            for obj, pk in zip(objs, take_ids(model, len(objs)), strict=True):
+                obj.pk = pk
+            copy_rows(cursor.cursor, table, _columns(model), objs)
+    except IntegrityError:
+        for obj in objs:
+            obj.pk = None
+    else:
+        return {getattr(obj, key): obj.pk for obj in objs}
     columns = [c for c in _columns(model) if c[0] != meta.pk.attname]
     names = ", ".join(quote(column) for _a, column, _k in columns)
-    table = quote(meta.db_table)
     scratch = quote(f"_insert_{meta.db_table}")
     # the scratch table lives for the transaction (so it always has today's columns)
     with (
