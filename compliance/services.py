@@ -87,8 +87,11 @@ def audit(
 def audit_many(entries: list[dict]) -> list[AuditEntry]:
     """``audit`` for many entries (dicts of its keyword arguments) in one insert; each
     object must carry its brand (``brand_id``) or the entry name it."""
+    from kommunikation.bulk import build, insert_many  # COPY on PostgreSQL
+
     rows = [
-        AuditEntry(
+        build(
+            AuditEntry,
             actor=e["actor"].user,
             actor_label=e["actor"].label,
             action=e["action"],
@@ -100,7 +103,7 @@ def audit_many(entries: list[dict]) -> list[AuditEntry]:
         )
         for e in entries
     ]
-    return AuditEntry.objects.bulk_create(rows, batch_size=1000)
+    return insert_many(AuditEntry, rows)
 
 
 def _signed_id(value) -> int:

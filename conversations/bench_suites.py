@@ -59,13 +59,15 @@ def rules(options: BenchOptions) -> list[BenchRow]:
     units = {
         "events_per_s": "/s",
         "cpu_ms_per_event": "ms",
+        "server_cpu_ms_per_event": "ms",
+        "events_per_core_s": "/s",
         "batch_p50_ms": "ms",
         "batch_p95_ms": "ms",
     }
     return [
         BenchRow("rules", f"{key} (n={result['events']})", value, units.get(key, ""))
         for key, value in result.items()
-        if key != "events"
+        if key != "events" and value is not None
     ]
 
 

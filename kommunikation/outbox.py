@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 
 from compliance.models import CONSENT_CATEGORIES
 from compliance.services import Actor, audit, audit_many, request_double_opt_in
-from kommunikation.bulk import update_each
+from kommunikation.bulk import build, insert_new, update_each
 from kommunikation.contact import email_domain
 from kommunikation.models import (
     BusinessEntity,
@@ -79,7 +79,8 @@ def new_outbound(
     if not template_key and not (text or html):
         raise ValueError("a template key or content")
     when = not_before or timezone.now()
-    return OutboundMessage(
+    return build(
+        OutboundMessage,
         brand=brand,
         customer=customer,
         conversation=conversation or (message.conversation if message is not None else None),
@@ -209,18 +210,15 @@ def enqueue_outbound_many(
     }
     new = [row for key, row in wanted.items() if key not in result]
     if new:
-        OutboundMessage.objects.bulk_create(new, batch_size=1000, ignore_conflicts=True)
-        stored = OutboundMessage.objects.filter(
-            idempotency_key__in=[row.idempotency_key for row in new]
-        ).values_list("idempotency_key", "pk", "header_message_id")
+        stored = insert_new(OutboundMessage, new, key="idempotency_key", mark="header_message_id")
         raced = []
-        for key, pk, message_id in stored:
-            row = wanted[key]
-            if message_id == row.header_message_id:
+        for row in new:
+            pk = stored.get(row.idempotency_key)
+            if pk is not None:
                 row.pk, row._state.adding, row._state.db = pk, False, OutboundMessage.objects.db
-                result[key] = (row, True)
+                result[row.idempotency_key] = (row, True)
             else:
-                raced.append(key)
+                raced.append(row.idempotency_key)
         for row in OutboundMessage.objects.filter(idempotency_key__in=raced):
             result[row.idempotency_key] = (row, False)
     return result
@@ -386,20 +384,30 @@ def cancel_outbound(rows, *, actor: Actor, reason: str = "") -> int:
 
 
 @transaction.atomic
-def cancel_outbound_many(reasons: dict[int, str], *, actor: Actor) -> set[int]:
+def cancel_outbound_many(
+    reasons: dict[int, str], *, actor: Actor, entered: Sequence[OutboundMessage] = ()
+) -> set[int]:
     """``cancel_outbound`` for many rows at once, each with its own reason (row id ->
     reason); returns the ids cancelled. Rows no longer waiting keep their state; the rows
-    are locked first, as in ``_transition``."""
-    moving = list(
-        OutboundMessage.objects.select_for_update()
-        .filter(pk__in=list(reasons), status=OutboundStatus.QUEUED)
-        .only("pk", "brand_id", "customer_id", "status")
+    are locked first, as in ``_transition``.
+
+    `entered` are rows this transaction queued already cancelled (planned and called off
+    in the same batch, so never waiting for anyone): they get the same audit entry."""
+    moving = (
+        list(
+            OutboundMessage.objects.select_for_update()
+            .filter(pk__in=list(reasons), status=OutboundStatus.QUEUED)
+            .only("pk", "brand_id", "customer_id", "status")
+        )
+        if reasons
+        else []
     )
     update_each(
         OutboundMessage,
         {row.pk: {"last_error": (reasons[row.pk] or _("Storniert."))[:2000]} for row in moving},
         same={"status": OutboundStatus.CANCELLED},
     )
+    moving += entered
     audit_many(
         [
             {

@@ -40,6 +40,7 @@ import datetime as dt
 import hashlib
 import logging
 from collections.abc import Iterable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -48,7 +49,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Max, Q
 from django.utils import timezone
 from django.utils.formats import date_format
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext
 
 from compliance.services import Actor
 from kommunikation.automation import autoreply, inbox_actions
@@ -66,7 +67,7 @@ from kommunikation.automation.models import (
 )
 from kommunikation.automation.textops import TEXT_OPS, text_matches
 from kommunikation.automation.timing import Late, NoDate, berlin, due_at
-from kommunikation.bulk import update_each
+from kommunikation.bulk import build, insert_many, update_each
 from kommunikation.events.catalogue import build_context
 from kommunikation.events.models import Event, EventOutcome
 from kommunikation.models import (
@@ -85,6 +86,21 @@ from kommunikation.outbox import (
 )
 
 log = logging.getLogger(__name__)
+
+# the engine's fixed texts, translated once per batch (``run_rules_batch``): a batch runs
+# in one language, and gettext itself costs more than matching a rule
+_TEXTS: ContextVar[dict[str, str] | None] = ContextVar("rule_texts", default=None)
+
+
+def _(message: str) -> str:
+    texts = _TEXTS.get()
+    if texts is None:
+        return gettext(message)
+    text = texts.get(message)
+    if text is None:
+        text = texts[message] = gettext(message)
+    return text
+
 
 # an event of the key also runs the rules of the values: a moved appointment re-plans the
 # reminders of the scheduled one (with the new starts_at)
@@ -381,6 +397,7 @@ def run_rules_batch(
     ids = sorted(set(event_ids))
     if not ids:
         return {}
+    texts = _TEXTS.set({})
     try:
         with transaction.atomic():
             events = claim_events(ids)
@@ -403,6 +420,8 @@ def run_rules_batch(
         for pk in ids:
             results.update(run_rules_batch([pk], now=now, trigger=trigger))
         return results
+    finally:
+        _TEXTS.reset(texts)
 
 
 def claim_events(ids: list[int]) -> list[Event]:
@@ -443,6 +462,7 @@ class Batch:
         self.steps: list[PlannedStep] = []  # new ones, planned or skipped
         self.cancels: list[tuple[PlannedStep, RunResult, tuple]] = []
         self.revised: dict[int, dict] = {}  # stored outbox row -> its new template data
+        self.entered_cancelled: set[int] = set()  # new outbox rows written cancelled
         self.points: dict[int, list[ContactPoint]] = {}
         customer_ids = {event.customer_id for event in events if event.customer_id}
         if customer_ids:
@@ -536,8 +556,8 @@ class Batch:
         if self.revised:
             revise_outbound_many(self.revised)
         self._write_cancels()
-        RuleRun.objects.bulk_create(self.runs, batch_size=1000)
-        PlannedStep.objects.bulk_create(self.steps, batch_size=1000)
+        insert_many(RuleRun, self.runs)
+        insert_many(PlannedStep, self.steps)
         for event in self.events:
             if event.outcome == EventOutcome.PENDING:
                 result = self.results[event.pk]
@@ -557,6 +577,12 @@ class Batch:
         """The planned rows, idempotent by key: a key planned before (a repeated event, a
         re-run, or an earlier event of this batch) plans nothing new."""
         planned = [p for p in self.steps if p.state != PlannedState.SKIPPED and p.outbound]
+        for step in planned:
+            if step.state == PlannedState.CANCELLED and step.outbound.pk is None:
+                # planned and cancelled in this batch: a new row enters the outbox cancelled
+                # (a key stored before comes back as that row and is cancelled on writing)
+                step.outbound.status = OutboundStatus.CANCELLED
+                step.outbound.last_error = (step.reason or _("Storniert."))[:2000]
         stored = enqueue_outbound_many([p.outbound for p in planned])
         known = [row.pk for row, created in stored.values() if not created]
         linked = set(
@@ -565,7 +591,9 @@ class Batch:
             else ()
         )
         for step in planned:
-            row, _created = stored[step.outbound.idempotency_key]
+            row, created = stored[step.outbound.idempotency_key]
+            if created and row.status == OutboundStatus.CANCELLED:
+                self.entered_cancelled.add(row.pk)
             if row.pk not in linked:
                 step.outbound = row
                 linked.add(row.pk)
@@ -579,8 +607,21 @@ class Batch:
 
     def _write_cancels(self) -> None:
         cancels = [c for c in self.cancels if c[0].state == PlannedState.CANCELLED]
-        reasons = {p.outbound.pk: p.reason for p, _r, _b in cancels if p.outbound is not None}
-        done = cancel_outbound_many(reasons, actor=RULES_ACTOR) if reasons else set()
+        entered = [
+            p.outbound
+            for p, _r, _b in cancels
+            if p.outbound is not None and p.outbound.pk in self.entered_cancelled
+        ]
+        reasons = {
+            p.outbound.pk: p.reason
+            for p, _r, _b in cancels
+            if p.outbound is not None and p.outbound.pk not in self.entered_cancelled
+        }
+        done = (
+            cancel_outbound_many(reasons, actor=RULES_ACTOR, entered=entered)
+            if reasons or entered
+            else set()
+        )
         stored: dict[int, dict] = {}
         for planned, result, before in cancels:
             if planned.outbound is not None and planned.outbound.pk not in done:
@@ -625,7 +666,9 @@ def _run(event: Event, *, batch: Batch, now: dt.datetime) -> RunResult:
                 batch.once.add(once)
         if matched and rule.auto_reply:
             matched, why = autoreply.applies(rule, event)
-        run = RuleRun(event=event, rule=rule, rule_key=rule.key, matched=matched, reason=why[:500])
+        run = build(
+            RuleRun, event=event, rule=rule, rule_key=rule.key, matched=matched, reason=why[:500]
+        )
         batch.add_run(run)
         if not matched:
             continue
@@ -639,7 +682,7 @@ def _run(event: Event, *, batch: Batch, now: dt.datetime) -> RunResult:
                 context_error = _("Daten des Ereignisses unvollständig: %(error)s") % {"error": exc}
         if points is None and event.customer is not None:
             points = batch.points.get(event.customer_id, [])
-        for step in sorted(rule.steps.all(), key=lambda s: s.position):
+        for step in _sorted_steps(rule):
             if step.action != StepAction.SEND:
                 inbox_actions.apply_step(run, rule, step, event, result=result, now=now,
                                          batch=batch)  # fmt: skip
@@ -664,9 +707,18 @@ def _run(event: Event, *, batch: Batch, now: dt.datetime) -> RunResult:
     return result
 
 
+def _sorted_steps(rule: AutomationRule) -> list[RuleStep]:
+    """The rule's steps in order, sorted once per cached rule (``_rule_table``)."""
+    steps = rule.__dict__.get("_sorted_steps")
+    if steps is None:
+        steps = rule.__dict__["_sorted_steps"] = sorted(rule.steps.all(), key=lambda s: s.position)
+    return steps
+
+
 def _skip(run, step, event, *, batch: Batch, repetition=0, reason: str, when=None) -> None:
     batch.add_step(
-        PlannedStep(
+        build(
+            PlannedStep,
             run=run,
             step_id=step.pk,
             position=step.position,
@@ -765,7 +817,8 @@ def plan_step(
             )
             result.due_now = result.due_now or when <= now
             batch.add_step(
-                PlannedStep(
+                build(
+                    PlannedStep,
                     run=run,
                     step_id=step.pk,
                     position=step.position,
@@ -794,13 +847,12 @@ def plan_step(
 def cancel_reason(planned: PlannedStep, later: Event) -> str | None:
     """Why a later event on the same record makes this planned step unwanted (or None)."""
     cancel_on = set(planned.cancel_on or ())
-    when = date_format(later.occurred_at.astimezone(berlin()), "d.m.Y H:i")
     if CancelOn.INVOICE_PAID in cancel_on and later.type == "payment.received":
-        return _("Rechnung bezahlt (Zahlung vom %(when)s).") % {"when": when}
+        return _("Rechnung bezahlt (Zahlung vom %(when)s).") % {"when": _when(later)}
     if CancelOn.QUOTE_ACCEPTED in cancel_on and later.type == "quote.accepted":
-        return _("Angebot angenommen (%(when)s).") % {"when": when}
+        return _("Angebot angenommen (%(when)s).") % {"when": _when(later)}
     if CancelOn.APPOINTMENT_CANCELLED in cancel_on and later.type == "appointment.cancelled":
-        return _("Termin abgesagt (%(when)s).") % {"when": when}
+        return _("Termin abgesagt (%(when)s).") % {"when": _when(later)}
     if CancelOn.APPOINTMENT_MOVED in cancel_on and later.type == "appointment.moved":
         return _("Termin verschoben auf %(starts)s; neu geplant.") % {
             "starts": later.payload.get("starts_at", "?")
@@ -811,6 +863,16 @@ def cancel_reason(planned: PlannedStep, later: Event) -> str | None:
         if status != planned_status:
             return _("Auftrag weiter im Ablauf (jetzt „%(status)s“).") % {"status": status}
     return None
+
+
+def _when(event: Event) -> str:
+    """The event's time as the reasons print it (once per event: it cancels several steps)."""
+    when = event.__dict__.get("_reason_when")
+    if when is None:
+        when = event.__dict__["_reason_when"] = date_format(
+            event.occurred_at.astimezone(berlin()), "d.m.Y H:i"
+        )
+    return when
 
 
 def supersede(event: Event, *, result: RunResult, now: dt.datetime, batch: Batch) -> None:
