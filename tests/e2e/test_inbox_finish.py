@@ -57,7 +57,8 @@ def test_send_and_done_from_the_keyboard(page, agent_a, three):
     expect(page.locator(".msg-out .delivery")).to_contain_text("gesendet")
     first.refresh_from_db()
     assert first.status == "closed"
-    assert [m.body.strip() for m in mail.outbox] == ["Ist erledigt, danke."]
+    # the typed text, then the layout's footer (the imprint below "-- ")
+    assert [m.body.split("\n-- \n")[0].strip() for m in mail.outbox] == ["Ist erledigt, danke."]
 
 
 def test_send_and_wait_from_the_keyboard(page, agent_a, three):

@@ -182,7 +182,10 @@ def test_reply_note_archive_and_assign_from_the_keyboard(page, agent_a, morning,
     page.get_by_role("button", name="Senden", exact=True).click()
     # the reply goes through the outbox at once: queued, then sent
     expect(page.locator(".msg-out .delivery")).to_contain_text("gesendet")
-    assert [m.body.strip() for m in mail.outbox] == ["Wir melden uns heute noch."]
+    # the typed text, then the layout's footer (the imprint below "-- ")
+    assert [m.body.split("\n-- \n")[0].strip() for m in mail.outbox] == [
+        "Wir melden uns heute noch."
+    ]
     page.locator("body").click(position={"x": 5, "y": 60})
     page.keyboard.press("e")
     expect(page.locator("#notice")).to_contain_text("archiviert")
