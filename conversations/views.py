@@ -546,6 +546,14 @@ def bulk_action(request):
     return trigger_client_event(response, "inbox:bulk-done", {}, after="settle")
 
 
+def _undone(request, notice: str):
+    """After an undo: the notice, and the list reloaded (HTMX); else back to the inbox."""
+    if not request.htmx:
+        return redirect("inbox")
+    response = render(request, "conversations/inbox.html#notice", {"notice": notice})
+    return trigger_client_event(response, "inbox:reload", after="settle")
+
+
 @require_POST
 @staff_required
 def undo_change(request, batch: uuid.UUID):
@@ -562,10 +570,7 @@ def undo_change(request, batch: uuid.UUID):
         "%(count)d Änderungen rückgängig gemacht.",
         restored,
     ) % {"count": restored}
-    if not request.htmx:
-        return redirect("inbox")
-    response = render(request, "conversations/inbox.html#notice", {"notice": notice})
-    return trigger_client_event(response, "inbox:reload", after="settle")
+    return _undone(request, notice)
 
 
 @require_POST
@@ -708,10 +713,7 @@ def undo_classification(request, batch: uuid.UUID):
         "%(count)d Klassifizierungen wiederhergestellt.",
         restored,
     ) % {"count": restored}
-    if not request.htmx:
-        return redirect("inbox")
-    response = render(request, "conversations/inbox.html#notice", {"notice": notice})
-    return trigger_client_event(response, "inbox:reload", after="settle")
+    return _undone(request, notice)
 
 
 @require_GET

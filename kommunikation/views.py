@@ -290,37 +290,35 @@ def _refused(request, customer: Customer, exc: ValidationError, **kwargs):
     )
 
 
-@require_POST
-@staff_required
-def customer_edit(request, pk: int):
-    """Name, company, number and kind (person / organisation) of a contact."""
+def _save_contact_form(request, pk: int, form_class, key: str, saved: str):
+    """A form of the contact card (contact data or address): saved, or refused with 422."""
     customer = access_customer(request.user, pk, action="edit")
-    form = ContactDataForm(request.POST, instance=copy.copy(customer))
+    form = form_class(request.POST, instance=copy.copy(customer))
     if not form.is_valid():
         return _after_contact_change(
-            request, customer, status=422, errors=form_errors(form), forms={"contact": form}
+            request, customer, status=422, errors=form_errors(form), forms={key: form}
         )
     changed = customer_services.update_customer(
         customer=customer, values=form.cleaned_data, actor=request.user
     )
-    notice = _("Kontaktdaten gespeichert.") if changed else _("Nichts geändert.")
-    return _after_contact_change(request, customer, notice=notice)
+    return _after_contact_change(
+        request, customer, notice=saved if changed else _("Nichts geändert.")
+    )
+
+
+@require_POST
+@staff_required
+def customer_edit(request, pk: int):
+    """Name, company, number and kind (person / organisation) of a contact."""
+    return _save_contact_form(
+        request, pk, ContactDataForm, "contact", _("Kontaktdaten gespeichert.")
+    )
 
 
 @require_POST
 @staff_required
 def customer_address(request, pk: int):
-    customer = access_customer(request.user, pk, action="edit")
-    form = AddressForm(request.POST, instance=copy.copy(customer))
-    if not form.is_valid():
-        return _after_contact_change(
-            request, customer, status=422, errors=form_errors(form), forms={"address": form}
-        )
-    changed = customer_services.update_customer(
-        customer=customer, values=form.cleaned_data, actor=request.user
-    )
-    notice = _("Anschrift gespeichert.") if changed else _("Nichts geändert.")
-    return _after_contact_change(request, customer, notice=notice)
+    return _save_contact_form(request, pk, AddressForm, "address", _("Anschrift gespeichert."))
 
 
 @require_POST
