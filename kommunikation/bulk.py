@@ -250,17 +250,45 @@ def use_copy() -> bool:
 
 
 def copy_rows(cursor, table: str, columns: list[tuple[str, str, str]], objs) -> None:
-    """The instances' values as one COPY ... FROM STDIN into `table` (raw psycopg cursor)."""
+    """The instances' values as one COPY ... FROM STDIN into `table` (raw psycopg cursor).
+
+    A column holding the same value (of the same type) in every row (a default, the
+    batch's time, the step's template key) is formatted once: such columns go last in the
+    column list, their text appended to each line as one suffix."""
+    if not objs:
+        return
     quote = connection.ops.quote_name
-    names = ", ".join(quote(column) for _a, column, _k in columns)
-    formats = [(attname, _COPY[kind]) for attname, _c, kind in columns]
-    lines = []
+    needed = {attname for attname, _c, _k in columns}
+    rows = []
     for obj in objs:
         values = obj.__dict__  # the field values (a deferred one is read the usual way)
-        try:
-            lines.append("\t".join([fmt(values[attname]) for attname, fmt in formats]))
-        except KeyError:
-            lines.append("\t".join([fmt(getattr(obj, attname)) for attname, fmt in formats]))
+        if not values.keys() >= needed:
+            values = {attname: getattr(obj, attname) for attname in needed}
+        rows.append(values)
+    varying, constant = [], []
+    first = rows[0]
+    for column in columns:
+        attname = column[0]
+        value, cls = first[attname], first[attname].__class__
+        if all(
+            values[attname] is value
+            or (values[attname].__class__ is cls and values[attname] == value)
+            for values in rows
+        ):
+            constant.append(column)
+        else:
+            varying.append(column)
+    ordered = varying + constant
+    names = ", ".join(quote(column) for _a, column, _k in ordered)
+    suffix = "".join("\t" + _COPY[kind](first[attname]) for attname, _c, kind in constant)
+    formats = [(attname, _COPY[kind]) for attname, _c, kind in varying]
+    if formats:
+        lines = [
+            "\t".join([fmt(values[attname]) for attname, fmt in formats]) + suffix
+            for values in rows
+        ]
+    else:
+        lines = [suffix[1:]] * len(rows)
     with cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
         copy.write("\n".join(lines) + "\n")
 
