@@ -16,8 +16,9 @@ from urllib.parse import quote
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.http import QueryDict
-from django.test import Client, override_settings
+from django.test import override_settings
 
+from conversations.benchmarks import bench_client
 from conversations.filters import encode_cursor, filtered_conversations
 from conversations.models import Conversation
 from conversations.services import record_classification, undo_classification_batch
@@ -63,7 +64,7 @@ def inbox_benchmarks(requests: int = REQUESTS, bulk_size: int = BULK_SIZE) -> li
 
 def _inbox_benchmarks(requests: int, bulk_size: int) -> list[Row]:
     user = _bench_user()
-    client = Client()
+    client = bench_client()
     client.force_login(user)
 
     def get(url, **headers):

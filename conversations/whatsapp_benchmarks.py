@@ -15,9 +15,10 @@ import uuid
 
 from django.db import reset_queries
 from django.db.models import Max
-from django.test import Client, override_settings
+from django.test import override_settings
 from django_q.models import OrmQ
 
+from conversations.benchmarks import bench_client
 from conversations.models import Conversation, Message, WebhookDelivery
 from conversations.whatsapp import ESP, process_delivery
 from kommunikation.models import BusinessEntity, ContactPoint, Customer, WhatsAppNumber
@@ -64,7 +65,7 @@ def whatsapp_inbound(n: int = 2000) -> dict:
     signed = [
         (b, "sha256=" + hmac.new(secret.encode(), b, hashlib.sha256).hexdigest()) for b in bodies
     ]
-    client = Client()
+    client = bench_client()
     url = f"/webhooks/whatsapp/{slug}/"
     queued_before = OrmQ.objects.aggregate(last=Max("id"))["last"] or 0
     sync_before = Conf.SYNC
