@@ -283,6 +283,14 @@ def _contact_point(customer: Customer, point_pk: int):
     return get_object_or_404(customer.contact_points.select_related("customer"), pk=point_pk)
 
 
+def _invalid(request, customer: Customer, form, key: str | None = None):
+    """A refused form of the contact card: 422 with its errors, the form kept as typed."""
+    forms = {key: form} if key else None
+    return _after_contact_change(
+        request, customer, status=422, errors=form_errors(form), forms=forms
+    )
+
+
 def _refused(request, customer: Customer, exc: ValidationError, **kwargs):
     duplicate = getattr(exc, "existing", None)
     return _after_contact_change(
@@ -295,9 +303,7 @@ def _save_contact_form(request, pk: int, form_class, key: str, saved: str):
     customer = access_customer(request.user, pk, action="edit")
     form = form_class(request.POST, instance=copy.copy(customer))
     if not form.is_valid():
-        return _after_contact_change(
-            request, customer, status=422, errors=form_errors(form), forms={key: form}
-        )
+        return _invalid(request, customer, form, key)
     changed = customer_services.update_customer(
         customer=customer, values=form.cleaned_data, actor=request.user
     )
@@ -328,9 +334,7 @@ def customer_contact_add(request, pk: int):
     customer = access_customer(request.user, pk, action="add_contact")
     form = ContactPointForm(request.POST)
     if not form.is_valid():
-        return _after_contact_change(
-            request, customer, status=422, errors=form_errors(form), forms={"contact_point": form}
-        )
+        return _invalid(request, customer, form, "contact_point")
     try:
         point = customer_services.add_contact_point(
             customer=customer,
@@ -352,7 +356,7 @@ def customer_contact_change(request, pk: int, point_pk: int):
     point = _contact_point(customer, point_pk)
     form = ChangeContactPointForm(request.POST)
     if not form.is_valid():
-        return _after_contact_change(request, customer, status=422, errors=form_errors(form))
+        return _invalid(request, customer, form)
     try:
         customer_services.change_contact_point(
             point=point,
@@ -383,9 +387,7 @@ def customer_message(request, pk: int):
     customer = access_customer(request.user, pk, action="write")
     form = NewMessageForm(request.POST, customer=customer)
     if not form.is_valid():
-        return _after_contact_change(
-            request, customer, status=422, errors=form_errors(form), forms={"message": form}
-        )
+        return _invalid(request, customer, form, "message")
     try:
         conversation = conversation_services.start_conversation(
             customer=customer,
