@@ -306,6 +306,15 @@ PINGEN_TIMEOUT = env_int("PINGEN_TIMEOUT", 30)  # seconds per request
 # Europe/Berlin, empty: no scheduled batch, only the page and `manage.py print_letters`
 LETTER_PRINT_CRON = env("LETTER_PRINT_CRON", "0 15 * * 1-5")
 
+# Call tasks (kommunikation/channels/call.py, issue 11 §4): staff call inside the call window
+# (SEND_WINDOW_CALL below, on working days, narrowed to a brand's opening hours); a slot
+# needs this many minutes before the window closes; "nicht erreicht" tries again this many
+# minutes later (in the next slot), at most CALL_MAX_ATTEMPTS calls, then the rule's
+# fallback channel.
+CALL_SLOT_MINUTES = env_int("CALL_SLOT_MINUTES", 15)
+CALL_RETRY_MINUTES = env_int("CALL_RETRY_MINUTES", 120)
+CALL_MAX_ATTEMPTS = env_int("CALL_MAX_ATTEMPTS", 3)
+
 # WhatsApp Cloud API (kommunikation/channels/whatsapp.py): the Graph API's address and
 # version, the timeout per request (seconds), the customer service window (hours) and a
 # safety margin before its end (minutes: a reply typed in the last minute may reach Meta

@@ -112,6 +112,7 @@ class OutboundMessageAdmin(BrandScopedAdmin):
 
 from kommunikation import whatsapp_admin as _whatsapp_admin  # noqa: E402, F401  (registers)
 from kommunikation.automation import admin as _automation_admin  # noqa: E402, F401  (registers)
+from kommunikation.calls import admin as _calls_admin  # noqa: E402, F401  (registers)
 from kommunikation.events import admin as _events_admin  # noqa: E402, F401  (registers)
 from kommunikation.letters import admin as _letters_admin  # noqa: E402, F401  (registers)
 from kommunikation.sevdesk import admin as _sevdesk_admin  # noqa: E402, F401  (registers)

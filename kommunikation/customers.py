@@ -241,11 +241,12 @@ def change_contact_point(*, point: ContactPoint, value: str, type: str, actor) -
     if value != point.value:
         changes["value"] = [point.value, value]
         point.value, point.verified, point.bouncing = value, False, False
+        point.wrong_number = False  # a corrected number is tried again
     if type != point.type:
         changes["type"] = [point.type, type]
         point.type = type
     if changes:
-        point.save(update_fields=["value", "type", "verified", "bouncing"])
+        point.save(update_fields=["value", "type", "verified", "bouncing", "wrong_number"])
         audit(
             actor=Actor.staff(actor),
             action=CONTACT_POINT_CHANGED,

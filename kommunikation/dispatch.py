@@ -712,6 +712,7 @@ def _thread_and_mark(
 ) -> None:
     _thread_sent(sent, threads)
     _thread_letters([row for row, _rendered in sent if row.channel == "letter"])
+    _thread_calls([row for row, _rendered in sent if row.channel == "call"])
     written = _mark_sent([row for row, _rendered in sent])
     if written != len(sent):
         raise WriteBackConflict(f"{written} of {len(sent)} rows written back")
@@ -755,6 +756,14 @@ def _thread_letters(rows: list[OutboundMessage]) -> None:
         from kommunikation.letters.services import thread_letters
 
         thread_letters(rows)
+
+
+def _thread_calls(rows: list[OutboundMessage]) -> None:
+    """Calls' thread entries wait ("queued") until staff made the call (issue 11 §4)."""
+    if rows:
+        from kommunikation.calls.services import thread_calls
+
+        thread_calls(rows)
 
 
 _SENT_COLUMNS = [

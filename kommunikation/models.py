@@ -357,6 +357,8 @@ class ContactPoint(models.Model):
     sevdesk_id = models.CharField(_("sevDesk-ID"), max_length=40, blank=True)
     verified = models.BooleanField(_("bestätigt"), default=False)
     bouncing = models.BooleanField(_("unzustellbar"), default=False)
+    # a call reached somebody else (issue 11 §4): kept, flagged, and unzustellbar as well
+    wrong_number = models.BooleanField(_("falsche Nummer"), default=False)
     created_at = models.DateTimeField(_("angelegt"), auto_now_add=True)
 
     class Meta:
@@ -598,6 +600,7 @@ from kommunikation.automation.models import (  # noqa: E402, F401
     RuleRun,
     RuleStep,
 )
+from kommunikation.calls.models import CallTask  # noqa: E402, F401
 from kommunikation.events.models import Event, EventOutcome, EventSource  # noqa: E402, F401
 from kommunikation.letters.models import Letter, LetterConnection, PrintBatch  # noqa: E402, F401
 from kommunikation.sevdesk.models import SevdeskConnection, SevdeskSnapshot  # noqa: E402, F401

@@ -51,6 +51,9 @@ _AGENT = [
     "compliance.view_suppression",
     "kommunikation.view_outboundmessage",
     "kommunikation.view_event",
+    # call tasks (issue 11 §4): agents make the calls and record how they went
+    "kommunikation.view_calltask",
+    "kommunikation.change_calltask",
 ]
 _TEAM_LEAD = _AGENT + [
     "conversations.reassign_conversation",
