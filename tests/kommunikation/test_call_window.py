@@ -75,9 +75,7 @@ def test_a_brand_calls_only_within_its_opening_hours(brand_a, brand_b):
 
 def test_the_call_window_itself_is_configurable(brand_a, settings):
     settings.COMPLIANCE_SEND_WINDOWS = {**settings.COMPLIANCE_SEND_WINDOWS, "call": "08:00-12:00"}
-    assert next_call_slot(berlin(2026, 11, 25, 12, 0), brand=brand_a) == berlin(
-        2026, 11, 26, 8, 0
-    )
+    assert next_call_slot(berlin(2026, 11, 25, 12, 0), brand=brand_a) == berlin(2026, 11, 26, 8, 0)
 
 
 def test_without_a_call_window_staff_call_at_any_time(brand_a, settings):
