@@ -147,7 +147,12 @@ def inbox_counts(request):
     """The live counts of the left pane, as out-of-band swaps of the numbers only:
     loaded after the page, refreshed every minute."""
     counts, brands = view_counts(request.user)
-    return render(request, "conversations/inbox.html#counts", {"counts": counts, "brands": brands})
+    context = {"counts": counts, "brands": brands}
+    if request.user.has_perm("kommunikation.view_calltask"):
+        from kommunikation.calls.services import call_task_counts  # issue 11 §4
+
+        context["call_counts"] = call_task_counts(request.user)
+    return render(request, "conversations/inbox.html#counts", context)
 
 
 def _detail_context(request, conversation: Conversation) -> dict:

@@ -1,6 +1,7 @@
 from django.urls import include, path
 
 from kommunikation import tracking, views
+from kommunikation.calls import views as call_views
 from kommunikation.letters import views as letter_views
 
 urlpatterns = [
@@ -36,6 +37,10 @@ urlpatterns = [
     path("", include("kommunikation.automation.urls")),
     path("briefe/druck/", letter_views.print_page, name="letter_print"),
     path("briefe/druck/<int:pk>/pdf/", letter_views.batch_download, name="letter_print_batch"),
+    # call tasks (issue 11 §4)
+    path("aufgaben/", call_views.call_tasks, name="call_tasks"),
+    path("aufgaben/<int:pk>/ergebnis/", call_views.call_task_outcome, name="call_task_outcome"),
+    path("aufgaben/<int:pk>/zuweisen/", call_views.call_task_assign, name="call_task_assign"),
     path("t/o/<str:token>/", tracking.open_pixel, name="tracking_open"),
     path("t/c/<str:token>/", tracking.click, name="tracking_click"),
 ]

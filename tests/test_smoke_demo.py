@@ -32,6 +32,8 @@ from conversations.models import Attachment, Conversation, Message
 from kommunikation.automation.demo import seed_automation_demo
 from kommunikation.automation.loading import DEFAULT_FILE, load_rules_file
 from kommunikation.automation.models import AutomationRule
+from kommunikation.calls.demo import seed_call_demo
+from kommunikation.calls.models import CallTask
 from kommunikation.demo import seed_demo
 from kommunikation.letters.models import PrintBatch
 from kommunikation.models import BusinessEntity, Customer, Event
@@ -57,6 +59,7 @@ SAMPLES = {
     "automation_rule_dry_run": AutomationRule,
     "automation_customer_calendar": Customer,
     "letter_print_batch": PrintBatch,
+    "call": CallTask,  # the Aufgaben page's outcome and assignment (POST only)
 }
 # pages that need a permission beyond seeing their object, by the first word of the name
 PAGE_PERMISSIONS = {
@@ -109,6 +112,7 @@ def _demo_data(django_db_setup, django_db_blocker, _media_root):
         load_library()
         load_rules_file(DEFAULT_FILE)
         seed_automation_demo(per_brand=1)
+        seed_call_demo()  # call tasks: open, overdue and done (issue 11 §4)
         call_command("demo_setup", stdout=io.StringIO())  # the demo login: a superuser
         User = get_user_model()
         # staff of a brand with WhatsApp chats (conversations without a subject)
@@ -130,6 +134,8 @@ def _demo_data(django_db_setup, django_db_blocker, _media_root):
 def demo(_demo_data, db):
     assert Conversation.objects.filter(subject="").exists()  # WhatsApp chats have no subject
     assert Attachment.objects.exists()
+    assert CallTask.objects.filter(status="open").exists()
+    assert CallTask.objects.filter(status="done").exists()
     return _demo_data
 
 

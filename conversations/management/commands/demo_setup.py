@@ -28,6 +28,10 @@ class Command(BaseCommand):
 
             mails = seed_inbound_demo()
             self.stdout.write(f"{mails} Demo-Mails durch die Eingangsregeln geschickt.")
+            from kommunikation.calls.demo import seed_call_demo
+
+            calls = seed_call_demo()
+            self.stdout.write(f"{calls} Demo-Anrufaufgaben geplant.")
         User = get_user_model()
         user, created = User.objects.get_or_create(
             username=DEMO_USER,
