@@ -63,6 +63,7 @@ from kommunikation.automation.models import (
     RuleRun,
     RuleStep,
 )
+from kommunikation.calls.models import CallTask
 from kommunikation.events.services import record_event
 from kommunikation.letters.models import Letter, LetterConnection, PrintBatch
 from kommunikation.models import (
@@ -279,7 +280,21 @@ def build_world(brand: BusinessEntity, tag: str) -> dict:
         status_at=dt.datetime(2026, 1, 5, 15, 0, tzinfo=dt.UTC),
     )  # fmt: skip
     inbox_settings = InboxSettings.objects.create(user=staff, read_delay_ms=500)
+    # call tasks (issue 11 §4): a call planned for the customer, in the thread
+    phone = ContactPoint.objects.create(customer=customer, channel="phone", value="+4915112345678")
+    call_outbound = enqueue_outbound(
+        brand=brand, channels=["call", "email"], category="service",
+        idempotency_key=f"anruf-{tag}", source="rule", customer=customer,
+        text=f"Anruf {tag}", trigger=False,
+    )  # fmt: skip
+    call_task = CallTask.objects.create(
+        brand=brand, outbound=call_outbound, customer=customer, contact_point=phone,
+        conversation=conversation, message=message, phone=phone.value, topic=f"Anruf {tag}",
+        script=f"Leitfaden {tag}", due_at=dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.UTC),
+        assignee=staff,
+    )  # fmt: skip
     return {
+        CallTask: call_task,
         LetterConnection: letter_connection,
         Letter: letter,
         PrintBatch: print_batch,
@@ -939,6 +954,36 @@ URLS: dict[str, Scoped | Filtered | Listing] = {
     ),
     "letter_print_batch": Scoped(
         lambda a, b: [("GET", reverse("letter_print_batch", args=[b[PrintBatch].pk]), None)]
+    ),
+    # call tasks (issue 11 §4): the Aufgaben page, outcomes and assignment of B's task,
+    # and A's task given to B's staff
+    "call_tasks": Listing(
+        lambda a, b: [
+            ("GET", reverse("call_tasks"), None),
+            ("GET", reverse("call_tasks"), {"wer": "niemand"}),
+            ("GET", reverse("call_tasks"), {"status": "erledigt"}),
+        ],
+        lambda b: b[CallTask].script,
+    ),
+    "call_task_outcome": Scoped(
+        lambda a, b: [
+            ("POST", reverse("call_task_outcome", args=[b[CallTask].pk]), {"outcome": "reached"}),
+            (
+                "POST",
+                reverse("call_task_outcome", args=[b[CallTask].pk]),
+                {"outcome": "wrong_number"},
+            ),
+        ]
+    ),
+    "call_task_assign": Scoped(
+        lambda a, b: [
+            ("POST", reverse("call_task_assign", args=[b[CallTask].pk]), {"assignee": "ich"}),
+            (
+                "POST",
+                reverse("call_task_assign", args=[a[CallTask].pk]),
+                {"assignee": str(b[User].pk)},
+            ),
+        ]
     ),
     "automation_customer_calendar": Scoped(
         lambda a, b: [
