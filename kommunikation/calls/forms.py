@@ -42,9 +42,7 @@ class CallTaskFilterForm(forms.Form):
         elif f.get("wer") == "niemand":
             qs = qs.filter(assignee__isnull=True)
         if f.get("status") == "erledigt":
-            return qs.exclude(status=CallTaskStatus.OPEN).order_by("-closed_at", "-id")[
-                :DONE_SHOWN
-            ]
+            return qs.exclude(status=CallTaskStatus.OPEN).order_by("-closed_at", "-id")[:DONE_SHOWN]
         return qs.open().order_by("due_at", "id")
 
 
