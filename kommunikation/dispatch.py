@@ -391,6 +391,8 @@ def recipient_for(
     fixed address when it fits the channel, else the customer's first usable one."""
     if row.addresses.get(channel):
         return row.addresses[channel]
+    if channel == "push":
+        return _device_token(row, points)
     is_phone_channel = channel in PHONE_CHANNELS
     if row.to_address and ("@" not in row.to_address) == is_phone_channel:
         return row.to_address
@@ -410,6 +412,17 @@ def recipient_for(
     if is_phone_channel:
         usable.sort(key=lambda p: p.type != "mobile")  # stable: mobile first, then position
     return usable[0].value if usable else ""
+
+
+def _device_token(row: OutboundMessage, points: dict[int, list[ContactPoint]] | None) -> str:
+    """Push: the customer's device seen most recently (retired tokens are bouncing)."""
+    if row.customer_id is None:
+        return ""
+    if points is None:
+        points = _contact_points({row.customer_id})
+    devices = [p for p in points.get(row.customer_id, []) if p.channel == "push"]
+    devices.sort(key=lambda p: (p.last_seen_at or p.created_at, p.pk), reverse=True)
+    return devices[0].value if devices else ""
 
 
 @dataclass(frozen=True)
