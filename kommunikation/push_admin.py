@@ -32,9 +32,9 @@ class PushConnectionForm(BrandCheckedModelForm):
     def clean_service_account(self) -> str:
         text = self.cleaned_data["service_account"].strip()
         if not text:
-            if not (self.instance.pk and self.instance.service_account_encrypted):
-                if not self._from_environment():
-                    raise forms.ValidationError(_("Bitte die Schlüsseldatei einfügen."))
+            stored = self.instance.pk and self.instance.service_account_encrypted
+            if not stored and not self._from_environment():
+                raise forms.ValidationError(_("Bitte die Schlüsseldatei einfügen."))
             return ""
         try:
             parse_service_account(text)

@@ -72,6 +72,7 @@ from kommunikation.models import (
     Event,
     EventSource,
     OutboundMessage,
+    PushConnection,
     SevdeskConnection,
     WhatsAppNumber,
 )
@@ -117,6 +118,8 @@ PUBLIC_URLS = {
     "api_events": "event API; Standard Webhooks signature of the source (its brand only)",
     "api_events_batch": "event API (batch); Standard Webhooks signature of the source",
     "api_openapi": "the event API's OpenAPI document; no data",
+    "api_devices": "push device registration; Standard Webhooks signature of the source",
+    "api_devices_retire": "push device retirement; Standard Webhooks signature of the source",
     "pingen_webhook": "Pingen's status callbacks; HMAC signature with the brand's signing key",
     "whatsapp_webhook": "Meta's webhook; X-Hub-Signature-256 with the brand's app secret",
 }
@@ -279,7 +282,10 @@ def build_world(brand: BusinessEntity, tag: str) -> dict:
         status_at=dt.datetime(2026, 1, 5, 15, 0, tzinfo=dt.UTC),
     )  # fmt: skip
     inbox_settings = InboxSettings.objects.create(user=staff, read_delay_ms=500)
+    # push (issue 11 §5): the brand's Firebase project
+    push = PushConnection.objects.create(brand=brand, project_id=f"app-{tag}")
     return {
+        PushConnection: push,
         LetterConnection: letter_connection,
         Letter: letter,
         PrintBatch: print_batch,
