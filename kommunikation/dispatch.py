@@ -57,6 +57,7 @@ from kommunikation.models import (
     ProviderBudget,
 )
 from kommunikation.outbox import BatchHistory, retry_delay
+from kommunikation.tracking import invite_link
 
 log = logging.getLogger(__name__)
 
@@ -488,7 +489,12 @@ def render(row: OutboundMessage, channel: str) -> Rendered:
             language=row.language,
             context=row.context,
             variant_seed=row.idempotency_key,
-            links={"unsubscribe": links.unsubscribe_url, "preferences": links.preference_url},
+            links={
+                "unsubscribe": links.unsubscribe_url,
+                "preferences": links.preference_url,
+                # the messenger invite (seed 003), tracked: {{ whatsapp_link }}
+                "whatsapp": invite_link(row),
+            },
         )
     except Exception as exc:  # any template problem stops this message, visibly
         raise RenderError(

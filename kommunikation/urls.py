@@ -38,4 +38,5 @@ urlpatterns = [
     path("briefe/druck/<int:pk>/pdf/", letter_views.batch_download, name="letter_print_batch"),
     path("t/o/<str:token>/", tracking.open_pixel, name="tracking_open"),
     path("t/c/<str:token>/", tracking.click, name="tracking_click"),
+    path("t/w/<str:token>/", tracking.invite, name="tracking_invite"),
 ]

@@ -114,6 +114,7 @@ PUBLIC_URLS = {
     "compliance:confirm": "double opt-in confirmation; signed, expiring token",
     "tracking_open": "tracking pixel; signed token naming the outbox row",
     "tracking_click": "tracked link; signed token naming the outbox row and target",
+    "tracking_invite": "tracked WhatsApp invite; signed token naming the outbox row",
     "attachment_inline": "inline image of a sanitised mail; signed, expiring token",
     "api_events": "event API; Standard Webhooks signature of the source (its brand only)",
     "api_events_batch": "event API (batch); Standard Webhooks signature of the source",
