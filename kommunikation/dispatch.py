@@ -730,7 +730,7 @@ def _thread_and_mark(
     sent: list[tuple[OutboundMessage, Rendered]], threads: OutboundThreads
 ) -> None:
     _thread_sent(sent, threads)
-    _thread_letters([row for row, _rendered in sent if row.channel == "letter"])
+    _thread_letters([(row, rendered) for row, rendered in sent if row.channel == "letter"])
     written = _mark_sent([row for row, _rendered in sent])
     if written != len(sent):
         raise WriteBackConflict(f"{written} of {len(sent)} rows written back")
@@ -768,12 +768,15 @@ def _thread_sent(sent: list[tuple[OutboundMessage, Rendered]], threads: Outbound
         row.message, row.conversation = message, item.conversation or message.conversation
 
 
-def _thread_letters(rows: list[OutboundMessage]) -> None:
+def _thread_letters(sent: list[tuple[OutboundMessage, Rendered]]) -> None:
     """Letters' thread entries get their PDF; one held for the print batch stays queued."""
-    if rows:
+    if sent:
         from kommunikation.letters.services import thread_letters
 
-        thread_letters(rows)
+        thread_letters(
+            [row for row, _rendered in sent],
+            documents={row.pk: rendered.pdf for row, rendered in sent if rendered.pdf},
+        )
 
 
 _SENT_COLUMNS = [
