@@ -28,6 +28,10 @@ class Command(BaseCommand):
 
             mails = seed_inbound_demo()
             self.stdout.write(f"{mails} Demo-Mails durch die Eingangsregeln geschickt.")
+            from kommunikation.demo.letters import seed_letter_demo
+
+            letters = seed_letter_demo()
+            self.stdout.write(f"{letters} Demo-Briefe (Pingen, Druckstapel) in den Verläufen.")
         User = get_user_model()
         user, created = User.objects.get_or_create(
             username=DEMO_USER,
