@@ -31,12 +31,18 @@ def parse_service_account(text: str) -> dict:
     try:
         info = json.loads(text)
     except (ValueError, RecursionError):
-        raise ValueError(_("Kein gültiges JSON (die Schlüsseldatei aus der Firebase-Konsole).")) from None
+        raise ValueError(
+            _("Kein gültiges JSON (die Schlüsseldatei aus der Firebase-Konsole).")
+        ) from None
     if not isinstance(info, dict) or info.get("type") != "service_account":
-        raise ValueError(_("Das ist keine Schlüsseldatei eines Dienstkontos (type: service_account)."))
+        raise ValueError(
+            _("Das ist keine Schlüsseldatei eines Dienstkontos (type: service_account).")
+        )
     missing = [name for name in SERVICE_ACCOUNT_FIELDS if not isinstance(info.get(name), str)]
     if missing:
-        raise ValueError(_("In der Schlüsseldatei fehlt: %(fields)s") % {"fields": ", ".join(missing)})
+        raise ValueError(
+            _("In der Schlüsseldatei fehlt: %(fields)s") % {"fields": ", ".join(missing)}
+        )
     try:
         crypt.RSASigner.from_service_account_info(info)
     except (ValueError, TypeError):

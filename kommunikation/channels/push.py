@@ -291,7 +291,9 @@ def retire_device(out: Outgoing, *, reason: str) -> Exception:
 
     points = ContactPoint.objects.filter(channel=ContactChannel.PUSH, value=out.recipient)
     customer_id = (
-        OutboundMessage.objects.filter(pk=out.outbound_id).values_list("customer_id", flat=True).first()
+        OutboundMessage.objects.filter(pk=out.outbound_id)
+        .values_list("customer_id", flat=True)
+        .first()
     )
     if customer_id is not None:
         points = points.filter(customer_id=customer_id)
@@ -303,6 +305,7 @@ def retire_device(out: Outgoing, *, reason: str) -> Exception:
         customer_id=customer_id, channel=ContactChannel.PUSH, bouncing=False
     )
     if customer_id is not None and others.exists():
-        return TransientError(text + " " + _("Neuer Versuch an ein anderes Gerät."), retry_after=1.0)
+        return TransientError(
+            text + " " + _("Neuer Versuch an ein anderes Gerät."), retry_after=1.0
+        )
     return PermanentError(text)
-

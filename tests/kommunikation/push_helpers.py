@@ -26,11 +26,15 @@ def private_key() -> rsa.RSAPrivateKey:
 
 
 def service_account(server, *, key_id: str = "key-1") -> dict:
-    pem = private_key().private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
+    pem = (
+        private_key()
+        .private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        .decode()
+    )
     return {
         "type": "service_account",
         "project_id": PROJECT,

@@ -118,9 +118,7 @@ def test_a_push_goes_out_with_a_token_minted_from_the_service_account(
     }
 
 
-def test_the_token_is_reused_until_shortly_before_it_expires(
-    firebase, brand_a, httpserver, _clock
-):
+def test_the_token_is_reused_until_shortly_before_it_expires(firebase, brand_a, httpserver, _clock):
     tokens(httpserver, "ya29.first", "ya29.second")
     httpserver.expect_request(SEND_PATH, method="POST").respond_with_json(sent())
 
