@@ -195,3 +195,20 @@ JSON = st.recursive(
 def test_any_signed_json_gets_an_answer_never_a_500(client, app_backend, anna, body, retire):
     response = post(client, body, url=f"{URL}/retire" if retire else URL)
     assert response.status_code in (200, 201, 400, 422)
+
+
+def test_the_customer_page_lists_a_device_without_an_edit_form(client, app_backend, anna):
+    from django.contrib.auth import get_user_model
+    from django.urls import reverse
+
+    post(client, {"customer": {"number": "K-1"}, "token": TOKEN})
+    point = ContactPoint.objects.get(channel="push")
+    client.force_login(get_user_model().objects.create_superuser("chefin", "c@example.org", "x"))
+
+    page = client.get(reverse("customer", args=[anna.pk]))
+
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert TOKEN in html
+    change = reverse("customer_contact_change", args=[anna.pk, point.pk])
+    assert f'action="{change}"' not in html  # removing it stays possible
