@@ -334,6 +334,17 @@ for _name, _value in os.environ.items():
         if _name.startswith(_prefix) and _value:
             _slug = _name.removeprefix(_prefix).lower().replace("_", "-")
             WHATSAPP_CREDENTIALS.setdefault(_slug, {})[_field] = _value
+# Push (kommunikation/channels/push.py, issue 11 §5): Firebase Cloud Messaging HTTP v1.
+# Per brand a Firebase service account (its JSON): the admin's PushConnection, or
+# FCM_SERVICE_ACCOUNT_<SLUG> (the JSON itself or the path of the file; slug upper-cased,
+# "-" as "_"), which wins over the stored one. FCM_BASE_URL for tests and proxies.
+FCM_BASE_URL = env("FCM_BASE_URL", "https://fcm.googleapis.com").rstrip("/")
+FCM_TIMEOUT = env_int("FCM_TIMEOUT", 10)  # seconds per request (token and send)
+FCM_SERVICE_ACCOUNTS: dict[str, str] = {
+    _name.removeprefix("FCM_SERVICE_ACCOUNT_").lower().replace("_", "-"): _value
+    for _name, _value in os.environ.items()
+    if _name.startswith("FCM_SERVICE_ACCOUNT_") and _value
+}
 # Dunning levels of the daily overdue scan: days after the due date (reminder, 1. and 2.
 # Mahnung), the fee per level (EUR) and the new deadline given in the letter.
 DUNNING_DAYS = [int(d) for d in env_list("DUNNING_DAYS", "1,14,28")]

@@ -1,6 +1,6 @@
 """Files and holds on outbound thread entries, for channels whose message is a document.
 
-A letter's thread entry carries its PDF as an attachment, and a letter printed in the
+A letter's thread entry carries its PDF as an attachment (the letter's own stored file), and a letter printed in the
 office is not sent when the outbox hands it over: it waits for the print batch. The
 dispatch write-back calls these inside its transaction, right after it recorded the
 entries (``kommunikation.letters.services.thread_letters``).
@@ -31,6 +31,21 @@ def attach_document(
     attachment.file.save(filename, ContentFile(data), save=False)
     attachment.save()
     return attachment
+
+
+def attach_stored(
+    message: Message, *, filename: str, content_type: str, name: str, size: int, sha256: str
+) -> Attachment:
+    """Attach a file that is stored already (a letter's PDF, kept by the letter): the
+    attachment names the same file, nothing is written a second time."""
+    return Attachment.objects.create(
+        message=message,
+        file=name,
+        filename=filename[:255],
+        content_type=content_type,
+        size=size,
+        sha256=sha256,
+    )
 
 
 def hold_sent(message: Message, *, detail: str, at: dt.datetime) -> None:

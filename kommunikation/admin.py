@@ -110,6 +110,7 @@ class OutboundMessageAdmin(BrandScopedAdmin):
         )
 
 
+from kommunikation import push_admin as _push_admin  # noqa: E402, F401  (registers)
 from kommunikation import whatsapp_admin as _whatsapp_admin  # noqa: E402, F401  (registers)
 from kommunikation.automation import admin as _automation_admin  # noqa: E402, F401  (registers)
 from kommunikation.calls import admin as _calls_admin  # noqa: E402, F401  (registers)

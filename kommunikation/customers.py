@@ -102,6 +102,8 @@ def normalized_contact(channel: str, value: str) -> str:
     try:
         if channel == ContactChannel.EMAIL:
             return normalize_email(value)
+        if channel == ContactChannel.PUSH:
+            return value.strip()  # a device token, case-sensitive
         return normalize_phone(value)
     except ValueError as exc:
         raise ValidationError(str(exc), code="invalid") from None

@@ -57,6 +57,7 @@ from kommunikation.models import (
     ProviderBudget,
 )
 from kommunikation.outbox import BatchHistory, retry_delay
+from kommunikation.tracking import invite_link
 
 log = logging.getLogger(__name__)
 
@@ -391,6 +392,8 @@ def recipient_for(
     fixed address when it fits the channel, else the customer's first usable one."""
     if row.addresses.get(channel):
         return row.addresses[channel]
+    if channel == "push":
+        return _device_token(row, points)
     is_phone_channel = channel in PHONE_CHANNELS
     if row.to_address and ("@" not in row.to_address) == is_phone_channel:
         return row.to_address
@@ -410,6 +413,17 @@ def recipient_for(
     if is_phone_channel:
         usable.sort(key=lambda p: p.type != "mobile")  # stable: mobile first, then position
     return usable[0].value if usable else ""
+
+
+def _device_token(row: OutboundMessage, points: dict[int, list[ContactPoint]] | None) -> str:
+    """Push: the customer's device seen most recently (retired tokens are bouncing)."""
+    if row.customer_id is None:
+        return ""
+    if points is None:
+        points = _contact_points({row.customer_id})
+    devices = [p for p in points.get(row.customer_id, []) if p.channel == "push"]
+    devices.sort(key=lambda p: (p.last_seen_at or p.created_at, p.pk), reverse=True)
+    return devices[0].value if devices else ""
 
 
 @dataclass(frozen=True)
@@ -475,7 +489,12 @@ def render(row: OutboundMessage, channel: str) -> Rendered:
             language=row.language,
             context=row.context,
             variant_seed=row.idempotency_key,
-            links={"unsubscribe": links.unsubscribe_url, "preferences": links.preference_url},
+            links={
+                "unsubscribe": links.unsubscribe_url,
+                "preferences": links.preference_url,
+                # the messenger invite (seed 003), tracked: {{ whatsapp_link }}
+                "whatsapp": invite_link(row),
+            },
         )
     except Exception as exc:  # any template problem stops this message, visibly
         raise RenderError(
@@ -711,7 +730,7 @@ def _thread_and_mark(
     sent: list[tuple[OutboundMessage, Rendered]], threads: OutboundThreads
 ) -> None:
     _thread_sent(sent, threads)
-    _thread_letters([row for row, _rendered in sent if row.channel == "letter"])
+    _thread_letters([(row, rendered) for row, rendered in sent if row.channel == "letter"])
     _thread_calls([row for row, _rendered in sent if row.channel == "call"])
     written = _mark_sent([row for row, _rendered in sent])
     if written != len(sent):
@@ -750,12 +769,15 @@ def _thread_sent(sent: list[tuple[OutboundMessage, Rendered]], threads: Outbound
         row.message, row.conversation = message, item.conversation or message.conversation
 
 
-def _thread_letters(rows: list[OutboundMessage]) -> None:
+def _thread_letters(sent: list[tuple[OutboundMessage, Rendered]]) -> None:
     """Letters' thread entries get their PDF; one held for the print batch stays queued."""
-    if rows:
+    if sent:
         from kommunikation.letters.services import thread_letters
 
-        thread_letters(rows)
+        thread_letters(
+            [row for row, _rendered in sent],
+            documents={row.pk: rendered.pdf for row, rendered in sent if rendered.pdf},
+        )
 
 
 def _thread_calls(rows: list[OutboundMessage]) -> None:

@@ -111,7 +111,11 @@ class AddressForm(forms.ModelForm):
 class ContactPointForm(forms.Form):
     """A new address or number; "mobil" is a type of phone number."""
 
-    channel = forms.ChoiceField(label=_("Kanal"), choices=ContactChannel.choices)
+    # push devices register themselves through the API (kommunikation.events.devices)
+    channel = forms.ChoiceField(
+        label=_("Kanal"),
+        choices=[(c.value, c.label) for c in (ContactChannel.EMAIL, ContactChannel.PHONE)],
+    )
     value = forms.CharField(label=_("Adresse / Nummer"), max_length=254)
     type = forms.ChoiceField(label=_("Typ"), choices=ContactType.choices, initial=ContactType.WORK)
 

@@ -327,6 +327,8 @@ class Customer(models.Model):
 class ContactChannel(models.TextChoices):
     EMAIL = "email", _("E-Mail")
     PHONE = "phone", _("Telefon")
+    # a device of the brand's app: the value is its FCM registration token (push channel)
+    PUSH = "push", _("Push (App-Gerät)")
 
 
 class ContactType(models.TextChoices):
@@ -348,7 +350,8 @@ class ContactPoint(models.Model):
         Customer, on_delete=models.CASCADE, related_name="contact_points", verbose_name=_("Kunde")
     )
     channel = models.CharField(_("Kanal"), max_length=5, choices=ContactChannel.choices)
-    value = models.CharField(_("Adresse / Nummer"), max_length=254)
+    # 512: FCM registration tokens have no fixed length (today about 160 characters)
+    value = models.CharField(_("Adresse / Nummer"), max_length=512)
     type = models.CharField(_("Typ"), max_length=10, choices=ContactType.choices, default="work")
     position = models.PositiveSmallIntegerField(
         _("Reihenfolge"), default=0, help_text=_("0 = erste Adresse dieses Kanals.")
@@ -360,6 +363,8 @@ class ContactPoint(models.Model):
     # a call reached somebody else (issue 11 §4): kept, flagged, and unzustellbar as well
     wrong_number = models.BooleanField(_("falsche Nummer"), default=False)
     created_at = models.DateTimeField(_("angelegt"), auto_now_add=True)
+    # push devices: when the app last registered its token (stale tokens, FCM's 270 days)
+    last_seen_at = models.DateTimeField(_("zuletzt gemeldet"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("Kontaktweg")
@@ -392,6 +397,8 @@ class ContactPoint(models.Model):
 def normalize_contact(channel: str, value: str) -> str:
     if channel == ContactChannel.EMAIL:
         return normalize_email(value)
+    if channel == ContactChannel.PUSH:
+        return value.strip()  # a device token is case-sensitive: kept as the app sent it
     return normalize_phone(value)
 
 
@@ -603,5 +610,6 @@ from kommunikation.automation.models import (  # noqa: E402, F401
 from kommunikation.calls.models import CallTask  # noqa: E402, F401
 from kommunikation.events.models import Event, EventOutcome, EventSource  # noqa: E402, F401
 from kommunikation.letters.models import Letter, LetterConnection, PrintBatch  # noqa: E402, F401
+from kommunikation.push_connections import PushConnection  # noqa: E402, F401
 from kommunikation.sevdesk.models import SevdeskConnection, SevdeskSnapshot  # noqa: E402, F401
 from kommunikation.whatsapp_numbers import WhatsAppNumber  # noqa: E402, F401

@@ -97,6 +97,57 @@ def click(request, token: str):
     return HttpResponseRedirect(data["u"])
 
 
+# --- messenger invites (issue 11 §5, seed 003) ---------------------------------------
+# A WhatsApp click-to-chat link in an email or SMS goes through our redirect, counted as a
+# click on the message. The token names only the outbox row (short enough for an SMS);
+# the target is the brand's number with the prefilled text for that row.
+
+INVITE_SALT = "kommunikation.tracking.invite"
+
+
+def invite_target(row: OutboundMessage) -> str:
+    """The click-to-chat address behind a row's invite ("" when the brand has no number)."""
+    from templates_app.invites import click_to_chat_url, invite_text
+
+    customer = row.customer
+    text = invite_text(
+        language=row.language
+        or (customer.language if customer else "")
+        or row.brand.default_language,
+        brand_name=row.brand.name,
+        reference=customer.number if customer else "",
+    )
+    return click_to_chat_url(row.brand.whatsapp_number, text)
+
+
+def invite_link(row: OutboundMessage) -> str:
+    """The tracked invite link of a row ("" when the brand has no WhatsApp number)."""
+    if not row.brand.whatsapp_number:  # the brand's number (BusinessEntity), no query
+        return ""
+    token = signing.dumps(row.pk, salt=INVITE_SALT)
+    return settings.SITE_URL + reverse("tracking_invite", args=[token])
+
+
+@never_cache
+@require_GET
+def invite(request, token: str):
+    try:
+        pk = signing.loads(token, salt=INVITE_SALT)
+    except signing.BadSignature:
+        return HttpResponseBadRequest(_("Ungültiger Link."))
+    if type(pk) is not int or not 0 < pk < 2**63:
+        return HttpResponseBadRequest(_("Ungültiger Link."))
+    row = (
+        OutboundMessage.objects.select_related("message", "brand", "customer").filter(pk=pk).first()
+    )
+    target = invite_target(row) if row is not None else ""
+    if not target:
+        return HttpResponse(_("Diese Einladung gilt nicht mehr."), status=410)
+    if row.message is not None:
+        record_status(row.message, "clicked", detail=_("WhatsApp-Einladung geöffnet"))
+    return HttpResponseRedirect(target)
+
+
 # --- anymail's tracking webhook -------------------------------------------------------
 
 

@@ -43,4 +43,5 @@ urlpatterns = [
     path("aufgaben/<int:pk>/zuweisen/", call_views.call_task_assign, name="call_task_assign"),
     path("t/o/<str:token>/", tracking.open_pixel, name="tracking_open"),
     path("t/c/<str:token>/", tracking.click, name="tracking_click"),
+    path("t/w/<str:token>/", tracking.invite, name="tracking_invite"),
 ]

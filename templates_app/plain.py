@@ -143,6 +143,7 @@ class BrandData(TypedDict):
     logo_url: str
     imprint: str
     default_language: str
+    whatsapp: str  # the brand's WhatsApp number (E.164), "" for none
 
 
 def customer_data(customer) -> CustomerData:
@@ -196,6 +197,7 @@ def brand_data(brand) -> BrandData:
         logo_url=brand.logo.url if brand.logo else "",
         imprint=brand.imprint,
         default_language=brand.default_language,
+        whatsapp=brand.whatsapp_number,
     )
 
 
@@ -241,6 +243,7 @@ SAMPLE_BRAND = BrandData(
     logo_url="",
     imprint="Musterfirma GmbH · Beispielweg 1 · 10117 Berlin · HRB 12345 · USt-IdNr. DE123456789",
     default_language="de",
+    whatsapp="+4930123456789",
 )
 
 # Variables every template may use, whatever its event type.
@@ -252,6 +255,8 @@ COMMON_VARIABLES: dict[str, Any] = {
     "sender_name": "Ihr Team von Musterfirma",
     "unsubscribe_link": "https://example.org/abmelden/abc",
     "preferences_link": "https://example.org/einstellungen/abc",
+    # messenger invite (seed 003): click-to-chat to the brand's WhatsApp number
+    "whatsapp_link": "https://wa.me/4930123456789?text=Hallo%20Musterfirma%2C%20ich%20m%C3%B6chte",
     "language": "de",
     "today": dt.date(2025, 6, 16),
 }

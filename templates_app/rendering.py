@@ -634,7 +634,7 @@ def common_context(
         "en": f"Your {brand['name']} team",
         "nl": f"Het team van {brand['name']}",
     }.get(language, brand["name"])
-    return {
+    context = {
         "customer": customer,
         "customer_name": customer["name"],
         "brand": brand,
@@ -645,6 +645,21 @@ def common_context(
         "language": language,
         "today": today or timezone.localdate(),
     }
+    # the messenger invite: the sender's tracked link, else (previews) the address itself;
+    # a brand without WhatsApp number has none (a template using it stops: Variable fehlt)
+    whatsapp = links.get("whatsapp") or _whatsapp_link(brand, language, customer)
+    if whatsapp:
+        context["whatsapp_link"] = whatsapp
+    return context
+
+
+def _whatsapp_link(brand: BrandData, language: str, customer: CustomerData) -> str:
+    from templates_app.invites import click_to_chat_url, invite_text
+
+    text = invite_text(
+        language=language, brand_name=brand["name"], reference=customer.get("number") or ""
+    )
+    return click_to_chat_url(brand.get("whatsapp") or "", text)
 
 
 def render_version(

@@ -73,6 +73,7 @@ from kommunikation.models import (
     Event,
     EventSource,
     OutboundMessage,
+    PushConnection,
     SevdeskConnection,
     WhatsAppNumber,
 )
@@ -114,10 +115,13 @@ PUBLIC_URLS = {
     "compliance:confirm": "double opt-in confirmation; signed, expiring token",
     "tracking_open": "tracking pixel; signed token naming the outbox row",
     "tracking_click": "tracked link; signed token naming the outbox row and target",
+    "tracking_invite": "tracked WhatsApp invite; signed token naming the outbox row",
     "attachment_inline": "inline image of a sanitised mail; signed, expiring token",
     "api_events": "event API; Standard Webhooks signature of the source (its brand only)",
     "api_events_batch": "event API (batch); Standard Webhooks signature of the source",
     "api_openapi": "the event API's OpenAPI document; no data",
+    "api_devices": "push device registration; Standard Webhooks signature of the source",
+    "api_devices_retire": "push device retirement; Standard Webhooks signature of the source",
     "pingen_webhook": "Pingen's status callbacks; HMAC signature with the brand's signing key",
     "whatsapp_webhook": "Meta's webhook; X-Hub-Signature-256 with the brand's app secret",
 }
@@ -293,8 +297,11 @@ def build_world(brand: BusinessEntity, tag: str) -> dict:
         script=f"Leitfaden {tag}", due_at=dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.UTC),
         assignee=staff,
     )  # fmt: skip
+    # push (issue 11 §5): the brand's Firebase project
+    push = PushConnection.objects.create(brand=brand, project_id=f"app-{tag}")
     return {
         CallTask: call_task,
+        PushConnection: push,
         LetterConnection: letter_connection,
         Letter: letter,
         PrintBatch: print_batch,

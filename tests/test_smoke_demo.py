@@ -35,6 +35,7 @@ from kommunikation.automation.models import AutomationRule
 from kommunikation.calls.demo import seed_call_demo
 from kommunikation.calls.models import CallTask
 from kommunikation.demo import seed_demo
+from kommunikation.demo.letters import seed_letter_demo
 from kommunikation.letters.models import PrintBatch
 from kommunikation.models import BusinessEntity, Customer, Event
 from kommunikation.roles import ADMIN, AGENT
@@ -113,6 +114,8 @@ def _demo_data(django_db_setup, django_db_blocker, _media_root):
         load_rules_file(DEFAULT_FILE)
         seed_automation_demo(per_brand=1)
         seed_call_demo()  # call tasks: open, overdue and done (issue 11 §4)
+
+        seed_letter_demo()  # a Pingen letter and a print batch in customer threads
         call_command("demo_setup", stdout=io.StringIO())  # the demo login: a superuser
         User = get_user_model()
         # staff of a brand with WhatsApp chats (conversations without a subject)

@@ -61,8 +61,10 @@ def _errors(**fields: list[str]) -> dict[str, Any]:
     return {"errors": fields}
 
 
-def receive(*, body: bytes, headers, batch: bool) -> ApiResponse:
-    """The whole request: source, signature, JSON, then the event(s)."""
+def authenticate(*, body: bytes, headers) -> tuple[EventSource | None, Any, ApiResponse | None]:
+    """(source, parsed JSON, None) of a signed request, else (None, None, the refusal).
+
+    Every endpoint under /api/v1/ that a source calls (events, devices) starts here."""
     source = (
         EventSource.objects.select_related("brand")
         .filter(slug=headers.get("x-event-source", ""))
@@ -70,20 +72,29 @@ def receive(*, body: bytes, headers, batch: bool) -> ApiResponse:
     )
     if source is None:
         logger.warning("event API: unknown source %r", headers.get("x-event-source", ""))
-        return ApiResponse(401, {"error": "invalid_signature"})
+        return None, None, ApiResponse(401, {"error": "invalid_signature"})
     try:
         which = verify(body, headers, source.secrets_to_try())
     except SignatureError as exc:
         logger.warning("event API: %s refused: %s", source.slug, exc)
-        return ApiResponse(401, {"error": "invalid_signature"})
+        return None, None, ApiResponse(401, {"error": "invalid_signature"})
     if not source.active:
         # 410 tells Standard Webhooks senders to stop delivering
-        return ApiResponse(410, {"error": "source_inactive"})
+        return None, None, ApiResponse(410, {"error": "source_inactive"})
     source.note_use(which)
     try:
         data = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        return ApiResponse(400, _errors(body=[_("Kein gültiges JSON: %(error)s") % {"error": exc}]))
+        error = _errors(body=[_("Kein gültiges JSON: %(error)s") % {"error": exc}])
+        return None, None, ApiResponse(400, error)
+    return source, data, None
+
+
+def receive(*, body: bytes, headers, batch: bool) -> ApiResponse:
+    """The whole request: source, signature, JSON, then the event(s)."""
+    source, data, refused = authenticate(body=body, headers=headers)
+    if refused is not None:
+        return refused
     if not batch:
         return submit(source, data)
     if not isinstance(data, dict) or not isinstance(data.get("events"), list):

@@ -165,6 +165,96 @@ def _schemas() -> dict[str, Any]:
                 }
             },
         },
+        **_device_schemas(),
+    }
+
+
+# --- push devices (kommunikation.events.devices) ------------------------------------------
+
+DEVICE_TOKEN_SCHEMA = {
+    "type": "string",
+    "pattern": "^[A-Za-z0-9_\\-:.]{16,512}$",
+    "description": "The FCM registration token of one app install.",
+}
+
+
+def _device_schemas() -> dict[str, Any]:
+    return {
+        "DeviceIn": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["customer", "token"],
+            "properties": {
+                "customer": {"$ref": "#/components/schemas/CustomerRef"},
+                "token": DEVICE_TOKEN_SCHEMA,
+            },
+        },
+        "DeviceAnswer": {
+            "type": "object",
+            "required": ["device"],
+            "properties": {
+                "device": {
+                    "type": "object",
+                    "required": ["id", "customer", "active"],
+                    "properties": {
+                        "id": {"type": "integer"},
+                        "customer": {
+                            "type": "object",
+                            "properties": {"id": {"type": "integer"}, "number": _TEXT},
+                        },
+                        "registered_at": {"type": "string", "format": "date-time"},
+                        "last_seen_at": {"type": ["string", "null"], "format": "date-time"},
+                        "active": {"type": "boolean"},
+                    },
+                }
+            },
+        },
+        "DeviceRetireIn": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["token"],
+            "properties": {"token": DEVICE_TOKEN_SCHEMA},
+        },
+        "DeviceRetireAnswer": {
+            "type": "object",
+            "required": ["retired"],
+            "properties": {"retired": {"type": "integer", "minimum": 0}},
+        },
+    }
+
+
+def _device_paths() -> dict[str, Any]:
+    return {
+        "/devices": {
+            "post": {
+                "operationId": "postDevice",
+                "summary": "Register a push device (FCM token) of a customer",
+                "description": "Call at login and whenever the app's token changes. A token "
+                "registered for another customer of the brand moves to this one. Push "
+                "messages go to the customer's device seen most recently; a token Firebase "
+                "reports as unregistered is retired by us.",
+                "parameters": _HEADERS,
+                "requestBody": {"required": True, **_json("DeviceIn", "The device.")},
+                "responses": {
+                    "201": _json("DeviceAnswer", "Registered."),
+                    "200": _json("DeviceAnswer", "Known: seen again (and active again)."),
+                    "422": _json("Error", "customer_not_found: no such customer of the brand."),
+                    **_refusals(),
+                },
+            }
+        },
+        "/devices/retire": {
+            "post": {
+                "operationId": "retireDevice",
+                "summary": "Retire a push device (logout)",
+                "parameters": _HEADERS,
+                "requestBody": {"required": True, **_json("DeviceRetireIn", "The token.")},
+                "responses": {
+                    "200": _json("DeviceRetireAnswer", "How many registrations were retired."),
+                    **_refusals(),
+                },
+            }
+        },
     }
 
 
@@ -240,6 +330,7 @@ def openapi_document() -> dict[str, Any]:
                     "responses": {"200": _json("BatchOut", "One result per event."), **_refusals()},
                 }
             },
+            **_device_paths(),
         },
         "components": {"schemas": _schemas()},
     }

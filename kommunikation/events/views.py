@@ -7,11 +7,11 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from kommunikation.events import api
+from kommunikation.events import api, devices
 from kommunikation.events.openapi import openapi_document
 
 
-def _receive(request: HttpRequest, *, batch: bool) -> JsonResponse:
+def _receive(request: HttpRequest, *, batch: bool = False, handler=None) -> JsonResponse:
     limit = settings.EVENT_API_MAX_BYTES
     try:
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
@@ -27,7 +27,10 @@ def _receive(request: HttpRequest, *, batch: bool) -> JsonResponse:
     body = request.read(limit + 1)
     if len(body) > limit:
         return JsonResponse({"error": "too_large", "limit": limit}, status=413)
-    result = api.receive(body=body, headers=request.headers, batch=batch)
+    if handler is not None:
+        result = handler(body=body, headers=request.headers)
+    else:
+        result = api.receive(body=body, headers=request.headers, batch=batch)
     return JsonResponse(result.body, status=result.status, headers=result.headers)
 
 
@@ -42,6 +45,18 @@ def post_event(request: HttpRequest) -> JsonResponse:
 @require_POST
 def post_events_batch(request: HttpRequest) -> JsonResponse:
     return _receive(request, batch=True)
+
+
+@csrf_exempt
+@require_POST
+def post_device(request: HttpRequest) -> JsonResponse:
+    return _receive(request, handler=devices.receive_registration)
+
+
+@csrf_exempt
+@require_POST
+def post_device_retire(request: HttpRequest) -> JsonResponse:
+    return _receive(request, handler=devices.receive_retirement)
 
 
 @require_GET

@@ -5,6 +5,8 @@ number, subject, pages), then every letter as it was rendered, merged with pypdf
 letters are claimed for the batch in a short transaction first (two Team-Leads pressing
 the button at once get one batch, not two), the PDF is built outside it, and the letters
 are then marked sent on their thread entries' timelines. The batch is kept for download.
+A brand whose letter connection prints "beidseitig" (duplex) gets a batch in which every
+letter starts on a new sheet.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from pypdf import PdfReader, PdfWriter
 
+from kommunikation.letters.connection import letter_config
 from kommunikation.letters.models import Letter, PostalStatus, PrintBatch
 from kommunikation.letters.services import apply_postal_status
 from kommunikation.models import BusinessEntity
@@ -44,29 +47,43 @@ def ready_letters(brands, *, day: dt.date):
     )
 
 
-def cover_sheet(batch: PrintBatch, letters: list[Letter]) -> bytes:
+def cover_sheet(batch: PrintBatch, letters: list[Letter], *, duplex: bool = False) -> bytes:
     html = render_to_string(
         "kommunikation/print_cover.html",
         {
             "batch": batch,
             "letters": letters,
             "pages": sum(letter.pages for letter in letters),
+            "duplex": duplex,
         },
     )
     return weasyprint.HTML(string=html, url_fetcher=_FETCHER, base_url=".").write_pdf()
 
 
-def batch_pdf(batch: PrintBatch, letters: list[Letter]) -> tuple[bytes, int]:
-    """The batch as one PDF (cover sheet first) and its page count."""
+def batch_pdf(
+    batch: PrintBatch, letters: list[Letter], *, duplex: bool = False
+) -> tuple[bytes, int]:
+    """The batch as one PDF (cover sheet first) and its page count.
+
+    `duplex` (the brand prints on both sides): every document gets an even number of
+    pages, a blank back page after an odd one, so each letter starts on a new sheet
+    and no letter is printed on the back of another customer's.
+    """
     writer = PdfWriter()
-    # page by page: append() would also merge outlines and named destinations, which the
-    # letters do not have, at several times the cost
-    for page in PdfReader(io.BytesIO(cover_sheet(batch, letters))).pages:
-        writer.add_page(page)
+
+    def add(pdf: bytes) -> None:
+        # page by page: append() would also merge outlines and named destinations, which
+        # the letters do not have, at several times the cost
+        pages = PdfReader(io.BytesIO(pdf)).pages
+        for page in pages:
+            writer.add_page(page)
+        if duplex and len(pages) % 2:
+            writer.add_blank_page()  # the size of the page before it
+
+    add(cover_sheet(batch, letters, duplex=duplex))
     for letter in letters:
         with letter.pdf.open("rb") as handle:
-            for page in PdfReader(io.BytesIO(handle.read())).pages:
-                writer.add_page(page)
+            add(handle.read())
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue(), len(writer.pages)
@@ -96,8 +113,9 @@ def make_print_batch(
     batch, letters = _claim(brand, day, user, now)
     if batch is None:
         return None
+    duplex = letter_config(brand).print_mode == "duplex"
     try:
-        pdf, pages = batch_pdf(batch, letters)
+        pdf, pages = batch_pdf(batch, letters, duplex=duplex)
     except Exception:
         # nothing printed: the letters wait for the next batch
         Letter.objects.filter(batch=batch).update(batch=None)

@@ -10,6 +10,7 @@ provider says it happened, and the letter's status never goes back to an earlier
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import io
 
 from django.core.files.base import ContentFile
@@ -18,7 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from pypdf import PdfReader
 
-from conversations.documents import attach_document, hold_sent
+from conversations.documents import attach_stored, hold_sent
 from conversations.models import Message
 from conversations.outbound import record_note, record_status
 from kommunikation.letters.models import RANK, Letter, LetterMode, PostalStatus
@@ -81,22 +82,33 @@ def record_letter(
     return letter
 
 
-def thread_letters(rows: list[OutboundMessage]) -> None:
+def thread_letters(
+    rows: list[OutboundMessage], *, documents: dict[int, bytes] | None = None
+) -> None:
     """In the dispatch write-back, after the thread entries were recorded: each letter's
-    entry gets its PDF, and a letter held for printing stays "queued" ("zum Druck bereit")."""
+    entry gets its PDF, and a letter held for printing stays "queued" ("zum Druck bereit").
+
+    The PDF is stored once, by the letter; the thread's attachment names that same file.
+    `documents`: the PDFs as rendered, by outbox row (spares reading them back to hash).
+    """
+    documents = documents or {}
     letters = Letter.objects.filter(outbound_id__in=[row.pk for row in rows])
     by_outbound = {letter.outbound_id: letter for letter in letters}
     for row in rows:
         letter = by_outbound.get(row.pk)
         if letter is None or row.message is None:
             continue
-        with letter.pdf.open("rb") as handle:
-            data = handle.read()
-        attach_document(
+        data = documents.get(row.pk)
+        if not data:
+            with letter.pdf.open("rb") as handle:
+                data = handle.read()
+        attach_stored(
             row.message,
             filename=letter_filename(letter.outbound_id),
             content_type="application/pdf",
-            data=data,
+            name=letter.pdf.name,
+            size=len(data),
+            sha256=hashlib.sha256(data).hexdigest(),
         )
         if letter.status == PostalStatus.READY:
             hold_sent(row.message, detail=str(PostalStatus.READY.label), at=row.sent_at)

@@ -41,6 +41,7 @@ SIGNED = {
     ],
     "tracking_open": [signing.dumps(v, salt=tracking.TRACKING_SALT) for v in NONSENSE],
     "tracking_click": [signing.dumps(v, salt=tracking.TRACKING_SALT) for v in NONSENSE],
+    "tracking_invite": [signing.dumps(v, salt=tracking.INVITE_SALT) for v in NONSENSE + [0, -1]],
     "attachment_inline": [
         signing.TimestampSigner(salt="inline-attachment").sign(v)
         for v in ["x", "", "-1", str(10**30)]

@@ -372,7 +372,7 @@ def test_the_openapi_document_is_valid_3_1_and_served(client):
     document = response.json()
     assert document["openapi"] == "3.1.0"
     validate(document)
-    assert set(document["paths"]) == {"/events", "/events/batch"}
+    assert set(document["paths"]) == {"/events", "/events/batch", "/devices", "/devices/retire"}
 
 
 def test_the_documented_schema_accepts_what_the_api_accepts_and_refuses_the_rest():

@@ -98,3 +98,23 @@ def test_a_customer_without_a_postal_address_gets_no_letter(brand_a, settings):
     row.refresh_from_db()
     assert row.status == OutboundStatus.FAILED
     assert not Letter.objects.exists()
+
+
+def test_the_letter_pdf_is_stored_once_for_the_letter_and_its_thread_entry(brand_a, settings):
+    from pathlib import Path
+
+    settings.LETTER_MODE = "selfprint"
+    row = enqueue_letter(letter_customer(brand_a))
+
+    assert dispatch_batch().sent == 1
+
+    row.refresh_from_db()
+    letter = Letter.objects.get(outbound=row)
+    attachment = row.message.attachments.get()
+    assert attachment.file.name == letter.pdf.name
+    assert attachment.size == letter.pdf.size
+    import hashlib
+
+    assert attachment.sha256 == hashlib.sha256(letter.pdf.read()).hexdigest()
+    stored = [p for p in Path(settings.MEDIA_ROOT).rglob("*") if p.is_file()]
+    assert len(stored) == 1 and stored[0].read_bytes().startswith(b"%PDF")

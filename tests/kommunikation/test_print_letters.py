@@ -141,3 +141,22 @@ def test_the_daily_schedule_prints_every_self_printing_brand(ready):
         print_letters()
         == "1 Druckstapel, 3 Briefe, " + f"{PrintBatch.objects.get().page_count} Seiten"
     )
+
+
+def test_a_duplex_batch_starts_every_letter_on_a_new_sheet(ready, brand_a):
+    from kommunikation.letters.models import LetterConnection
+
+    LetterConnection.objects.create(brand=brand_a, mode="selfprint", print_mode="duplex")
+    call_command("print_letters", "--date", "25.11.2026")
+
+    batch = PrintBatch.objects.get()
+    pages = pdf_pages(batch.file.read())
+    # cover 1 + blank, then each letter padded to an even count
+    expected = 2 + sum(letter.pages + letter.pages % 2 for letter in ready)
+    assert len(pages) == batch.page_count == expected
+    assert "Beidseitig drucken." in pages[0] and pages[1].strip() == ""
+    starts = [
+        next(i for i, text in enumerate(pages) if i and name in text)
+        for name in ("Anna Müller", "Bernd Schulz", "Clara Weber")
+    ]
+    assert starts[0] == 2 and all(index % 2 == 0 for index in starts)  # each on a front side

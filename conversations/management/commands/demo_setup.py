@@ -32,6 +32,11 @@ class Command(BaseCommand):
 
             calls = seed_call_demo()
             self.stdout.write(f"{calls} Demo-Anrufaufgaben geplant.")
+
+            from kommunikation.demo.letters import seed_letter_demo
+
+            letters = seed_letter_demo()
+            self.stdout.write(f"{letters} Demo-Briefe (Pingen, Druckstapel) in den Verläufen.")
         User = get_user_model()
         user, created = User.objects.get_or_create(
             username=DEMO_USER,
