@@ -76,7 +76,10 @@ def is_loopback(host: str) -> bool:
 
 
 def connect(mailbox: Mailbox) -> BaseMailBox:
-    """Implicit TLS when ``imap_ssl``; otherwise STARTTLS whenever the server offers it."""
+    """Implicit TLS when ``imap_ssl``; otherwise STARTTLS whenever the server offers it.
+
+    An OAuth2 token is fetched first: when the provider refuses it, no connection is made."""
+    token = access_token(mailbox) if mailbox.uses_oauth else None
     if mailbox.imap_ssl:
         client: BaseMailBox = _SSLMailBox(
             mailbox.imap_host,
@@ -93,17 +96,13 @@ def connect(mailbox: Mailbox) -> BaseMailBox:
             raise MailAuthError(
                 _("Der IMAP-Server bietet kein TLS an; ein Token geht nur verschlüsselt hinaus.")
             )
-    if not mailbox.uses_oauth:
+    if token is None:
         return client.login(mailbox.imap_user, mailbox.imap_password, initial_folder=None)
     try:
-        token = access_token(mailbox)
-        try:
-            return client.xoauth2(mailbox.login_user, token.access_token, initial_folder=None)
-        except imaplib.IMAP4.error as exc:  # NO / BAD to AUTHENTICATE
-            raise MailAuthError(imap_refusal(mailbox, exc)) from exc
-    except BaseException:
+        return client.xoauth2(mailbox.login_user, token.access_token, initial_folder=None)
+    except imaplib.IMAP4.error as exc:  # NO / BAD to AUTHENTICATE
         client.client.shutdown()
-        raise
+        raise MailAuthError(imap_refusal(mailbox, exc)) from exc
 
 
 def imap_refusal(mailbox: Mailbox, exc: Exception) -> str:
