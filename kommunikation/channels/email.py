@@ -60,7 +60,14 @@ class EmailChannel(ChannelAdapter):
         self.mailbox_connections = {}  # mailbox id -> its open SMTP backend
 
     def open(self) -> None:
+        from conversations.mailbox_smtp import sending_mailboxes
+
+        self.mailboxes = sending_mailboxes()
         self.connection = get_connection(fail_silently=False)
+        if self.mailboxes:
+            # some brands send through their own account: the shared server connects
+            # when a message needs it (it may not even exist, as with Microsoft 365 alone)
+            return
         try:
             self.connection.open()
         except (OSError, smtplib.SMTPException) as exc:

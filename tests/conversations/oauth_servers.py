@@ -16,12 +16,14 @@ import datetime as dt
 import ipaddress
 import json
 import re
+import socket
 import ssl
 import tempfile
 from pathlib import Path
 from urllib.parse import parse_qs
 
 import jwt
+import pytest
 from aiosmtpd.smtp import AuthResult
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -245,10 +247,10 @@ class GoogleToken:
 
 
 class XOAuth2SMTP:
-    """An SMTP server that accepts AUTH XOAUTH2 for known (user, token) pairs only."""
+    """An SMTP server that accepts AUTH XOAUTH2 for the (user, token) pairs ``accept`` allows."""
 
     def __init__(self) -> None:
-        self.valid: set[tuple[str, str]] = set()
+        self.accept = lambda user, token: False
         self.messages: list[tuple[str, str, list[str], bytes]] = []
         self.attempts: list[tuple[str, str]] = []
 
@@ -260,7 +262,7 @@ class XOAuth2SMTP:
         fields = dict(p.split("=", 1) for p in raw.decode().split("\x01") if "=" in p)
         pair = (fields.get("user", ""), fields.get("auth", "").removeprefix("Bearer "))
         self.attempts.append(pair)
-        if pair in self.valid:
+        if self.accept(*pair):
             return AuthResult(success=True, auth_data=pair)
         await server.challenge_auth(json.dumps({"status": "401", "schemes": "bearer"}))
         return AuthResult(
@@ -271,3 +273,43 @@ class XOAuth2SMTP:
         user, token = session.auth_data or ("", "")
         self.messages.append((user, token, list(envelope.rcpt_tos), envelope.content))
         return "250 OK"
+
+
+# --- fixtures (imported by the test modules that use them) ------------------------------
+
+
+@pytest.fixture(scope="session")
+def _ms_server():
+    server = MicrosoftLogin().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def ms_login(_ms_server, settings, monkeypatch):
+    """The Microsoft login service, reset for each test; its certificate is trusted."""
+    from conversations.mail_oauth import clear_token_cache
+
+    monkeypatch.setenv("SSL_CERT_FILE", str(_ms_server.cert))  # httpx reads it
+    settings.MAIL_OAUTH_MICROSOFT_LOGIN_URL = _ms_server.url
+    _ms_server.tokens_issued.clear()
+    _ms_server.token_requests.clear()
+    _ms_server.consent = True
+    clear_token_cache()
+    yield _ms_server
+    clear_token_cache()
+
+
+@pytest.fixture
+def xoauth2_smtp():
+    from aiosmtpd.controller import Controller
+
+    handler = XOAuth2SMTP()
+    with socket.socket() as sock:  # Controller cannot take port 0
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    controller = Controller(handler, hostname="127.0.0.1", port=port, auth_require_tls=False)
+    controller.start()
+    handler.port = port
+    yield handler
+    controller.stop()

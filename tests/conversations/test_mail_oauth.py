@@ -18,7 +18,6 @@ from tests.conversations.oauth_servers import (
     SECRET,
     TENANT,
     GoogleToken,
-    MicrosoftLogin,
     google_service_account,
 )
 
@@ -26,27 +25,10 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
-def _fresh_cache():
+def _fresh_cache():  # Google's tokens (ms_login clears for Microsoft)
     clear_token_cache()
     yield
     clear_token_cache()
-
-
-@pytest.fixture(scope="module")
-def _ms_server():
-    server = MicrosoftLogin().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def ms_login(_ms_server, settings, monkeypatch):
-    monkeypatch.setenv("SSL_CERT_FILE", str(_ms_server.cert))  # httpx trusts our test cert
-    settings.MAIL_OAUTH_MICROSOFT_LOGIN_URL = _ms_server.url
-    _ms_server.tokens_issued.clear()
-    _ms_server.token_requests.clear()
-    _ms_server.consent = True
-    return _ms_server
 
 
 def microsoft_mailbox(brand, **kwargs) -> Mailbox:
