@@ -9,8 +9,10 @@ EHLO comes first and only 235 counts.
 
 from __future__ import annotations
 
+import hashlib
 import smtplib
 import ssl
+import time
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -111,8 +113,42 @@ def mailbox_for(mailboxes: list[Mailbox], from_email: str) -> Mailbox | None:
     )
 
 
+# mailbox id -> (monotonic deadline, credentials fingerprint, reason): a mailbox that
+# refused to sign in is not asked again for a minute, so a batch of 200 replies makes one
+# token request and one SMTP login, not 200 (the dispatch worker drops the adapter after
+# each transient error, so this cannot live on the adapter)
+_refusals: dict[int, tuple[float, str, str]] = {}
+REFUSAL_PAUSE_SECONDS = 60
+
+
+def _credentials(mailbox: Mailbox) -> str:
+    parts = (
+        mailbox.auth_mode, mailbox.oauth_tenant_id, mailbox.oauth_client_id,
+        mailbox.oauth_client_secret, mailbox.google_service_account, mailbox.imap_password,
+        mailbox.login_user, mailbox.effective_smtp_host, str(mailbox.smtp_port),
+    )  # fmt: skip
+    return hashlib.sha256("\x00".join(parts).encode()).hexdigest()
+
+
+def recent_refusal(mailbox: Mailbox) -> str:
+    """Why the mailbox refused within the last minute (with these credentials), else ""."""
+    deadline, credentials, reason = _refusals.get(mailbox.pk, (0.0, "", ""))
+    if time.monotonic() < deadline and credentials == _credentials(mailbox):
+        return reason
+    return ""
+
+
+def forget_refusals() -> None:
+    _refusals.clear()
+
+
 def record_send_error(mailbox: Mailbox, error: str) -> None:
     """Sending failed to sign in: the admin sees why on the mailbox."""
+    _refusals[mailbox.pk] = (
+        time.monotonic() + REFUSAL_PAUSE_SECONDS,
+        _credentials(mailbox),
+        error,
+    )
     Mailbox.objects.filter(pk=mailbox.pk).update(last_error=error[:2000])
 
 

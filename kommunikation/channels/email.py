@@ -91,6 +91,7 @@ class EmailChannel(ChannelAdapter):
         from conversations.mailbox_smtp import (
             MailboxSMTPBackend,
             mailbox_for,
+            recent_refusal,
             record_send_error,
             sending_mailboxes,
         )
@@ -100,6 +101,9 @@ class EmailChannel(ChannelAdapter):
         mailbox = mailbox_for(self.mailboxes.get(out.brand.pk, []), out.from_email)
         if mailbox is None:
             return self.connection
+        refused = recent_refusal(mailbox)  # one sign-in attempt a minute, not one per mail
+        if refused:
+            raise TransientError(f"{mailbox}: {refused}")
         backend = self.mailbox_connections.get(mailbox.pk)
         if backend is None or backend.connection is None:
             backend = MailboxSMTPBackend(mailbox)

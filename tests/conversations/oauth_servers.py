@@ -304,6 +304,9 @@ def ms_login(_ms_server, settings, monkeypatch):
 def xoauth2_smtp():
     from aiosmtpd.controller import Controller
 
+    from conversations.mailbox_smtp import forget_refusals
+
+    forget_refusals()
     handler = XOAuth2SMTP()
     with socket.socket() as sock:  # Controller cannot take port 0
         sock.bind(("127.0.0.1", 0))
@@ -313,3 +316,4 @@ def xoauth2_smtp():
     handler.port = port
     yield handler
     controller.stop()
+    forget_refusals()

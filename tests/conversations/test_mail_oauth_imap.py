@@ -228,15 +228,17 @@ def test_a_refused_smtp_login_keeps_the_reply_for_later_and_tells_the_admin(
     ms_login, xoauth2_smtp, reply, brand_a
 ):
     mailbox = sending_mailbox(brand_a, xoauth2_smtp)  # the server accepts no token
-    row = reply()
+    row, other = reply("reply:1"), reply("reply:2")
 
     dispatch_batch()
 
     row.refresh_from_db()
-    assert row.status == OutboundStatus.QUEUED
+    other.refresh_from_db()
+    assert (row.status, other.status) == (OutboundStatus.QUEUED,) * 2
     assert "Exchange Online lehnt die SMTP-Anmeldung" in row.last_error
+    assert "Exchange Online lehnt die SMTP-Anmeldung" in other.last_error
     assert xoauth2_smtp.messages == []
-    assert len(xoauth2_smtp.attempts) == 1
+    assert len(xoauth2_smtp.attempts) == 1  # one sign-in for the batch, not one per mail
     mailbox.refresh_from_db()
     assert "SMTP.SendAsApp" in mailbox.last_error
     assert "535 5.7.3 Authentication unsuccessful" in mailbox.last_error
