@@ -212,6 +212,19 @@ EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30)
 EMAIL_FILE_PATH = BASE_DIR / "var" / "mail"
+# Mailboxes of Microsoft 365 / Google Workspace (OAuth2, XOAUTH2 over IMAP and SMTP).
+# The client id and secret (Microsoft) or the service-account key file (Google) given here
+# serve every mailbox that leaves its own fields empty: one app registration for the
+# installation. The login URL changes only for national clouds (login.microsoftonline.us).
+MAIL_OAUTH_MICROSOFT_LOGIN_URL = env(
+    "MAIL_OAUTH_MICROSOFT_LOGIN_URL", "https://login.microsoftonline.com"
+)
+MAIL_OAUTH_MICROSOFT_CLIENT_ID = env("MAIL_OAUTH_MICROSOFT_CLIENT_ID")
+MAIL_OAUTH_MICROSOFT_CLIENT_SECRET = env("MAIL_OAUTH_MICROSOFT_CLIENT_SECRET")
+MAIL_OAUTH_GOOGLE_SERVICE_ACCOUNT_FILE = env("MAIL_OAUTH_GOOGLE_SERVICE_ACCOUNT_FILE")
+MAIL_OAUTH_TIMEOUT = env_int("MAIL_OAUTH_TIMEOUT", 20)
+# a token with less than this left is fetched anew (Exchange ends IMAP sessions at expiry)
+MAIL_OAUTH_REFRESH_MARGIN_SECONDS = env_int("MAIL_OAUTH_REFRESH_MARGIN_SECONDS", 300)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "Kundenkommunikation <noreply@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 

@@ -1,12 +1,12 @@
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
+from conversations.mailbox_admin import MailboxAdmin  # noqa: F401 (registers the admin)
 from conversations.models import (
     Attachment,
     ClassificationChange,
     Conversation,
     ConversationChange,
-    Mailbox,
     Message,
     RawEmail,
     SenderModel,
@@ -15,15 +15,6 @@ from conversations.models import (
     WebhookDelivery,
 )
 from kommunikation.admin_scoping import BrandScopedAdmin, BrandScopedInline
-
-
-@admin.register(Mailbox)
-class MailboxAdmin(BrandScopedAdmin):
-    brand_path = "brand"
-    list_display = ["name", "brand", "address", "imap_host", "active", "last_fetched_at"]
-    list_filter = ["brand", "active"]
-    search_fields = ["name", "address", "imap_host", "imap_user"]
-    readonly_fields = ["uidvalidity", "last_uid", "last_fetched_at", "last_error"]
 
 
 class MessageInline(BrandScopedInline, admin.StackedInline):

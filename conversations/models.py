@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -66,6 +67,11 @@ class Mailbox(models.Model):
     the server is only read, never changed.
     """
 
+    class AuthMode(models.TextChoices):
+        PASSWORD = "password", _("Passwort")
+        MICROSOFT = "microsoft", _("Microsoft 365 (OAuth2)")
+        GOOGLE = "google", _("Google Workspace (OAuth2)")
+
     brand = models.ForeignKey(
         BusinessEntity, on_delete=models.CASCADE, related_name="mailboxes", verbose_name=_("Marke")
     )
@@ -77,6 +83,45 @@ class Mailbox(models.Model):
     imap_user = models.CharField(_("IMAP-Benutzer"), max_length=200, blank=True)
     imap_password = models.CharField(_("IMAP-Passwort"), max_length=200, blank=True)
     imap_folder = models.CharField(_("Ordner"), max_length=200, default="INBOX")
+    # OAuth2 (conversations/mail_oauth.py): imap_user is the mailbox signed in as (the
+    # XOAUTH2 user=, and for Google the user impersonated); the secrets are written in the
+    # admin and never shown again.
+    auth_mode = models.CharField(
+        _("Anmeldung"), max_length=20, choices=AuthMode.choices, default=AuthMode.PASSWORD
+    )
+    oauth_tenant_id = models.CharField(
+        _("Mandanten-ID (Tenant)"),
+        max_length=100,
+        blank=True,
+        help_text=_("Microsoft 365: Verzeichnis-ID von der Übersichtsseite der App-Registrierung."),
+    )
+    oauth_client_id = models.CharField(
+        _("Client-ID"),
+        max_length=200,
+        blank=True,
+        help_text=_("Microsoft 365: Anwendungs-ID der App-Registrierung."),
+    )
+    oauth_client_secret = models.CharField(
+        _("geheimer Clientschlüssel"), max_length=500, blank=True
+    )
+    google_service_account = models.TextField(_("Google-Dienstkonto (JSON-Schlüssel)"), blank=True)
+    smtp_send = models.BooleanField(
+        _("E-Mails der Marke über dieses Konto senden"),
+        default=False,
+        help_text=_(
+            "Ausgehende E-Mails der Marke gehen per SMTP über dieses Konto hinaus, die mit "
+            "dieser Absenderadresse zuerst."
+        ),
+    )
+    smtp_host = models.CharField(
+        _("SMTP-Server"),
+        max_length=200,
+        blank=True,
+        help_text=_("Leer: smtp.office365.com bzw. smtp.gmail.com."),
+    )
+    smtp_port = models.PositiveIntegerField(
+        _("SMTP-Port"), default=587, help_text=_("587 mit STARTTLS, 465 mit TLS.")
+    )
     active = models.BooleanField(_("aktiv"), default=True)
     uidvalidity = models.BigIntegerField(_("UIDVALIDITY"), null=True, blank=True, editable=False)
     last_uid = models.BigIntegerField(_("zuletzt geholte UID"), default=0, editable=False)
@@ -100,7 +145,40 @@ class Mailbox(models.Model):
 
     @property
     def fetches_imap(self) -> bool:
-        return bool(self.active and self.imap_host and self.imap_user)
+        user = self.login_user if self.uses_oauth else self.imap_user
+        return bool(self.active and self.imap_host and user)
+
+    @property
+    def uses_oauth(self) -> bool:
+        return self.auth_mode != self.AuthMode.PASSWORD
+
+    @property
+    def login_user(self) -> str:
+        """The account signed in as: the IMAP user, else the mailbox's address."""
+        return self.imap_user or self.address
+
+    @property
+    def effective_smtp_host(self) -> str:
+        defaults = {
+            self.AuthMode.MICROSOFT: "smtp.office365.com",
+            self.AuthMode.GOOGLE: "smtp.gmail.com",
+        }
+        return self.smtp_host or defaults.get(self.auth_mode, self.imap_host)
+
+    @property
+    def effective_client_id(self) -> str:
+        return self.oauth_client_id or settings.MAIL_OAUTH_MICROSOFT_CLIENT_ID
+
+    @property
+    def effective_client_secret(self) -> str:
+        return self.oauth_client_secret or settings.MAIL_OAUTH_MICROSOFT_CLIENT_SECRET
+
+    @property
+    def effective_service_account(self) -> str:
+        """The JSON key: stored, else the file MAIL_OAUTH_GOOGLE_SERVICE_ACCOUNT_FILE names."""
+        if self.google_service_account or not settings.MAIL_OAUTH_GOOGLE_SERVICE_ACCOUNT_FILE:
+            return self.google_service_account
+        return Path(settings.MAIL_OAUTH_GOOGLE_SERVICE_ACCOUNT_FILE).read_text()
 
 
 class RawEmail(models.Model):

@@ -10,6 +10,11 @@ connection: the same MIME structure Django would build (multipart/alternative,
 utf-8, 8bit or quoted-printable for over-long lines), for a tenth of the CPU.
 Everything else (attachments, non-ASCII addresses, anymail ESPs) goes through
 EmailMultiAlternatives.
+
+A brand may send through its own mailbox account instead (a Mailbox with ``smtp_send``:
+Microsoft 365 or Google Workspace with XOAUTH2, or its password): the message whose From
+is that mailbox's address goes through it, else through the brand's first such mailbox.
+Those connections open on first use in the batch.
 """
 
 from __future__ import annotations
@@ -51,9 +56,18 @@ class EmailChannel(ChannelAdapter):
 
     def __init__(self):
         self.connection = None
+        self.mailboxes = None  # brand id -> its sending mailboxes, loaded once per batch
+        self.mailbox_connections = {}  # mailbox id -> its open SMTP backend
 
     def open(self) -> None:
+        from conversations.mailbox_smtp import sending_mailboxes
+
+        self.mailboxes = sending_mailboxes()
         self.connection = get_connection(fail_silently=False)
+        if self.mailboxes:
+            # some brands send through their own account: the shared server connects
+            # when a message needs it (it may not even exist, as with Microsoft 365 alone)
+            return
         try:
             self.connection.open()
         except (OSError, smtplib.SMTPException) as exc:
@@ -65,6 +79,44 @@ class EmailChannel(ChannelAdapter):
             with contextlib.suppress(OSError, smtplib.SMTPException):
                 self.connection.close()
         self.connection = None
+        for backend in self.mailbox_connections.values():
+            with contextlib.suppress(OSError, smtplib.SMTPException):
+                backend.close()
+        self.mailbox_connections = {}
+        self.mailboxes = None
+
+    def connection_for(self, out: Outgoing):
+        """The brand's own mailbox account when it sends, else the batch's connection."""
+        from conversations.mail_oauth import MailAuthError
+        from conversations.mailbox_smtp import (
+            MailboxSMTPBackend,
+            mailbox_for,
+            recent_refusal,
+            record_send_error,
+            sending_mailboxes,
+        )
+
+        if self.mailboxes is None:
+            self.mailboxes = sending_mailboxes()
+        mailbox = mailbox_for(self.mailboxes.get(out.brand.pk, []), out.from_email)
+        if mailbox is None:
+            return self.connection
+        refused = recent_refusal(mailbox)  # one sign-in attempt a minute, not one per mail
+        if refused:
+            raise TransientError(f"{mailbox}: {refused}")
+        backend = self.mailbox_connections.get(mailbox.pk)
+        if backend is None or backend.connection is None:
+            backend = MailboxSMTPBackend(mailbox)
+            try:
+                backend.open()
+            except MailAuthError as exc:
+                # the admin must act (secret, consent, permissions): retried until then
+                record_send_error(mailbox, str(exc))
+                raise TransientError(f"{mailbox}: {exc}") from exc
+            except (OSError, smtplib.SMTPException) as exc:
+                raise TransientError(f"SMTP-Server nicht erreichbar: {exc}") from exc
+            self.mailbox_connections[mailbox.pk] = backend
+        return backend
 
     def content(self, out: Outgoing) -> tuple[dict[str, str], str, str]:
         """Extra headers, text and HTML as they go out (RFC 8058 headers, tracking).
@@ -92,7 +144,7 @@ class EmailChannel(ChannelAdapter):
             html = add_tracking(html, outbound_id=out.outbound_id)
         return headers, text, html
 
-    def build(self, out: Outgoing) -> EmailMultiAlternatives:
+    def build(self, out: Outgoing, connection=None) -> EmailMultiAlternatives:
         brand = out.brand
         headers, text, html = self.content(out)
         message = EmailMultiAlternatives(
@@ -104,7 +156,7 @@ class EmailChannel(ChannelAdapter):
             bcc=out.bcc or None,
             reply_to=[out.reply_to] if out.reply_to else None,
             headers=headers,
-            connection=self.connection,
+            connection=connection or self.connection,
         )
         if html:
             message.attach_alternative(html, "text/html")
@@ -117,16 +169,16 @@ class EmailChannel(ChannelAdapter):
         message.track_opens = message.track_clicks = out.track
         return message
 
-    def fast_path(self, out: Outgoing) -> bool:
+    def fast_path(self, out: Outgoing, connection=None) -> bool:
         """Plain SMTP and a message mime_bytes() writes exactly as Django would."""
         return (
-            isinstance(self.connection, SMTPBackend)
+            isinstance(connection or self.connection, SMTPBackend)
             and not out.attachments
             and not (out.cc or out.bcc)
             and f"{out.from_email}{out.recipient}{out.reply_to}".isascii()
         )
 
-    def _send_bytes(self, out: Outgoing) -> None:
+    def _send_bytes(self, out: Outgoing, connection=None) -> None:
         headers, text, html = self.content(out)
         data = mime_bytes(
             subject=out.subject,
@@ -138,19 +190,21 @@ class EmailChannel(ChannelAdapter):
             text=text,
             html=html,
         )
-        if self.connection.connection is None:
-            self.connection.open()
-        self.connection.connection.sendmail(out.from_email, [out.recipient], data)
+        connection = connection or self.connection
+        if connection.connection is None:
+            connection.open()
+        connection.connection.sendmail(out.from_email, [out.recipient], data)
 
     def send(self, out: Outgoing) -> SendResult:
         if self.connection is None:
             self.open()
         message = None
+        connection = self.connection_for(out)
         try:
-            if self.fast_path(out):
-                self._send_bytes(out)
+            if self.fast_path(out, connection):
+                self._send_bytes(out, connection)
             else:
-                message = self.build(out)
+                message = self.build(out, connection)
                 message.send()
         except smtplib.SMTPRecipientsRefused as exc:
             code, raw = next(iter(exc.recipients.values()))

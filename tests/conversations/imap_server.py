@@ -26,7 +26,7 @@ listen = 127.0.0.1
 protocols = imap
 ssl = no
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = {mechanisms}
 # a test logs in with a wrong password on purpose: no penalty delay afterwards
 auth_failure_delay = 0
 log_path = {root}/dovecot.log
@@ -48,14 +48,35 @@ service imap-login {{
 service anvil {{
   chroot =
 }}
-passdb {{
-  driver = passwd-file
-  args = scheme=PLAIN username_format=%u {root}/users
-}}
+{passdb}
 userdb {{
   driver = static
   args = uid={uid} gid={gid} home={root}/mail/%u
 }}
+"""
+
+PASSWORD_PASSDB = """\
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {root}/users
+}}"""
+
+# XOAUTH2 / OAUTHBEARER: dovecot asks an introspection endpoint whether a token is
+# active and for whom (tests/conversations/test_mail_oauth_imap.py serves it)
+OAUTH_PASSDB = """\
+passdb {{
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = {root}/dovecot-oauth2.conf.ext
+}}"""
+
+OAUTH_CONF = """\
+introspection_mode = post
+introspection_url = {url}
+force_introspection = yes
+username_attribute = username
+active_attribute = active
+active_value = true
 """
 
 
@@ -64,10 +85,17 @@ class ImapServer:
     host: str
     port: int
     root: Path
+    # an OAuth2-only server: the tests' own access (append, count) signs in with this
+    user: str = USER
+    token: str = ""
 
     def client(self) -> imaplib.IMAP4:
         client = imaplib.IMAP4(self.host, self.port, timeout=10)
-        client.login(USER, PASSWORD)
+        if self.token:
+            auth = f"user={self.user}\x01auth=Bearer {self.token}\x01\x01"
+            client.authenticate("XOAUTH2", lambda challenge: "" if challenge else auth)
+        else:
+            client.login(USER, PASSWORD)
         return client
 
     def append(self, raw: bytes, folder: str = "INBOX") -> None:
@@ -113,8 +141,10 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_dovecot():
-    """Yield a running ImapServer; stop it and remove its files afterwards."""
+def start_dovecot(*, introspection_url: str = ""):
+    """Yield a running ImapServer; stop it and remove its files afterwards.
+
+    With ``introspection_url`` it accepts only OAuth2 tokens (XOAUTH2, OAUTHBEARER)."""
     binary = shutil.which("dovecot") or "/usr/sbin/dovecot"
     if not os.path.exists(binary):
         raise RuntimeError("dovecot fehlt: `make install` installiert Debians dovecot-imapd.")
@@ -132,9 +162,13 @@ def start_dovecot():
         (root / sub).mkdir()
     os.chown(root / "mail", internal.pw_uid, internal.pw_gid)
     (root / "users").write_text(f"{USER}:{{PLAIN}}{PASSWORD}::::::nodelay\n")
+    if introspection_url:
+        (root / "dovecot-oauth2.conf.ext").write_text(OAUTH_CONF.format(url=introspection_url))
     conf = root / "dovecot.conf"
     conf.write_text(
         CONFIG.format(
+            mechanisms="xoauth2 oauthbearer" if introspection_url else "plain login",
+            passdb=(OAUTH_PASSDB if introspection_url else PASSWORD_PASSDB).format(root=root),
             root=root,
             port=port,
             login_user=login_user,
