@@ -65,7 +65,9 @@ class FallbackResult:
     delivered: int = 0
 
     def __str__(self) -> str:
-        return _("%(checked)s geprüft, %(moved)s weiter mit dem nächsten Kanal, %(done)s zugestellt.") % {
+        return _(
+            "%(checked)s geprüft, %(moved)s weiter mit dem nächsten Kanal, %(done)s zugestellt."
+        ) % {
             "checked": self.checked,
             "moved": self.moved_on,
             "done": self.delivered,
@@ -176,7 +178,9 @@ def delivered(message: Message, *, at: dt.datetime | None = None) -> None:
     out stays out; a next attempt still waiting to go (quiet hours) is cancelled."""
     rows = OutboundMessage.objects.filter(message=message)
     rows.filter(fallback_due_at__isnull=False).update(fallback_due_at=None)
-    waiting = OutboundMessage.objects.filter(fallback_of__message=message, status=OutboundStatus.QUEUED)
+    waiting = OutboundMessage.objects.filter(
+        fallback_of__message=message, status=OutboundStatus.QUEUED
+    )
     for child in waiting.select_related("fallback_of", "conversation"):
         reason = _("%(channel)s doch noch zugestellt – %(next)s nicht mehr nötig.") % {
             "channel": channel_label(child.fallback_of.channel),
@@ -185,7 +189,7 @@ def delivered(message: Message, *, at: dt.datetime | None = None) -> None:
         if cancel_outbound(
             OutboundMessage.objects.filter(pk=child.pk), actor=FALLBACK_ACTOR, reason=reason
         ):
-            note(child, reason, at=at)
+            note(child, reason)  # when we learned it: the provider's time may be long past
 
 
 def failed_after_send(
@@ -204,7 +208,8 @@ def failed_after_send(
                 .get(pk=row.pk)
             )
             locked.message = message
-            child = _advance(locked, why=_failed_note(locked, detail), now=at or timezone.now())
+            # now, not the provider's time of the failure: the next attempt starts now
+            child = _advance(locked, why=_failed_note(locked, detail), now=timezone.now())
         if child is not None:
             started.append(child)
     if started:
@@ -226,7 +231,11 @@ def _advance(row: OutboundMessage, *, why: str, now: dt.datetime) -> OutboundMes
     stored, created = enqueue_outbound_many([child])[child.idempotency_key]
     if not created:
         return None
-    note(row, _("%(why)s – weiter per %(next)s.") % {"why": why, "next": channel_label(following)}, at=now)
+    note(
+        row,
+        _("%(why)s – weiter per %(next)s.") % {"why": why, "next": channel_label(following)},
+        at=now,
+    )
     return stored
 
 
@@ -235,7 +244,9 @@ def next_attempt(row: OutboundMessage, *, now: dt.datetime) -> OutboundMessage:
     thread; a template is rendered again for the new channel, content written by staff is
     sent as it was."""
     index = row.channel_index + 1
-    content = {} if row.template_key else {"subject": row.subject, "text": row.text, "html": row.html}
+    content = (
+        {} if row.template_key else {"subject": row.subject, "text": row.text, "html": row.html}
+    )
     child = new_outbound(
         brand=row.brand,
         channels=row.channels,

@@ -607,7 +607,9 @@ class OutboundMessage(models.Model):
         while parent is not None:
             pk = parent
             parent = (
-                OutboundMessage.objects.filter(pk=pk).values_list("fallback_of_id", flat=True).first()
+                OutboundMessage.objects.filter(pk=pk)
+                .values_list("fallback_of_id", flat=True)
+                .first()
             )
         return pk
 
