@@ -743,7 +743,9 @@ def _thread_sent(sent: list[tuple[OutboundMessage, Rendered]], threads: Outbound
             in_reply_to=row.in_reply_to,
             references=row.references,
             provider_id=row.provider_id,
-            queued_at=row.created_at,
+            # a fallback attempt stands in its thread where it went out: after the steps of
+            # the chain before it (kommunikation/fallback.py's notes)
+            queued_at=row.created_at if row.fallback_of_id is None else row.sent_at,
             sent_at=row.sent_at,
         )
         for row, rendered in sent

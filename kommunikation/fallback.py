@@ -203,7 +203,7 @@ def failed_after_send(
             continue
         with transaction.atomic():
             locked = (
-                OutboundMessage.objects.select_for_update()
+                OutboundMessage.objects.select_for_update(of=("self",))
                 .select_related("conversation", "brand", "customer")
                 .get(pk=row.pk)
             )

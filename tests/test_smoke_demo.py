@@ -33,6 +33,7 @@ from kommunikation.automation.demo import seed_automation_demo
 from kommunikation.automation.loading import DEFAULT_FILE, load_rules_file
 from kommunikation.automation.models import AutomationRule
 from kommunikation.demo import seed_demo
+from kommunikation.demo.fallback import seed_fallback_demo
 from kommunikation.letters.models import PrintBatch
 from kommunikation.models import BusinessEntity, Customer, Event
 from kommunikation.roles import ADMIN, AGENT
@@ -109,6 +110,7 @@ def _demo_data(django_db_setup, django_db_blocker, _media_root):
         load_library()
         load_rules_file(DEFAULT_FILE)
         seed_automation_demo(per_brand=1)
+        seed_fallback_demo()  # a thread with a fallback chain (issue 11 §7)
         call_command("demo_setup", stdout=io.StringIO())  # the demo login: a superuser
         User = get_user_model()
         # staff of a brand with WhatsApp chats (conversations without a subject)

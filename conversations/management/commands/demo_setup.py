@@ -28,6 +28,10 @@ class Command(BaseCommand):
 
             mails = seed_inbound_demo()
             self.stdout.write(f"{mails} Demo-Mails durch die Eingangsregeln geschickt.")
+            from kommunikation.demo.fallback import seed_fallback_demo
+
+            if seed_fallback_demo():
+                self.stdout.write("Ein Demo-Verlauf mit Ausweichkanal (WhatsApp → SMS → E-Mail).")
         User = get_user_model()
         user, created = User.objects.get_or_create(
             username=DEMO_USER,
