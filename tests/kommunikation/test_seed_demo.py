@@ -167,9 +167,11 @@ def test_demo_setup_seeds_an_empty_database_and_prints_the_login():
     out = io.StringIO()
     call_command("demo_setup", stdout=out)
 
-    # 600 generated, and per brand two mails through ingestion and the inbound rules
-    assert Conversation.objects.count() == 610
+    # 600 generated, per brand two mails through ingestion and the inbound rules, and the
+    # thread with a fallback chain (WhatsApp -> SMS -> email in one conversation)
+    assert Conversation.objects.count() == 611
     assert "10 Demo-Mails durch die Eingangsregeln" in out.getvalue()
+    assert "Ausweichkanal (WhatsApp → SMS → E-Mail)" in out.getvalue()
     assert "Passwort" in out.getvalue()
 
 
