@@ -32,6 +32,12 @@ SCHEDULES: list[tuple[str, str, str, str]] = [
         "* * * * *",
         "Fällige Nachrichten aus dem Ausgang senden; neue sofortige Nachrichten lösen ihn zusätzlich direkt aus.",
     ),
+    (
+        "fallback-undelivered",
+        "kommunikation.tasks.fallback_undelivered",
+        "* * * * *",
+        "Nicht zugestellte Nachrichten nach der Wartezeit ihrer Regel mit dem nächsten Kanal versuchen (WhatsApp nach 1 Std. nicht zugestellt: SMS).",
+    ),
     # the daily scans: events from the calendar (kommunikation/events/scans.py); early in the
     # Berlin morning so the rules can plan the day's messages for business hours
     (

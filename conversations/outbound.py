@@ -50,6 +50,7 @@ from conversations.models import (
     StatusChange,
 )
 from conversations.sanitize import sanitize_html
+from conversations.signals import outbound_status_recorded
 from conversations.threading import normalize_subject, subject_window
 
 State = Message.State
@@ -433,6 +434,10 @@ def record_status(
         if moves_forward(message.status, status):
             message.status = status
             message.save(update_fields=["status"])
+        # in the same transaction: a fallback chain moves on with the status, or neither
+        outbound_status_recorded.send(
+            sender=Message, message=message, status=status, at=at, detail=detail
+        )
     return True
 
 

@@ -27,3 +27,8 @@ class KommunikationConfig(AppConfig):
 
         event_recorded.connect(automation_tasks.on_event_recorded, dispatch_uid="kk-rules")
         automation_tasks.connect_rule_cache()
+        from conversations.signals import outbound_status_recorded
+        from kommunikation.fallback import on_status_recorded
+
+        # issue 11 §7: delivered ends a fallback wait, failed after sending tries the next channel
+        outbound_status_recorded.connect(on_status_recorded, dispatch_uid="kk-fallback")

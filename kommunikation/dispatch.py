@@ -49,6 +49,7 @@ from conversations.outbound import Outbound, OutboundThreads, record_sent, recor
 from kommunikation.automation.engine import still_wanted
 from kommunikation.channels import CHANNELS
 from kommunikation.channels.base import Outgoing, PermanentError, TransientError
+from kommunikation.fallback import fallback_due, note_send_failure
 from kommunikation.models import (
     ContactPoint,
     OutboundMessage,
@@ -380,6 +381,8 @@ def handle(row: OutboundMessage, *, batch: _Batch) -> None:
     row.attempts += 1  # in memory for what follows; the database counts it itself
     row.subject, row.text, row.html = rendered.subject[:500], rendered.text, rendered.html
     row.status, row.last_error, row.lease_until = OutboundStatus.SENT, "", None
+    # not delivered by then: the next channel (issue 11 §7, kommunikation/fallback.py)
+    row.fallback_due_at = fallback_due(row, row.sent_at)
     # the gate's history counts it now: the next message of this batch sees it
     batch.history.add(row)
     batch.sent.append((row, rendered))
@@ -660,10 +663,12 @@ def _fail_or_fall_back(
             attempted=attempted,
         ):
             result.fallback += 1
+            note_send_failure(row, previous, reason, following)  # a chain after a send: shown
         return
     with transaction.atomic():
         if not _write(row, result, status=status, last_error=reason[:2000], attempted=attempted):
             return  # the other worker's outcome stands, in the outbox and in the thread
+        note_send_failure(row, row.channel, reason, None)
         if row.message is not None:
             # an inbox reply: the composer shows that it did not go out, and why
             record_status(row.message, Message.State.FAILED, timezone.now(), detail=reason)
@@ -758,7 +763,9 @@ def _thread_sent(sent: list[tuple[OutboundMessage, Rendered]], threads: Outbound
             in_reply_to=row.in_reply_to,
             references=row.references,
             provider_id=row.provider_id,
-            queued_at=row.created_at,
+            # a fallback attempt stands in its thread where it went out: after the steps of
+            # the chain before it (kommunikation/fallback.py's notes)
+            queued_at=row.created_at if row.fallback_of_id is None else row.sent_at,
             sent_at=row.sent_at,
         )
         for row, rendered in sent
@@ -791,7 +798,7 @@ def _thread_calls(rows: list[OutboundMessage]) -> None:
 _SENT_COLUMNS = [
     "recipient", "decision", "decision_reason", "decided_at", "channel", "channel_index",
     "provider_id", "sent_at", "template_version", "variant", "subject", "text", "html",
-    "message_id", "conversation_id",
+    "message_id", "conversation_id", "fallback_due_at",
 ]  # fmt: skip
 
 
@@ -813,7 +820,7 @@ def _mark_sent(rows: list[OutboundMessage]) -> int:
             row.channel_index, row.provider_id, adapt(row.sent_at),
             row.template_version, row.variant, row.subject, row.text, row.html,
             row.message and row.message.pk, row.conversation and row.conversation.pk,
-            OutboundStatus.SENT, row.pk, OutboundStatus.SENDING,
+            adapt(row.fallback_due_at), OutboundStatus.SENT, row.pk, OutboundStatus.SENDING,
             token_field.get_db_prep_value(row.claim_token, connection),
         ]
         for row in rows

@@ -545,6 +545,25 @@ class OutboundMessage(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    # fallback driven by delivery (issue 11 §7, kommunikation/fallback.py): a message sent
+    # but not delivered within `fallback_after`, or failing after it was sent, is tried on
+    # the next channel as a new row pointing here (`fallback_of`); `fallback_due_at` is
+    # when that wait ends (set when sent, cleared when delivered or when the chain moved on)
+    fallback_of = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="fallbacks",
+        verbose_name=_("Ausweichversand für"),
+    )
+    fallback_after = models.DurationField(
+        _("Ausweichkanal nach"),
+        null=True,
+        blank=True,
+        help_text=_("Nicht zugestellt nach dieser Zeit: weiter mit dem nächsten Kanal."),
+    )
+    fallback_due_at = models.DateTimeField(_("Zustellung erwartet bis"), null=True, blank=True)
 
     objects = OutboundMessageQuerySet.as_manager()
 
@@ -564,6 +583,13 @@ class OutboundMessage(models.Model):
             # tracking events find the row by our Message-ID or the provider's id
             models.Index(fields=["header_message_id"], name="outbox_msgid"),
             models.Index(fields=["provider_id"], name="outbox_provider_id"),
+            # the fallback check (fallback.fallback_undelivered): only rows still awaiting
+            # their delivery are in it, so it stays tiny however large the outbox grows
+            models.Index(
+                fields=["fallback_due_at"],
+                condition=Q(fallback_due_at__isnull=False),
+                name="outbox_fallback_due",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -582,6 +608,19 @@ class OutboundMessage(models.Model):
         """The fallback after the current channel, if the sender named one."""
         following = self.channels[self.channel_index + 1 :]
         return following[0] if following else None
+
+    def chain_root_id(self) -> int:
+        """The first row of this row's fallback chain (itself when it is no fallback); a
+        query per step back, and none for a row that is no fallback."""
+        pk, parent = self.pk, self.fallback_of_id
+        while parent is not None:
+            pk = parent
+            parent = (
+                OutboundMessage.objects.filter(pk=pk)
+                .values_list("fallback_of_id", flat=True)
+                .first()
+            )
+        return pk
 
 
 class ProviderBudget(models.Model):

@@ -68,6 +68,7 @@ def new_outbound(
     created_by=None,
     priority: int = 2,
     auto_submitted: str = "",
+    fallback_after: dt.timedelta | None = None,
 ) -> OutboundMessage:
     """The checked, unsaved row ``enqueue_outbound`` stores (arguments as there); many of
     them go into the outbox at once through ``enqueue_outbound_many``."""
@@ -112,6 +113,7 @@ def new_outbound(
         created_by=created_by,
         priority=priority,
         auto_submitted=auto_submitted,
+        fallback_after=fallback_after if len(channel_list) > 1 else None,
     )
 
 
@@ -147,6 +149,7 @@ def enqueue_outbound(
     trigger: bool = True,
     priority: int = 2,
     auto_submitted: str = "",
+    fallback_after: dt.timedelta | None = None,
 ) -> OutboundMessage:
     """Queue one message; the same idempotency key twice returns the first row.
 
@@ -163,6 +166,8 @@ def enqueue_outbound(
     form for the first channel alone.
     `auto_submitted` is the RFC 3834 Auto-Submitted value the message carries
     ("auto-replied" for the inbound rules' auto-replies).
+    `fallback_after`: not delivered within this wait, the next channel is tried
+    (kommunikation/fallback.py; only with a next channel).
     """
     row = new_outbound(
         brand=brand, channels=channels, category=category, idempotency_key=idempotency_key,
@@ -172,7 +177,7 @@ def enqueue_outbound(
         reply_to=reply_to, in_reply_to=in_reply_to, references=references, message_id=message_id,
         attachments=attachments, cc=cc, bcc=bcc, not_before=not_before, source_ref=source_ref,
         conversation=conversation, message=message, created_by=created_by, priority=priority,
-        auto_submitted=auto_submitted,
+        auto_submitted=auto_submitted, fallback_after=fallback_after,
     )  # fmt: skip
     now = timezone.now()
     when = row.not_before

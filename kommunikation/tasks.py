@@ -12,6 +12,13 @@ def dispatch_outbox(max_batches: int = 50) -> str:
     return f"{result.sent} gesendet, {result.deferred} verschoben, {result.failed} fehlgeschlagen"
 
 
+def fallback_undelivered() -> str:
+    """Messages not delivered within their rule's wait: the next channel (every minute)."""
+    from kommunikation.fallback import fallback_undelivered
+
+    return str(fallback_undelivered())
+
+
 # --- the daily scans (config/schedules.py); each records events, the rules do the rest
 
 

@@ -36,6 +36,8 @@ from kommunikation.calls.demo import seed_call_demo
 from kommunikation.calls.models import CallTask
 from kommunikation.demo import seed_demo
 from kommunikation.demo.letters import seed_letter_demo
+
+from kommunikation.demo.fallback import seed_fallback_demo
 from kommunikation.letters.models import PrintBatch
 from kommunikation.models import BusinessEntity, Customer, Event
 from kommunikation.roles import ADMIN, AGENT
@@ -116,6 +118,8 @@ def _demo_data(django_db_setup, django_db_blocker, _media_root):
         seed_call_demo()  # call tasks: open, overdue and done (issue 11 §4)
 
         seed_letter_demo()  # a Pingen letter and a print batch in customer threads
+
+        seed_fallback_demo()  # a thread with a fallback chain (issue 11 §7)
         call_command("demo_setup", stdout=io.StringIO())  # the demo login: a superuser
         User = get_user_model()
         # staff of a brand with WhatsApp chats (conversations without a subject)

@@ -49,6 +49,7 @@ class RuleStepInline(BrandScopedInline, admin.StackedInline):
     fields = [
         ("position", "name", "action"),
         ("template_key", "channels", "channel_mode", "category"),
+        "fallback_after",
         ("assign_to", "assign_user", "set_priority", "tags"),
         ("timing", "amount", "unit", "date_field"),
         ("at_time", "weekday", "repeat"),

@@ -814,6 +814,7 @@ def plan_step(
                 not_before=when,
                 source_ref=f"event:{event.pk} rule:{rule.key}"[:200],
                 priority=rule.priority,
+                fallback_after=step.fallback_after,  # a chain of one has no next channel
             )
             result.due_now = result.due_now or when <= now
             batch.add_step(
@@ -923,7 +924,9 @@ def still_wanted(row: OutboundMessage) -> str | None:
     step cancelled in the meantime is reported too. The step is marked cancelled here; the
     caller (dispatch) cancels its outbox row with the reason.
     """
-    planned = PlannedStep.objects.filter(outbound_id=row.pk).select_related("run__event").first()
+    # a fallback attempt (issue 11 §7) answers to the plan of the chain's first row
+    root = row.chain_root_id() if row.fallback_of_id else row.pk
+    planned = PlannedStep.objects.filter(outbound_id=root).select_related("run__event").first()
     if planned is None:
         return None
     if planned.state == PlannedState.CANCELLED:

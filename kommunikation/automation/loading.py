@@ -42,6 +42,10 @@ The product's format::
             weekday: monday             # optional: the next such weekday
             repeat: 3                   # optional: again every delay, 3 more times
             mode: all                   # optional: every channel instead of a fallback
+          - template: appointment_reminder_2h
+            channels: [whatsapp, sms]
+            fallback_after: 30m         # optional: not delivered within 30m (or 1h, 2d,
+                                        # 90_minutes), the next channel (issue 11 §7)
 
 Rules on incoming messages (message.received / conversation.created) may also say::
 
@@ -169,6 +173,38 @@ def parse_duration(text: Any) -> tuple[int, str, bool]:
     return int(found.group(1)), found.group(2) + "s", bool(found.group(3))
 
 
+_WAIT = re.compile(r"^(\d+)\s*(m|min|h|d)$")
+_WAIT_UNITS = {"m": "minutes", "min": "minutes", "h": "hours", "d": "days"}
+
+
+def parse_wait(text: Any) -> dt.timedelta:
+    """A fallback wait: '1h', '30m', '2d', or the long form '90_minutes', '1_hour'."""
+    value = str(text).strip().lower()
+    found = _WAIT.match(value)
+    if found:
+        return dt.timedelta(**{_WAIT_UNITS[found.group(2)]: int(found.group(1))})
+    try:
+        amount, unit, before = parse_duration(value)
+    except ValueError:
+        before = True
+    if before:
+        raise ValueError(
+            _("fallback_after: „%(value)s“ ist keine Wartezeit (z. B. 30m, 1h, 2d, 90_minutes).")
+            % {"value": text}
+        )
+    return dt.timedelta(**{unit: amount})
+
+
+def format_wait(wait: dt.timedelta) -> str:
+    """The wait as YAML writes it: '2d', '1h', '90m'."""
+    minutes = int(wait.total_seconds() // 60)
+    if minutes and minutes % (24 * 60) == 0:
+        return f"{minutes // (24 * 60)}d"
+    if minutes and minutes % 60 == 0:
+        return f"{minutes // 60}h"
+    return f"{minutes}m"
+
+
 # --- seed 002 -> the product's format ------------------------------------------------------
 
 
@@ -280,7 +316,8 @@ def _step_fields(spec: dict, where: str) -> dict[str, Any]:
     if spec.get("action", StepAction.SEND) != StepAction.SEND:
         return _inbox_step_fields(spec)
     known = {"template", "channels", "delay", "before", "after", "of", "at", "weekday",
-             "repeat", "cancel_on", "category", "mode", "name", "action"}  # fmt: skip
+             "repeat", "cancel_on", "category", "mode", "name", "action",
+             "fallback_after"}  # fmt: skip
     unknown = set(spec) - known
     if unknown:
         raise ValueError(_("unbekannte Angaben %(keys)s") % {"keys": ", ".join(sorted(unknown))})
@@ -298,6 +335,9 @@ def _step_fields(spec: dict, where: str) -> dict[str, Any]:
         "date_field": "",
         "at_time": None,
         "weekday": None,
+        "fallback_after": parse_wait(spec["fallback_after"])
+        if spec.get("fallback_after") not in (None, "")
+        else None,
     }
     if "before" in spec or "after" in spec:
         which = "before" if "before" in spec else "after"
@@ -501,6 +541,8 @@ def export_step(step: RuleStep) -> dict[str, Any]:
         out["category"] = step.category
     if step.channel_mode != ChannelMode.FALLBACK:
         out["mode"] = step.channel_mode
+    if step.fallback_after is not None:
+        out["fallback_after"] = format_wait(step.fallback_after)
     return out
 
 

@@ -301,6 +301,17 @@ class RuleStep(models.Model):
     channel_mode = models.CharField(
         _("Kanalwahl"), max_length=8, choices=ChannelMode.choices, default=ChannelMode.FALLBACK
     )
+    # issue 11 §7: the channels are a chain; not delivered within this wait, the next one
+    fallback_after = models.DurationField(
+        _("Ausweichkanal nach"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "Nicht zugestellt nach dieser Zeit (z. B. 1:00:00 = 1 Stunde): weiter mit dem "
+            "nächsten Kanal. Gilt für Kanäle mit Zustellbestätigung (WhatsApp, SMS, E-Mail "
+            "über einen Versanddienst); leer: nur bei Fehlschlag weiter."
+        ),
+    )
     category = models.CharField(
         _("Art"), max_length=14, choices=Category.choices, blank=True, help_text=_("Leer = Regel.")
     )

@@ -6,6 +6,7 @@ type does not offer, would fail every message it plans; it is refused here inste
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
@@ -192,7 +193,10 @@ def step_errors(step, *, event_type: str, auto_reply: str = "") -> dict[str, lis
     if step.action not in StepAction.values:
         return {"action": [_("Unbekannte Aktion.")]}
     if step.action != StepAction.SEND:
-        return inbox_step_errors(step, event_type=event_type)
+        errors = inbox_step_errors(step, event_type=event_type)
+        if step.fallback_after is not None:
+            errors["fallback_after"] = [_("Nur für Schritte, die eine Nachricht senden.")]
+        return errors
     errors: dict[str, list[str]] = {}
     channels = step.channels
     if auto_reply and step.category and step.category not in AUTO_REPLY_CATEGORIES:
@@ -224,6 +228,7 @@ def step_errors(step, *, event_type: str, auto_reply: str = "") -> dict[str, lis
     if not isinstance(cancel_on, list) or any(c not in CancelOn.values for c in cancel_on):
         errors["cancel_on"] = [_("Erlaubt: %(allowed)s.") % {"allowed": ", ".join(CancelOn.values)}]
     errors.update(_timing_errors(step))
+    errors.update(fallback_errors(step, channels))
     if step.template_key and channels and event_type:
         problems = template_errors(step.template_key, channels, event_type)
         if problems:
@@ -231,6 +236,37 @@ def step_errors(step, *, event_type: str, auto_reply: str = "") -> dict[str, lis
     elif not step.template_key:
         errors["template_key"] = [_("Pflichtfeld.")]
     return errors
+
+
+# the fallback wait (issue 11 §7): long enough for a delivery report to arrive (they take
+# seconds to minutes), whole minutes (the check runs every minute), at most a month
+FALLBACK_MIN = dt.timedelta(minutes=5)
+FALLBACK_MAX = dt.timedelta(days=30)
+
+
+def fallback_errors(step, channels: list[str]) -> dict[str, list[str]]:
+    """Problems of a step's fallback wait: one that can never apply, or makes no sense."""
+    wait = step.fallback_after
+    if wait is None:
+        return {}
+    if not isinstance(wait, dt.timedelta):
+        return {"fallback_after": [_("Eine Dauer, z. B. 1:00:00 für eine Stunde.")]}
+    if wait < FALLBACK_MIN or wait > FALLBACK_MAX:
+        return {
+            "fallback_after": [
+                _("Zwischen 5 Minuten und 30 Tagen (Zustellberichte brauchen einige Minuten).")
+            ]
+        }
+    if wait.total_seconds() % 60:
+        return {"fallback_after": [_("In ganzen Minuten (geprüft wird jede Minute).")]}
+    if step.channel_mode != ChannelMode.FALLBACK:
+        return {
+            "fallback_after": [_("Nur bei „in Reihenfolge, mit Ausweichkanal“: sonst gibt es "
+                                 "keinen nächsten Kanal.")]
+        }  # fmt: skip
+    if isinstance(step.channels, list) and len(step.channels) < 2:
+        return {"fallback_after": [_("Mindestens zwei Kanäle: nach dem letzten gibt es keinen.")]}
+    return {}
 
 
 def _timing_errors(step) -> dict[str, list[str]]:

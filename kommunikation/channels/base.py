@@ -69,6 +69,14 @@ class PermanentError(Exception):
 class ChannelAdapter:
     name = ""
 
+    @classmethod
+    def reports_delivery(cls) -> bool:
+        """Whether the provider confirms delivery (a "delivered" status callback). Only then
+        does a rule's fallback wait apply ("WhatsApp not delivered within 1 hour -> SMS"):
+        a channel that never reports delivery would always run out its wait. Default no;
+        a failure reported after sending moves the chain on either way."""
+        return False
+
     def open(self) -> None:
         """Prepare for a batch (connect); may raise TransientError."""
 

@@ -54,6 +54,12 @@ def _decode(raw) -> str:
 class EmailChannel(ChannelAdapter):
     name = "email"
 
+    @classmethod
+    def reports_delivery(cls) -> bool:
+        # an ESP through anymail sends "delivered" webhooks (kommunikation/tracking.py);
+        # plain SMTP knows only that the server took the mail
+        return settings.EMAIL_BACKEND.startswith("anymail.")
+
     def __init__(self):
         self.connection = None
         self.mailboxes = None  # brand id -> its sending mailboxes, loaded once per batch

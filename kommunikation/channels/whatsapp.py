@@ -122,6 +122,10 @@ def _recipient(value: str) -> dict:
 class WhatsAppChannel(ChannelAdapter):
     name = "whatsapp"
 
+    @classmethod
+    def reports_delivery(cls) -> bool:
+        return True  # Meta's "delivered" / "read" statuses (conversations/whatsapp.py)
+
     def __init__(self, *, transport: httpx.BaseTransport | None = None):
         self.client: httpx.Client | None = None
         self.transport = transport

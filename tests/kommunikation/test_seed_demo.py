@@ -167,12 +167,14 @@ def test_demo_setup_seeds_an_empty_database_and_prints_the_login():
     out = io.StringIO()
     call_command("demo_setup", stdout=out)
 
-    # 600 generated, and per brand two mails through ingestion and the inbound rules;
+    # 600 generated, per brand two mails through ingestion and the inbound rules, and the
+    # thread with a fallback chain (WhatsApp -> SMS -> email in one conversation);
     # the demo's call tasks (three per brand) each have their thread
-    assert Conversation.objects.exclude(channel="call").count() == 610
+    assert Conversation.objects.exclude(channel="call").count() == 611
     assert Conversation.objects.filter(channel="call").count() == 15
     assert "10 Demo-Mails durch die Eingangsregeln" in out.getvalue()
     assert "15 Demo-Anrufaufgaben geplant" in out.getvalue()
+    assert "Ausweichkanal (WhatsApp → SMS → E-Mail)" in out.getvalue()
     assert "Passwort" in out.getvalue()
 
 

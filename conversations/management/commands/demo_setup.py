@@ -37,6 +37,11 @@ class Command(BaseCommand):
 
             letters = seed_letter_demo()
             self.stdout.write(f"{letters} Demo-Briefe (Pingen, Druckstapel) in den Verläufen.")
+
+            from kommunikation.demo.fallback import seed_fallback_demo
+
+            if seed_fallback_demo():
+                self.stdout.write("Ein Demo-Verlauf mit Ausweichkanal (WhatsApp → SMS → E-Mail).")
         User = get_user_model()
         user, created = User.objects.get_or_create(
             username=DEMO_USER,
