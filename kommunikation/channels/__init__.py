@@ -5,10 +5,12 @@ from __future__ import annotations
 from kommunikation.channels.base import ChannelAdapter
 from kommunikation.channels.email import EmailChannel
 from kommunikation.channels.letter import LetterChannel
+from kommunikation.channels.sms import SmsChannel
 from kommunikation.channels.whatsapp import WhatsAppChannel
 
 CHANNELS: dict[str, type[ChannelAdapter]] = {
     "email": EmailChannel,
     "letter": LetterChannel,
+    "sms": SmsChannel,
     "whatsapp": WhatsAppChannel,
 }
