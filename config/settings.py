@@ -348,7 +348,9 @@ for _name, _value in os.environ.items():
             SMS_BRANDS.setdefault(_slug, {})[_field] = _value
 for _provider in [SMS_PROVIDER, *(b.get("provider", "") for b in SMS_BRANDS.values())]:
     if _provider not in ("", "messagebird", "sevenio"):
-        raise ImproperlyConfigured(f"SMS_PROVIDER must be messagebird or sevenio, not {_provider!r}")
+        raise ImproperlyConfigured(
+            f"SMS_PROVIDER must be messagebird or sevenio, not {_provider!r}"
+        )
 # Dunning levels of the daily overdue scan: days after the due date (reminder, 1. and 2.
 # Mahnung), the fee per level (EUR) and the new deadline given in the letter.
 DUNNING_DAYS = [int(d) for d in env_list("DUNNING_DAYS", "1,14,28")]

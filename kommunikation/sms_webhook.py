@@ -196,7 +196,9 @@ def parse_messagebird(params: dict[str, str]) -> Report | Inbound:
 
 def _failure_detail(raw: str, detail: str) -> str:
     if raw == "expired":
-        reason = _("SMS nicht zugestellt: die Gültigkeit ist abgelaufen (Handy aus oder außer Netz).")
+        reason = _(
+            "SMS nicht zugestellt: die Gültigkeit ist abgelaufen (Handy aus oder außer Netz)."
+        )
     else:
         reason = _("SMS nicht zugestellt.")
     return f"{reason} {detail}".strip() if detail else reason
@@ -301,9 +303,7 @@ def messagebird_signature_ok(token: str, urls: list[str], body: bytes, key: str)
     payload_hash = _str(claims.get("payload_hash"))
     if not body:
         return not payload_hash
-    return bool(payload_hash) and hmac.compare_digest(
-        _sha256(body).encode(), payload_hash.encode()
-    )
+    return bool(payload_hash) and hmac.compare_digest(_sha256(body).encode(), payload_hash.encode())
 
 
 def _called_urls(request) -> list[str]:
@@ -399,7 +399,9 @@ def sevenio_webhook(request, brand: str, secret: str):
 def _receive(request, brand, esp: str, raw: bytes, event, problem: str) -> HttpResponse:
     """Store, then act once: the common second half of both views."""
     kind = (
-        WebhookDelivery.Kind.INBOUND if isinstance(event, Inbound) else WebhookDelivery.Kind.TRACKING
+        WebhookDelivery.Kind.INBOUND
+        if isinstance(event, Inbound)
+        else WebhookDelivery.Kind.TRACKING
     )
     headers = _kept_headers(request)
     headers["Method"] = request.method

@@ -269,9 +269,10 @@ def messagebird_reason(code: int, description: str = "", parameter: str = "") ->
             return _("MessageBird lehnt die Empfängernummer ab") + extra
         if parameter == "originator":
             return _("MessageBird lehnt die Absenderkennung ab") + extra
-        return _("MessageBird lehnt eine Angabe ab: %(parameter)s") % {
-            "parameter": parameter or "?"
-        } + extra
+        return (
+            _("MessageBird lehnt eine Angabe ab: %(parameter)s") % {"parameter": parameter or "?"}
+            + extra
+        )
     if code == 20:
         return _("MessageBird kennt die angefragte Ressource nicht") + extra
     if code == 21:

@@ -208,7 +208,10 @@ def test_a_token_signed_with_another_key_is_401(sent, mb_get):
     params = report()
     url = f"http://testserver{MB_URL}?{urlencode(params)}"
 
-    assert mb_get(params, token=mb_token(url, key="not-our-key-but-also-32-bytes-long")).status_code == 401
+    assert (
+        mb_get(params, token=mb_token(url, key="not-our-key-but-also-32-bytes-long")).status_code
+        == 401
+    )
     assert not WebhookDelivery.objects.exists()
 
 
@@ -333,9 +336,7 @@ def test_a_sender_that_is_no_number_is_400(brand, mb_post):
 
 
 @pytest.mark.parametrize("word", ["STOP", " stopp ", "Abmelden", "stop."])
-def test_stop_words_withdraw_the_sms_marketing_consent_and_are_confirmed(
-    customer, mb_post, word
-):
+def test_stop_words_withdraw_the_sms_marketing_consent_and_are_confirmed(customer, mb_post, word):
     record_consent(
         customer=customer, purpose="marketing", channel="sms", state=Consent.State.GRANTED,
         source=Consent.Source.STAFF, actor=Actor(label="Test"),
@@ -505,8 +506,9 @@ def test_a_seven_report_without_msg_id_is_400(brand, seven):
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(max_size=12), children, max_size=5),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=5)
+    ),
     max_leaves=20,
 )
 ENVELOPES = st.fixed_dictionaries(
