@@ -117,10 +117,12 @@ def sms_budget(*, minutes: int = 5, budget: int = 600, step_seconds: int = 1) ->
     try:
         with (
             override_settings(
-                SMS_PROVIDER="messagebird", SMS_API_KEY="bench",
+                SMS_PROVIDER="messagebird",
+                SMS_API_KEY="bench",
                 SMS_BRANDS={slug: {"provider": "messagebird", "api_key": "bench"}},
                 SMS_MESSAGEBIRD_URL=f"http://127.0.0.1:{server.server_address[1]}",
-                OUTBOX_PROVIDER_BUDGETS={"sms": budget}, DEBUG=False,
+                OUTBOX_PROVIDER_BUDGETS={"sms": budget},
+                DEBUG=False,
             ),  # fmt: skip
             time_machine.travel(START, tick=False) as clock,
         ):

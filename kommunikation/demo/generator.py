@@ -67,14 +67,14 @@ from kommunikation.demo.data import (
     NEWSLETTERS,
     PRODUCTS,
     SEGMENTS,
+    SMS_IN,
+    SMS_OUT,
+    SMS_OUT_ANSWERS,
     STREETS,
     SUPPLIER_PATTERNS,
     SUPPLIER_SCENARIOS,
     UNCLASSIFIED_BODIES,
     UNCLASSIFIED_SUBJECTS,
-    SMS_IN,
-    SMS_OUT,
-    SMS_OUT_ANSWERS,
     WHATSAPP_IN,
     WHATSAPP_OUT,
 )
@@ -520,8 +520,10 @@ class DemoGenerator:
             shown.add(data.brand.pk)
         # SMS threads (issue 11 §2): every brand with a sender id shows one to answer
         texted = self.__dict__.setdefault("_sms_shown", set())
-        if data.brand.sms_sender_id and kind != "whatsapp" and (
-            data.brand.pk not in texted or (kind == "customer" and rng.random() < 0.15)
+        if (
+            data.brand.sms_sender_id
+            and kind != "whatsapp"
+            and (data.brand.pk not in texted or (kind == "customer" and rng.random() < 0.15))
         ):
             kind = "sms"
             texted.add(data.brand.pk)
