@@ -150,8 +150,13 @@ def _sender(value: str) -> str:
     value = value.strip()
     if not value:
         raise Malformed(_("Der Absender der SMS fehlt."))
+    # the providers write MSISDNs (4915112345678); "0049..." and a national "0151..." too
+    if value.startswith("00"):
+        value = "+" + value[2:]
+    elif not value.startswith(("+", "0")):
+        value = "+" + value
     try:
-        return normalize_phone(value if value.startswith("+") else "+" + value.lstrip("0"))
+        return normalize_phone(value)
     except ValueError as exc:
         raise Malformed(
             _("Der Absender %(value)s ist keine Telefonnummer.") % {"value": value[:40]}
@@ -448,7 +453,7 @@ def apply_report(brand: BusinessEntity, report: Report) -> str:
     failure also marks the outbox row failed with the reason. Returns a note ("" if used)."""
     rows = OutboundMessage.objects.filter(brand=brand, channel="sms").select_related("message")
     row = rows.filter(provider_id=report.provider_id).first()
-    if row is None and report.reference.isdigit():
+    if row is None and report.reference.isdigit() and len(report.reference) < 18:
         row = rows.filter(pk=int(report.reference)).first()
     if row is None or row.message is None:
         return _("Unbekannte SMS %(id)s.") % {"id": report.provider_id}

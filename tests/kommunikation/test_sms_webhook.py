@@ -325,6 +325,15 @@ def test_an_inbound_sms_replayed_is_one_message(customer, mb_post):
     assert Message.objects.filter(provider_id="in-4").count() == 1
 
 
+@pytest.mark.parametrize(
+    "sender", ["4915112345678", "+4915112345678", "004915112345678", "015112345678"]
+)
+def test_the_sender_is_read_in_each_way_numbers_are_written(customer, mb_post, sender):
+    mb_post({"id": f"in-{sender}", "originator": sender, "body": "Hallo"})
+
+    assert Message.objects.get(provider_id=f"in-{sender}").sender_address == PHONE
+
+
 def test_a_sender_that_is_no_number_is_400(brand, mb_post):
     response = mb_post({"id": "in-5", "originator": "hallo", "body": "x"})
 
