@@ -328,7 +328,7 @@ def test_an_invalid_recipient_is_refused_unsent(brand, messagebird):
     with pytest.raises(PermanentError, match="keine Mobilnummer"):
         send(brand, recipient="kunde@example.org", text="Nur für Kunde K-77")
 
-    assert not requests_with(messagebird, "K-77".encode())
+    assert not requests_with(messagebird, b"K-77")
 
 
 def test_without_a_sender_id_nothing_is_sent(brand, messagebird):
