@@ -109,6 +109,7 @@ def decide(
     at: dt.datetime,
     history: SendHistory,
     records: Records | None = None,
+    staff_answer: bool = False,
 ) -> Decision:
     """Send, defer until a time, or refuse; each with the reason in plain words.
 
@@ -116,6 +117,10 @@ def decide(
     refuses before a quiet-hour deferral could postpone a message that may never go.
     `records` answers the table reads (default: one query each; the dispatch worker
     passes BatchRecords loaded for its batch).
+
+    Quiet hours hold automated messages. ``staff_answer``: a person answering the
+    customer from the inbox, at the hour the customer wrote (an SMS at 22:30 answered at
+    22:35); that answer goes at once. Every other check applies to it all the same.
     """
     records = records or Records()
     suppression = records.suppression(channel, address) if address else None
@@ -151,7 +156,7 @@ def decide(
         if refusal is not None:
             return refusal
 
-    until = next_allowed_time(at, channel=channel, category=category)
+    until = None if staff_answer else next_allowed_time(at, channel=channel, category=category)
     if until is not None:
         return Decision(
             DEFER,

@@ -49,6 +49,7 @@ class Consent(models.Model):
         STAFF = "staff", _("Mitarbeitende")
         PREFERENCE_PAGE = "preference_page", _("Präferenzseite")
         UNSUBSCRIBE = "unsubscribe", _("Abmeldelink")
+        SMS_STOP = "sms_stop", _("SMS-Antwort STOP")
 
     customer = models.ForeignKey(
         Customer, on_delete=models.CASCADE, related_name="consents", verbose_name=_("Kunde")

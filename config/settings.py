@@ -358,6 +358,33 @@ FCM_SERVICE_ACCOUNTS: dict[str, str] = {
     for _name, _value in os.environ.items()
     if _name.startswith("FCM_SERVICE_ACCOUNT_") and _value
 }
+
+# SMS (kommunikation/channels/sms.py, issue 11 §2): SMS_PROVIDER is "messagebird" (Bird's
+# legacy SMS REST API) or "sevenio" (seven.io), empty: SMS are not sent (failed with the
+# reason). SMS_API_KEY is the provider's key. Per brand: SMS_PROVIDER_<SLUG>, SMS_API_KEY_<SLUG>,
+# SMS_SIGNING_KEY_<SLUG> and SMS_WEBHOOK_SECRET_<SLUG> (slug upper-cased, "-" as "_") win over
+# the common values. Callbacks: MessageBird signs them (MessageBird-Signature-JWT with the
+# account's signing key, SMS_SIGNING_KEY); seven.io calls a URL that carries
+# SMS_WEBHOOK_SECRET. SITE_URL is the public address the providers call back.
+SMS_PROVIDER = env("SMS_PROVIDER")
+SMS_API_KEY = env("SMS_API_KEY")
+SMS_SIGNING_KEY = env("SMS_SIGNING_KEY")
+SMS_WEBHOOK_SECRET = env("SMS_WEBHOOK_SECRET")
+SMS_MESSAGEBIRD_URL = env("SMS_MESSAGEBIRD_URL", "https://rest.messagebird.com").rstrip("/")
+SMS_SEVENIO_URL = env("SMS_SEVENIO_URL", "https://gateway.seven.io/api").rstrip("/")
+SMS_TIMEOUT = env_int("SMS_TIMEOUT", 15)  # seconds per request
+SMS_BRANDS: dict[str, dict[str, str]] = {}
+for _name, _value in os.environ.items():
+    for _field in ("provider", "api_key", "signing_key", "webhook_secret"):
+        _prefix = f"SMS_{_field.upper()}_"
+        if _name.startswith(_prefix) and _value:
+            _slug = _name.removeprefix(_prefix).lower().replace("_", "-")
+            SMS_BRANDS.setdefault(_slug, {})[_field] = _value
+for _provider in [SMS_PROVIDER, *(b.get("provider", "") for b in SMS_BRANDS.values())]:
+    if _provider not in ("", "messagebird", "sevenio"):
+        raise ImproperlyConfigured(
+            f"SMS_PROVIDER must be messagebird or sevenio, not {_provider!r}"
+        )
 # Dunning levels of the daily overdue scan: days after the due date (reminder, 1. and 2.
 # Mahnung), the fee per level (EUR) and the new deadline given in the letter.
 DUNNING_DAYS = [int(d) for d in env_list("DUNNING_DAYS", "1,14,28")]

@@ -131,3 +131,25 @@ def whatsapp(options: BenchOptions) -> list[BenchRow]:
         BenchRow("whatsapp", "Webhooks", result["webhooks"], ""),
         BenchRow("whatsapp", "Threads", result["threads"], ""),
     ]
+
+
+@benchmark("sms")
+def sms(options: BenchOptions) -> list[BenchRow]:
+    """SMS dispatch to a local fake provider under the 600/minute budget, 5 simulated minutes
+    [goal: within 1 %]."""
+    from kommunikation.sms_benchmarks import sms_budget
+
+    result = sms_budget(minutes=5, budget=600)
+    return [
+        BenchRow("sms", "SMS im Ausgang", result["sms"], ""),
+        BenchRow("sms", "gesendet in 5 simulierten Minuten (Budget 3000)", result["sent"], ""),
+        BenchRow("sms", "Abweichung vom Budget [Ziel <= 1 %]", result["deviation_percent"], "%"),
+        BenchRow("sms", "höchstens in 60 s (gleitend) [Budget 600]", result["max_in_60s"], ""),
+        *(
+            BenchRow("sms", f"Minute {m + 1}", count, "")
+            for m, count in enumerate(result["per_minute"])
+        ),
+        BenchRow("sms", "Budget gehalten (1 = ja)", int(result["held"]), ""),
+        BenchRow("sms", "Wanduhr", result["wall_seconds"], "s"),
+        BenchRow("sms", "SMS/s (Wanduhr)", result["sms_per_wall_second"], "/s"),
+    ]

@@ -328,6 +328,12 @@ class InboxSettingsForm(forms.Form):
         return int(self.cleaned_data["read_delay"] * 1000)
 
 
+class SmsReplyForm(forms.Form):
+    """The text of an SMS answer; its length in segments is checked by queue_sms_reply."""
+
+    text = forms.CharField(label=_("Nachricht"), max_length=1600)
+
+
 class WhatsAppReplyForm(forms.Form):
     """Free text (inside the window) or the key of an approved template."""
 

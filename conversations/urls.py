@@ -28,6 +28,7 @@ urlpatterns = [
         views.whatsapp_reply,
         name="conversation_whatsapp_reply",
     ),
+    path("konversationen/<int:pk>/sms/", views.sms_reply, name="conversation_sms_reply"),
     path("konversationen/<int:pk>/wiedervorlage/", views.snooze, name="conversation_snooze"),
     path("konversationen/aktionen/", views.bulk_action, name="bulk_action"),
     path("aenderungen/<uuid:batch>/rueckgaengig/", views.undo_change, name="change_undo"),

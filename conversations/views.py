@@ -26,6 +26,7 @@ from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import reswap, retarget, trigger_client_event
 
 from conversations import services, whatsapp, workflow
+from conversations import sms as sms_inbox
 from conversations.access import access_attachment, access_conversation, access_message
 from conversations.filters import (
     SORTS,
@@ -48,6 +49,7 @@ from conversations.forms import (
     NoteForm,
     PriorityForm,
     ReplyForm,
+    SmsReplyForm,
     SnoozeForm,
     StatusForm,
     WhatsAppReplyForm,
@@ -175,6 +177,8 @@ def _detail_context(request, conversation: Conversation) -> dict:
     }
     if conversation.channel == "whatsapp":
         context.update(whatsapp.composer_context(conversation))
+    if conversation.channel == "sms":  # issue 11 §2: the SMS composer
+        context.update(sms_inbox.composer_context(conversation))
     if customer:
         context["contact_points"] = list(customer.contact_points.all())
         context["customer_conversations"] = list(
@@ -425,6 +429,25 @@ def whatsapp_reply(request, pk: int):
         )
     except ValidationError as exc:
         return HttpResponseBadRequest(" ".join(exc.messages))
+    return _after_change(request, conversation, _("Antwort an den Versand übergeben."))
+
+
+@require_POST
+@staff_required
+def sms_reply(request, pk: int):
+    """An SMS answer, refused above the brand's segment limit (the composer counts live)."""
+    conversation = access_conversation(request.user, pk, write=True)
+    if not request.user.has_perm("conversations.reply_conversation"):
+        raise PermissionDenied
+    form = SmsReplyForm(request.POST)
+    if not form.is_valid():
+        return _reply_error(request, [e for errors in form.errors.values() for e in errors])
+    try:
+        sms_inbox.queue_sms_reply(
+            conversation=conversation, author=request.user, text=form.cleaned_data["text"]
+        )
+    except ValidationError as exc:
+        return _reply_error(request, exc.messages)
     return _after_change(request, conversation, _("Antwort an den Versand übergeben."))
 
 

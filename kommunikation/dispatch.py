@@ -341,6 +341,7 @@ def handle(row: OutboundMessage, *, batch: _Batch) -> None:
         at=now,
         history=batch.history,
         records=batch.records,
+        staff_answer=row.source == OutboundSource.REPLY,  # quiet hours hold automated ones
     )
     row.recipient = recipient
     row.decision, row.decision_reason, row.decided_at = decision.kind, decision.reason[:500], now

@@ -73,9 +73,18 @@ class BusinessEntity(models.Model):
     whatsapp_number = models.CharField(_("WhatsApp-Nummer"), max_length=20, blank=True)
     sms_sender_id = models.CharField(
         _("SMS-Absenderkennung"),
-        max_length=11,
+        max_length=16,
         blank=True,
         help_text=_("Höchstens 11 Zeichen (alphanumerisch) oder eine Nummer."),
+    )
+    sms_max_segments = models.PositiveSmallIntegerField(
+        _("SMS: höchstens Teile"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "So viele SMS-Teile (160 Zeichen GSM-7, 70 mit Sonderzeichen; verkettet 153/67) "
+            "darf eine SMS dieser Marke haben; leer: die Voreinstellung SMS_MAX_SEGMENTS."
+        ),
     )
     street = models.CharField(_("Straße"), max_length=120, blank=True)
     postal_code = models.CharField(_("PLZ"), max_length=10, blank=True)
@@ -116,6 +125,19 @@ class BusinessEntity(models.Model):
         if not isinstance(self.domains, list) or not all(isinstance(d, str) for d in self.domains):
             raise ValidationError({"domains": _("Bitte eine Liste von Domains angeben.")})
         self.domains = sorted({d.strip().lower().lstrip("@") for d in self.domains if d.strip()})
+        from kommunikation.channels.sms import sender_id_problem
+
+        self.sms_sender_id = self.sms_sender_id.strip()
+        problem = sender_id_problem(self.sms_sender_id) if self.sms_sender_id else ""
+        if problem:
+            raise ValidationError({"sms_sender_id": problem})
+        if self.sms_max_segments == 0:
+            raise ValidationError({"sms_max_segments": _("Mindestens ein Teil.")})
+
+    @property
+    def sms_segment_limit(self) -> int:
+        """How many segments one SMS of this brand may take (its own limit, else the default)."""
+        return self.sms_max_segments or settings.SMS_MAX_SEGMENTS
 
     def owns_address(self, address: str) -> bool:
         """True when the address is on one of the brand's own domains (or a subdomain)."""

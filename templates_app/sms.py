@@ -48,16 +48,20 @@ def sms_info(text: str) -> SmsInfo:
     return SmsInfo(encoding, units, -(-units // multi), multi, len(text))
 
 
-def sms_limit_error(text: str) -> str | None:
-    """Why this text is too long for the configured gateway, or None when it fits."""
+def sms_limit_error(text: str, max_segments: int | None = None) -> str | None:
+    """Why this text is too long for the configured gateway, or None when it fits.
+
+    ``max_segments``: the brand's own limit (BusinessEntity.sms_segment_limit); default
+    SMS_MAX_SEGMENTS."""
     info = sms_info(text)
+    limit = max_segments or settings.SMS_MAX_SEGMENTS
     max_chars = settings.SMS_MAX_CHARS
     if max_chars and info.characters > max_chars:
         return _("Die SMS hat %(n)s Zeichen; erlaubt sind höchstens %(max)s.") % {
             "n": info.characters,
             "max": max_chars,
         }
-    if info.segments > settings.SMS_MAX_SEGMENTS:
+    if info.segments > limit:
         return _(
             "Die SMS braucht %(n)s Teile (%(encoding)s, %(units)s Einheiten); "
             "erlaubt sind höchstens %(max)s."
@@ -65,6 +69,6 @@ def sms_limit_error(text: str) -> str | None:
             "n": info.segments,
             "encoding": info.encoding,
             "units": info.units,
-            "max": settings.SMS_MAX_SEGMENTS,
+            "max": limit,
         }
     return None

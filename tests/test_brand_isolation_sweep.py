@@ -124,6 +124,8 @@ PUBLIC_URLS = {
     "api_devices_retire": "push device retirement; Standard Webhooks signature of the source",
     "pingen_webhook": "Pingen's status callbacks; HMAC signature with the brand's signing key",
     "whatsapp_webhook": "Meta's webhook; X-Hub-Signature-256 with the brand's app secret",
+    "sms_webhook_messagebird": "MessageBird's callbacks; MessageBird-Signature-JWT (signing key)",
+    "sms_webhook_sevenio": "seven.io's callbacks; the brand's secret in the URL",
 }
 # anymail's inbound and tracking webhooks, authenticated by the ESP's basic-auth secret
 PUBLIC_URL_NAMES = re.compile(r"^[a-z_]+_(inbound|tracking)_webhook$")
@@ -669,6 +671,7 @@ def _conversation_writes(w):
         ("POST", reverse("conversation_note", args=[pk]), {"text": "eingeschleust"}),
         ("POST", reverse("conversation_reply", args=[pk]), {"text": "eingeschleust"}),
         ("POST", reverse("conversation_whatsapp_reply", args=[pk]), {"text": "eingeschleust"}),
+        ("POST", reverse("conversation_sms_reply", args=[pk]), {"text": "eingeschleust"}),
         ("POST", reverse("conversation_snooze", args=[pk]), {"wann": "morgen"}),
     ]
 
@@ -846,6 +849,7 @@ URLS: dict[str, Scoped | Filtered | Listing] = {
     "conversation_note": Scoped(lambda a, b: []),
     "conversation_reply": Scoped(lambda a, b: []),
     "conversation_whatsapp_reply": Scoped(lambda a, b: []),
+    "conversation_sms_reply": Scoped(lambda a, b: []),
     # issue 10 §3: a previewed conversation marked read; the user's own inbox settings
     "conversation_read": Scoped(
         lambda a, b: [("POST", reverse("conversation_read", args=[b[Conversation].pk]), {})]

@@ -35,9 +35,8 @@ from kommunikation.automation.models import AutomationRule
 from kommunikation.calls.demo import seed_call_demo
 from kommunikation.calls.models import CallTask
 from kommunikation.demo import seed_demo
-from kommunikation.demo.letters import seed_letter_demo
-
 from kommunikation.demo.fallback import seed_fallback_demo
+from kommunikation.demo.letters import seed_letter_demo
 from kommunikation.letters.models import PrintBatch
 from kommunikation.models import BusinessEntity, Customer, Event
 from kommunikation.roles import ADMIN, AGENT

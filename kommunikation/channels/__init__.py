@@ -7,6 +7,7 @@ from kommunikation.channels.call import CallChannel
 from kommunikation.channels.email import EmailChannel
 from kommunikation.channels.letter import LetterChannel
 from kommunikation.channels.push import PushChannel
+from kommunikation.channels.sms import SmsChannel
 from kommunikation.channels.whatsapp import WhatsAppChannel
 
 CHANNELS: dict[str, type[ChannelAdapter]] = {
@@ -14,5 +15,6 @@ CHANNELS: dict[str, type[ChannelAdapter]] = {
     "email": EmailChannel,
     "letter": LetterChannel,
     "push": PushChannel,
+    "sms": SmsChannel,
     "whatsapp": WhatsAppChannel,
 }

@@ -403,6 +403,27 @@ WHATSAPP_OUT = [
     "Die Installation dauert in der Regel 3 bis 4 Stunden.",
     "Es reicht, wenn die Garage und der Zählerschrank zugänglich sind.",
 ]
+# SMS threads (issue 11 §2): our notice first (from the brand's sender id), then the
+# customer's answers; the last word is the customer's, so the thread waits for an answer
+SMS_OUT = [
+    "{brand}: Ihr Monteur kommt am {date} zwischen 8 und 12 Uhr. Passt das? Einfach antworten.",
+    "{brand}: Ihre Bestellung {order} ist unterwegs und kommt voraussichtlich am {date}.",
+    "{brand}: Erinnerung an Ihren Termin am {date} um {time} Uhr. Bei Fragen antworten Sie hier.",
+    "{brand}: Zur Rechnung {invoice} fehlt noch die Zahlung von {amount}. Fragen? Antworten Sie.",
+]
+SMS_IN = [
+    "Passt, bis dann!",
+    "Geht auch nachmittags? Vormittags bin ich arbeiten.",
+    "Bitte vorher kurz anrufen, die Klingel geht nicht.",
+    "Habe heute überwiesen.",
+    "Können wir auf nächste Woche verschieben?",
+    "Danke für die Info",
+    "Wer ist da?",
+]
+SMS_OUT_ANSWERS = [
+    "Gern, wir haben es notiert. Viele Grüße",
+    "Kein Problem, wir melden uns mit einem neuen Termin.",
+]
 UNCLASSIFIED_SUBJECTS = [
     "Anfrage",
     "Wallbox",

@@ -67,6 +67,9 @@ from kommunikation.demo.data import (
     NEWSLETTERS,
     PRODUCTS,
     SEGMENTS,
+    SMS_IN,
+    SMS_OUT,
+    SMS_OUT_ANSWERS,
     STREETS,
     SUPPLIER_PATTERNS,
     SUPPLIER_SCENARIOS,
@@ -515,6 +518,15 @@ class DemoGenerator:
             kind = "whatsapp"  # every brand with a number shows a chat, however small the demo
         if kind == "whatsapp":
             shown.add(data.brand.pk)
+        # SMS threads (issue 11 §2): every brand with a sender id shows one to answer
+        texted = self.__dict__.setdefault("_sms_shown", set())
+        if (
+            data.brand.sms_sender_id
+            and kind != "whatsapp"
+            and (data.brand.pk not in texted or (kind == "customer" and rng.random() < 0.15))
+        ):
+            kind = "sms"
+            texted.add(data.brand.pk)
         return {"kind": kind}
 
     def build_conversation(self, data: BrandData, index: int) -> tuple[Conversation, list[dict]]:
@@ -673,6 +685,32 @@ class DemoGenerator:
                                  "from": (f"{first} {last}", address), "to": [brand.support_email], "att": None})  # fmt: skip
             conv.counterpart = address
             conv.counterpart_name = f"{first} {last}"
+        elif kind == "sms":
+            known = rng.random() < 0.85
+            person = rng.choice(data.customers)
+            ctx = self._context(person, brand)
+            phone = person.phone if known else self._mobile()
+            times = self._times(rng.randint(2, 4))
+            agent = rng.choice(agents)
+            for n, at in enumerate(times):
+                # our notice, the customer's answer; now and then our reply and theirs again
+                inbound = n % 2 == 1 or n == len(times) - 1
+                if n == 0:
+                    text = rng.choice(SMS_OUT).format(**ctx)
+                elif inbound:
+                    text = rng.choice(SMS_IN)
+                else:
+                    text = rng.choice(SMS_OUT_ANSWERS)
+                messages.append({"kind": "sms-in" if inbound else "sms-out", "at": at,
+                                 "text": text, "phone": phone, "agent": agent if n else None,
+                                 "from": (person.name if known else "", phone), "att": None})  # fmt: skip
+            conv.channel = Channel.SMS
+            conv.counterpart = phone
+            conv.counterpart_name = person.name if known else ""
+            subject = ""
+            if known:
+                conv.customer_id = person.id
+                conv.classification = Classification.CUSTOMER
         else:  # whatsapp
             known = rng.random() < 0.8
             person = rng.choice(data.customers)
@@ -718,7 +756,7 @@ class DemoGenerator:
                 m["references"] = " ".join(refs[-10:])
                 refs.append(m["message_id"])
         real = [m for m in messages if m["kind"] != "note"]
-        inbound = [m for m in real if m["kind"] in ("in", "wa-in")]
+        inbound = [m for m in real if m["kind"] in ("in", "wa-in", "sms-in")]
         last = real[-1]  # the snippet shows the last real message, not a note
         conv.created_at = messages[0]["at"]
         conv.last_message_at = messages[-1]["at"]
@@ -726,7 +764,7 @@ class DemoGenerator:
         conv.message_count = len(messages)
         conv.snippet = snippet(last["text"])
         recent = conv.last_message_at > self.now - timedelta(days=7)
-        answered = real[-1]["kind"] in ("out", "wa-out")
+        answered = real[-1]["kind"] in ("out", "wa-out", "sms-out")
         roll = rng.random()
         if conv.classification == "":
             conv.status = Status.OPEN
@@ -780,6 +818,23 @@ class DemoGenerator:
                 conversation_id=conv.pk, channel=Channel.NOTE, direction=Direction.OUTBOUND,
                 is_internal_note=True, author=agent, sender_name=f"{agent.first_name} {agent.last_name}",
                 text=m["text"], created_at=at,
+            )  # fmt: skip
+        if kind in ("sms-in", "sms-out"):
+            inbound = kind == "sms-in"
+            agent = m["agent"]
+            sender = conv.brand.sms_sender_id
+            return Message(
+                conversation_id=conv.pk, channel=Channel.SMS,
+                direction=Direction.INBOUND if inbound else Direction.OUTBOUND,
+                author=None if inbound else agent,
+                sender_name=m["from"][0] if inbound else (
+                    f"{agent.first_name} {agent.last_name}" if agent else conv.brand.name
+                ),
+                sender_address=m["phone"] if inbound else sender,
+                to=[sender if inbound else m["phone"]], text=m["text"],
+                provider_id=f"sms.demo{self.seed}x{conv.pk}x{at.timestamp():.0f}",
+                status=Message.State.RECEIVED if inbound else Message.State.DELIVERED,
+                sent_at=at, created_at=at,
             )  # fmt: skip
         if kind in ("wa-in", "wa-out"):
             inbound = kind == "wa-in"
