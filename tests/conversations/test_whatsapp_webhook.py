@@ -435,9 +435,9 @@ def test_statuses_out_of_order_and_twice_only_move_forward_and_record_once(post,
     )
 
     sent_reply.refresh_from_db()
-    assert sent_reply.status == "opened"
+    assert sent_reply.status == "read"
     changes = list(StatusChange.objects.filter(message=sent_reply).values_list("status", flat=True))
-    assert sorted(changes) == ["delivered", "opened", "queued"]
+    assert sorted(changes) == ["delivered", "queued", "read"]
 
 
 def test_a_failed_status_shows_the_german_reason_in_the_thread(post, client, agent_a, sent_reply):
