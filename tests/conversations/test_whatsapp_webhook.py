@@ -511,3 +511,20 @@ def test_arbitrary_json_never_answers_500(post, payload):
     assert response.status_code in (200, 400)
     # and the task after the commit finished too (a crash would leave it "received")
     assert not WebhookDelivery.objects.filter(state="received").exists()
+
+
+def test_a_read_receipt_shows_as_read_in_the_thread(post, client, agent_a, sent_reply):
+    post(envelope(status("wamid.OUT", "delivered", timestamp="1795604500")))
+    post(envelope(status("wamid.OUT", "read", timestamp="1795604600")))
+    post(envelope(status("wamid.OUT", "sent", timestamp="1795604400")))  # late: no way back
+
+    sent_reply.refresh_from_db()
+    assert sent_reply.status == "read"
+    client.force_login(agent_a)
+    url = f"/konversationen/{sent_reply.conversation_id}/"
+    page = client.get(url, headers={"HX-Request": "true", "HX-Target": "detail"})
+    assert '<span class="msg-status st-read">gelesen</span>' in page.text
+    page = client.get(
+        url, headers={"HX-Request": "true", "HX-Target": "detail", "Accept-Language": "nl"}
+    )
+    assert '<span class="msg-status st-read">gelezen</span>' in page.text
