@@ -194,6 +194,22 @@ def test_a_malformed_body_is_400_with_the_reason_and_kept(post, raw, reason):
     assert reason in delivery.reason
 
 
+def test_a_replayed_malformed_body_is_stored_once_and_refused_with_its_reason_again(post):
+    first, second = post(None, raw=b"{nicht json"), post(None, raw=b"{nicht json")
+
+    assert (first.status_code, second.status_code) == (400, 400)
+    assert "Kein gültiges JSON" in second.text
+    delivery = WebhookDelivery.objects.get()
+    assert (delivery.attempts, delivery.state) == (2, "rejected")
+
+
+def test_a_malformed_body_with_a_wrong_signature_is_401_and_not_stored(post):
+    response = post(None, raw=b"{nicht json", signature="sha256=" + "0" * 64)
+
+    assert response.status_code == 401
+    assert not WebhookDelivery.objects.exists()
+
+
 def test_several_entries_and_changes_in_one_post(post):
     payload = envelope(
         inbound({"id": "wamid.M1", "type": "text", "text": {"body": "eins"}}),
