@@ -83,7 +83,12 @@ def signature_valid(body: bytes, header: str, secret: str) -> bool:
 @csrf_exempt
 def webhook(request, slug: str):
     account = get_object_or_404(
-        WhatsAppNumber.objects.select_related("brand"), brand__slug=slug, active=True
+        # what the webhook needs, not the brand's dozens of columns (every webhook)
+        WhatsAppNumber.objects.select_related("brand").only(
+            "brand__slug", "verify_token", "app_secret", "phone_number_id"
+        ),
+        brand__slug=slug,
+        active=True,
     )
     if request.method == "GET":
         token = account.effective_verify_token
