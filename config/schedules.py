@@ -27,6 +27,12 @@ SCHEDULES: list[tuple[str, str, str, str]] = [
         "Fällige Wiedervorlagen ungelesen und oben zurück in die offene Liste holen (der Posteingang holt sie beim Laden auch selbst).",
     ),
     (
+        "whatsapp-webhooks",
+        "conversations.whatsapp.recover_deliveries",
+        "* * * * *",
+        "WhatsApp-Webhooks nachholen, deren Aufgabe verloren ging oder deren Worker abbrach; neue starten ihre Aufgabe sofort.",
+    ),
+    (
         "dispatch-outbox",
         "kommunikation.tasks.dispatch_outbox",
         "* * * * *",

@@ -127,7 +127,12 @@ def whatsapp(options: BenchOptions) -> list[BenchRow]:
             result["per_second"],
             "/s",
         ),
-        BenchRow("whatsapp", "Webhooks beantwortet/s", result["answered_per_second"], "/s"),
+        BenchRow("whatsapp", "davon Webhooks beantwortet/s", result["answered_per_second"], "/s"),
+        BenchRow("whatsapp", "davon im Worker verarbeitet/s", result["worker_per_second"], "/s"),
+        BenchRow("whatsapp", "Aufgaben im Worker", result["tasks"], ""),
+        BenchRow("whatsapp", "danach Ereignisse und Regeln/s", result["events_per_second"], "/s"),
+        BenchRow("whatsapp", "Abfragen je Webhook", result["queries_per_webhook"], ""),
+        BenchRow("whatsapp", "CPU dieses Prozesses je Webhook", result["cpu_ms_per_webhook"], "ms"),
         BenchRow("whatsapp", "Webhooks", result["webhooks"], ""),
         BenchRow("whatsapp", "Threads", result["threads"], ""),
     ]

@@ -471,6 +471,8 @@ class Message(models.Model):
         QUEUED = "queued", _("in Warteschlange")
         SENT = "sent", _("gesendet")
         DELIVERED = "delivered", _("zugestellt")
+        # WhatsApp's read receipt (blue ticks): the recipient saw it, not a tracking pixel
+        READ = "read", _("gelesen")
         OPENED = "opened", _("geöffnet")
         CLICKED = "clicked", _("geklickt")
         BOUNCED = "bounced", _("unzustellbar")
@@ -780,6 +782,7 @@ class WebhookDelivery(models.Model):
 
     class State(models.TextChoices):
         RECEIVED = "received", _("empfangen")
+        PROCESSING = "processing", _("in Bearbeitung")
         OK = "ok", _("verarbeitet")
         REJECTED = "rejected", _("abgelehnt")
         FAILED = "failed", _("fehlgeschlagen")
@@ -806,6 +809,9 @@ class WebhookDelivery(models.Model):
     attempts = models.PositiveIntegerField(_("Zustellversuche"), default=1)
     received_at = models.DateTimeField(_("empfangen"), default=timezone.now)
     last_received_at = models.DateTimeField(_("zuletzt empfangen"), default=timezone.now)
+    # when a worker took it for processing (WhatsApp's batched processing): a claim that
+    # old and still unfinished was left by a killed worker
+    claimed_at = models.DateTimeField(_("in Bearbeitung seit"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("Webhook-Zustellung")

@@ -23,7 +23,7 @@ inbound ones:
    the inbox until the customer answers (ingestion reopens it then, threading on
    our Message-ID).
 
-The status timeline moves forward only: queued < sent < delivered < opened <
+The status timeline moves forward only: queued < sent < delivered < read/opened <
 clicked < bounced/failed. Each status is recorded once per message; a status that
 arrives late (a "delivered" after an "opened") is recorded on the timeline but does
 not move the message back. The one way back is a new attempt: a message that
@@ -60,6 +60,7 @@ STATUS_RANK = {
     State.QUEUED: 0,
     State.SENT: 1,
     State.DELIVERED: 2,
+    State.READ: 3,  # WhatsApp's read receipt, where email has "opened"
     State.OPENED: 3,
     State.CLICKED: 4,
     State.BOUNCED: 5,

@@ -10,7 +10,16 @@ The webhook (``/webhooks/whatsapp/<brand slug>/``):
   the same delivery, processed once); a body that is not Meta's envelope is answered
   400 with the reason and stays stored, rejected;
 - the answer is 200 at once; the messages and statuses are processed after the commit
-  in a django-q2 task (``process_delivery``), every entry and change of the body.
+  in a django-q2 task (``process_pending``), every entry and change of the body.
+
+Processing is batched: the task claims the waiting deliveries (``SELECT ... FOR UPDATE
+SKIP LOCKED``, up to ``BATCH_SIZE`` at a time, until none is left) and ingests their
+messages together (``conversations.ingest.ingest_messages``: a handful of queries per
+batch instead of eight a message). A webhook starts the task only when no earlier
+delivery is still waiting: that one's task is on its way and takes this one too (it
+claims again until it finds nothing), so a burst of webhooks costs one task, not one
+each. The "whatsapp-webhooks" schedule picks up what a lost task or a killed worker
+left (see ``recover_deliveries``).
 
 Meta's payload shapes: developers.facebook.com/documentation/business-messaging/whatsapp/
 webhooks/reference/messages (and ../status); see also shared/reference/whatsapp-cloud-api.md.
@@ -24,6 +33,7 @@ import hmac
 import json
 import logging
 import mimetypes
+from collections import defaultdict
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, ValidationError
@@ -36,7 +46,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 
 from conversations import outbound
-from conversations.ingest import IncomingFile, ingest_message
+from conversations.ingest import IncomingFile, IncomingMessage
 from conversations.models import (
     Channel,
     Conversation,
@@ -73,7 +83,12 @@ def signature_valid(body: bytes, header: str, secret: str) -> bool:
 @csrf_exempt
 def webhook(request, slug: str):
     account = get_object_or_404(
-        WhatsAppNumber.objects.select_related("brand"), brand__slug=slug, active=True
+        # what the webhook needs, not the brand's dozens of columns (every webhook)
+        WhatsAppNumber.objects.select_related("brand").only(
+            "brand__slug", "verify_token", "app_secret", "phone_number_id"
+        ),
+        brand__slug=slug,
+        active=True,
     )
     if request.method == "GET":
         token = account.effective_verify_token
@@ -102,33 +117,57 @@ def webhook(request, slug: str):
             "X-Hub-Signature-256": header,
             "User-Agent": request.headers.get("User-Agent", "")[:200],
         },
+        brand=account.brand,
     )
-    if delivery.state in (WebhookDelivery.State.OK, WebhookDelivery.State.REJECTED) and (
-        delivery.attempts > 1
-    ):
-        return _text(
-            200 if delivery.state == WebhookDelivery.State.OK else 400, "Already received."
-        )
+    if delivery.attempts > 1 and delivery.state == WebhookDelivery.State.OK:
+        return _text(200, "Already received.")
+    if delivery.attempts > 1 and delivery.state == WebhookDelivery.State.REJECTED:
+        return _text(400, delivery.reason or "Already received.")
     reason = envelope_problem(body)
     if reason:
         WebhookDelivery.objects.filter(pk=delivery.pk).update(
-            state=WebhookDelivery.State.REJECTED, reason=reason, brand=account.brand
+            state=WebhookDelivery.State.REJECTED, reason=reason
         )
         return _text(400, reason)
-    if delivery.attempts == 1 or delivery.state == WebhookDelivery.State.FAILED:
-        WebhookDelivery.objects.filter(pk=delivery.pk).update(brand=account.brand)
-        transaction.on_commit(lambda: _queue(delivery.pk, account.pk))
+    if delivery.attempts > 1:
+        # Meta's retry of a body that failed: once more (a waiting one is on its way)
+        retried = WebhookDelivery.objects.filter(
+            pk=delivery.pk, state=WebhookDelivery.State.FAILED
+        ).update(state=WebhookDelivery.State.RECEIVED)
+        if not retried:
+            return _text(200, "OK")
+    transaction.on_commit(lambda: start_processing(delivery.pk))
     return _text(200, "OK")
 
 
-def _queue(delivery_id: int, account_id: int) -> None:
+# a waiting delivery younger than this is trusted to have its task on the way; an older
+# one (its task lost) does not hold back a new task
+TASK_TRUST = dt.timedelta(minutes=2)
+BATCH_SIZE = 200
+# a task hands over to a new one after this long, well inside the cluster's timeout
+TASK_SECONDS = 60
+# a claimed delivery not finished after this long was left by a killed worker
+CLAIM_TIMEOUT = dt.timedelta(minutes=10)
+
+
+def _waiting():
+    return WebhookDelivery.objects.filter(
+        esp=ESP, kind=WebhookDelivery.Kind.INBOUND, state=WebhookDelivery.State.RECEIVED
+    )
+
+
+def start_processing(delivery_id: int) -> None:
+    """After the commit of a delivery: the processing task, unless an earlier delivery is
+    still waiting. Its task has not claimed it yet, so it will claim again after this
+    delivery's commit and take it too (see the module's doc)."""
     from django_q.tasks import async_task
 
+    earlier = _waiting().filter(pk__lt=delivery_id, received_at__gte=timezone.now() - TASK_TRUST)
+    if earlier.exists():
+        return
     async_task(
-        "conversations.whatsapp.process_delivery",
-        delivery_id,
-        account_id,
-        q_options={"task_name": f"whatsapp_webhook_{delivery_id}"},
+        "conversations.whatsapp.process_pending",
+        q_options={"task_name": f"whatsapp_webhooks_{delivery_id}"},
     )
 
 
@@ -169,15 +208,125 @@ def _time(value) -> dt.datetime | None:
         return None
 
 
-def process_delivery(delivery_id: int, account_id: int) -> int:
-    """Every message and status of a stored delivery; returns how many were handled.
+def process_pending(*, limit: int = BATCH_SIZE, seconds: float = TASK_SECONDS) -> int:
+    """The task: claim waiting deliveries and process them, batch after batch, until none
+    is left; returns how many messages and statuses were handled. After ``seconds`` it
+    hands the rest to a new task (the cluster stops a task after its timeout)."""
+    import time
 
-    What cannot be used is noted on the delivery; nothing stops the other items."""
-    delivery = WebhookDelivery.objects.get(pk=delivery_id)
-    account = WhatsAppNumber.objects.select_related("brand").get(pk=account_id)
-    payload = json.loads(bytes(delivery.body))
-    handled, notes = 0, []
-    for entry in _list(payload.get("entry")):
+    from django_q.tasks import async_task
+
+    started = time.monotonic()
+    handled = 0
+    while batch := _claim(limit):
+        handled += process_deliveries(batch)
+        if time.monotonic() - started > seconds and _waiting().exists():
+            async_task(
+                "conversations.whatsapp.process_pending",
+                q_options={"task_name": f"whatsapp_webhooks_more_{batch[-1].pk}"},
+            )
+            break
+    return handled
+
+
+def _claim(limit: int) -> list[WebhookDelivery]:
+    """Up to ``limit`` waiting deliveries, oldest first, marked as being processed (rows
+    another worker holds are skipped)."""
+    with transaction.atomic():
+        batch = list(
+            _waiting()
+            .select_for_update(skip_locked=True)
+            .order_by("pk")
+            .only("pk", "brand_id", "body")[:limit]
+        )
+        if batch:
+            WebhookDelivery.objects.filter(pk__in=[d.pk for d in batch]).update(
+                state=WebhookDelivery.State.PROCESSING, claimed_at=timezone.now()
+            )
+    return batch
+
+
+def recover_deliveries() -> str:
+    """The schedule's catch-up: deliveries a killed worker left claimed wait again, and
+    whatever waits (its task lost) is processed."""
+    stale = WebhookDelivery.objects.filter(
+        esp=ESP,
+        kind=WebhookDelivery.Kind.INBOUND,
+        state=WebhookDelivery.State.PROCESSING,
+        claimed_at__lt=timezone.now() - CLAIM_TIMEOUT,
+    ).update(state=WebhookDelivery.State.RECEIVED)
+    return f"{stale} wieder aufgenommen, {process_pending()} verarbeitet"
+
+
+def process_delivery(delivery_id: int, account_id: int | None = None) -> int:
+    """One delivery (tasks queued before the batched processing existed)."""
+    return process_deliveries([WebhookDelivery.objects.get(pk=delivery_id)])
+
+
+def process_deliveries(deliveries: list[WebhookDelivery]) -> int:
+    """Every message and status of these stored deliveries; returns how many were handled.
+
+    Media are downloaded first, outside any transaction; the messages of all deliveries
+    are then ingested together. What cannot be used is noted on its delivery; nothing
+    stops the other items (should the batch's transaction fail, its messages are
+    ingested again one by one, so one bad message fails only itself)."""
+    from conversations.ingest import ingest_messages
+
+    accounts = {
+        a.brand_id: a
+        for a in WhatsAppNumber.objects.select_related("brand").filter(
+            brand_id__in={d.brand_id for d in deliveries}
+        )
+    }
+    handled: dict[int, int] = dict.fromkeys((d.pk for d in deliveries), 0)
+    notes: dict[int, list[str]] = {d.pk: [] for d in deliveries}
+    items: list[tuple[int, IncomingMessage]] = []
+    for delivery in deliveries:
+        account = accounts.get(delivery.brand_id)
+        if account is None:
+            notes[delivery.pk].append(_("Keine WhatsApp-Nummer für diese Marke."))
+            continue
+        try:
+            payload = json.loads(bytes(delivery.body))
+        except ValueError as exc:  # accepted bodies are JSON; an old row may not be
+            notes[delivery.pk].append(_("Kein gültiges JSON: %(error)s") % {"error": exc})
+            continue
+        for kind, item, names in _items(payload, account, notes[delivery.pk]):
+            try:
+                if kind == "status":
+                    handled[delivery.pk] += apply_status(account, item)
+                elif incoming := incoming_message(account, item, names):
+                    items.append((delivery.pk, incoming))
+            except Exception as exc:  # one bad item must not cost the others
+                log.exception("whatsapp item of delivery %s failed", delivery.pk)
+                notes[delivery.pk].append(f"{type(exc).__name__}: {exc}"[:300])
+    try:
+        ingest_messages([incoming for _pk, incoming in items])
+        for pk, _incoming in items:
+            handled[pk] += 1
+    except Exception:
+        log.exception("whatsapp batch failed; its messages one by one")
+        for pk, incoming in items:
+            try:
+                ingest_messages([incoming])
+                handled[pk] += 1
+            except Exception as exc:
+                log.exception("whatsapp message of delivery %s failed", pk)
+                notes[pk].append(f"{type(exc).__name__}: {exc}"[:300])
+    # the deliveries' outcome: one UPDATE for all that went well, one each for the others
+    outcomes: dict[tuple, list[int]] = defaultdict(list)
+    for pk in handled:
+        failed = notes[pk] and not handled[pk]
+        state = WebhookDelivery.State.FAILED if failed else WebhookDelivery.State.OK
+        outcomes[(state, "; ".join(notes[pk])[:2000], handled[pk])].append(pk)
+    for (state, reason, events), pks in outcomes.items():
+        WebhookDelivery.objects.filter(pk__in=pks).update(state=state, reason=reason, events=events)
+    return sum(handled.values())
+
+
+def _items(payload, account: WhatsAppNumber, notes: list[str]):
+    """("message" | "status", item, the senders' names) for every entry and change."""
+    for entry in _list(_dict(payload).get("entry")):
         for change in _list(_dict(entry).get("changes")):
             change = _dict(change)
             value = _dict(change.get("value"))
@@ -189,20 +338,9 @@ def process_delivery(delivery_id: int, account_id: int) -> int:
                 continue
             names = _contact_names(value)
             for item in _list(value.get("messages")):
-                try:
-                    if handle_message(account, _dict(item), names):
-                        handled += 1
-                except Exception as exc:  # one bad message must not cost the others
-                    log.exception("whatsapp message of delivery %s failed", delivery_id)
-                    notes.append(f"{type(exc).__name__}: {exc}"[:300])
+                yield "message", _dict(item), names
             for item in _list(value.get("statuses")):
-                if apply_status(account, _dict(item)):
-                    handled += 1
-    state = WebhookDelivery.State.FAILED if notes and not handled else WebhookDelivery.State.OK
-    WebhookDelivery.objects.filter(pk=delivery_id).update(
-        state=state, reason="; ".join(notes)[:2000], events=handled
-    )
-    return handled
+                yield "status", _dict(item), names
 
 
 def _contact_names(value: dict) -> dict[str, str]:
@@ -225,11 +363,14 @@ def _phone(value: str) -> str:
         return ""
 
 
-def handle_message(account: WhatsAppNumber, item: dict, names: dict[str, str]) -> bool:
-    """One inbound message into the thread; False when it names no id (cannot be deduped)."""
+def incoming_message(
+    account: WhatsAppNumber, item: dict, names: dict[str, str]
+) -> IncomingMessage | None:
+    """One inbound message as ingest takes it (its media downloaded); None when it names
+    no id (it could not be deduped)."""
     provider_id = _str(item.get("id"))
     if not provider_id:
-        return False
+        return None
     raw_from = _str(item.get("from"))
     user_id = _str(item.get("from_user_id"))
     phone = _phone(raw_from)
@@ -238,7 +379,7 @@ def handle_message(account: WhatsAppNumber, item: dict, names: dict[str, str]) -
     kind = _str(item.get("type")) or "unknown"
     text, files, reply_to = describe(account, item, kind)
     reply_to = _str(_dict(item.get("context")).get("id")) or reply_to
-    ingest_message(
+    return IncomingMessage(
         brand=account.brand,
         channel=Channel.WHATSAPP,
         sender_address=phone,
@@ -252,7 +393,6 @@ def handle_message(account: WhatsAppNumber, item: dict, names: dict[str, str]) -
         recipient_address=account.display_number,
         headers=[("WhatsApp-Type", kind)],
     )
-    return True
 
 
 def describe(account: WhatsAppNumber, item: dict, kind: str) -> tuple[str, list, str]:
@@ -349,8 +489,8 @@ def _download(account: WhatsAppNumber, body: dict, kind: str) -> tuple[list, str
 STATUS_MAP = {
     "sent": Message.State.SENT,
     "delivered": Message.State.DELIVERED,
-    "read": Message.State.OPENED,
-    "played": Message.State.OPENED,
+    "read": Message.State.READ,
+    "played": Message.State.READ,  # a voice message listened to
     "failed": Message.State.FAILED,
 }
 
@@ -370,7 +510,7 @@ def apply_status(account: WhatsAppNumber, item: dict) -> bool:
     )
     if row is None or row.message is None:
         return False
-    detail = {"read": _("gelesen"), "played": _("abgespielt")}.get(_str(item.get("status")), "")
+    detail = _("abgespielt") if item.get("status") == "played" else ""
     if status == Message.State.FAILED:
         error = _dict((_list(item.get("errors")) or [{}])[0])
         code = error.get("code") if isinstance(error.get("code"), int) else None

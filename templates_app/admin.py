@@ -40,6 +40,12 @@ class MessageTemplateForm(forms.ModelForm):
         label=_("SMS-Text"), required=False, widget=forms.Textarea(attrs={**_AREA, "rows": 3})
     )
     whatsapp_name = forms.CharField(label=_("WhatsApp-Vorlagenname"), required=False)
+    whatsapp_language = forms.CharField(
+        label=_("WhatsApp-Sprachcode"),
+        required=False,
+        max_length=15,
+        help_text=_("Code der bei Meta freigegebenen Übersetzung, z. B. de oder en_US."),
+    )
     whatsapp_params = forms.JSONField(
         label=_("WhatsApp-Parameter"),
         required=False,
@@ -148,6 +154,7 @@ class MessageTemplateAdmin(BrandScopedAdmin):
                     "html",
                     "sms_text",
                     "whatsapp_name",
+                    "whatsapp_language",
                     "whatsapp_params",
                     "letter_body",
                     "note",

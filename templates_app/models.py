@@ -119,6 +119,7 @@ CONTENT_FIELDS = (
     "html",
     "sms_text",
     "whatsapp_name",
+    "whatsapp_language",
     "whatsapp_params",
     "letter_body",
 )
@@ -129,6 +130,8 @@ def content_hash(content: dict) -> str:
         field: content.get(field) or ("" if field != "whatsapp_params" else [])
         for field in CONTENT_FIELDS
     }
+    if not data["whatsapp_language"]:
+        del data["whatsapp_language"]  # versions from before the field keep their hash
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 
@@ -148,6 +151,17 @@ class TemplateVersion(models.Model):
         max_length=120,
         blank=True,
         help_text=_("Name der bei Meta freigegebenen Vorlage."),
+    )
+    # Meta approves each translation of a template under its own language code (de,
+    # en_US, ...), which need not be our template's language (en)
+    whatsapp_language = models.CharField(
+        _("WhatsApp-Sprachcode"),
+        max_length=15,
+        blank=True,
+        help_text=_(
+            "Sprachcode der bei Meta freigegebenen Übersetzung, z. B. de oder en_US; "
+            "leer = die Sprache dieser Vorlage."
+        ),
     )
     whatsapp_params = models.JSONField(
         _("WhatsApp-Parameter"),

@@ -103,6 +103,7 @@ FIELD_LABELS = {
     "letter_body": gettext_lazy("Brieftext"),
     "whatsapp_params": gettext_lazy("WhatsApp-Parameter"),
     "whatsapp_name": gettext_lazy("WhatsApp-Vorlagenname"),
+    "whatsapp_language": gettext_lazy("WhatsApp-Sprachcode"),
 }
 REQUIRED_BY_CHANNEL = {
     "email": ("subject",),
@@ -521,6 +522,11 @@ def validate_content(content: dict, *, event_type: str, channel: str) -> dict[st
                 _output, problems = sample_render(param, sample, html=False)
             for problem in problems:
                 errors.setdefault("whatsapp_params", []).append(f"{{{{{i}}}}}: {problem}")
+    code = content.get("whatsapp_language") or ""
+    if code and not _WHATSAPP_LANGUAGE.fullmatch(code):
+        errors["whatsapp_language"] = [
+            _("Kein Sprachcode von Meta (z. B. de, en_US, pt_BR): %(code)s") % {"code": code}
+        ]
     if channel == "whatsapp" and "whatsapp_params" not in errors and "text" not in errors:
         problem = whatsapp_params_problem(content.get("text") or "", params)
         if problem:
@@ -540,6 +546,8 @@ def validate_content(content: dict, *, event_type: str, channel: str) -> dict[st
 
 
 _PLACEHOLDER = re.compile(r"{{\s*(.*?)\s*}}", re.S)
+# Meta's template language codes: a language, optionally its region (de, en_US, zh_HK)
+_WHATSAPP_LANGUAGE = re.compile(r"[a-z]{2,3}(_[A-Z]{2})?")
 
 
 def whatsapp_params_problem(text: str, params: list[str]) -> str:
@@ -735,7 +743,8 @@ def _render_version(version, *, channel, language, context, brand, with_pdf) -> 
             " ".join(render_source(compile_source(p, html=False), ctx, autoescape=False).split())
             for p in version.whatsapp_params
         ]
-        out["whatsapp"] = (version.whatsapp_name, language, params)
+        # the approved translation's code, else our template's language
+        out["whatsapp"] = (version.whatsapp_name, version.whatsapp_language or language, params)
     elif channel == "letter":
         if is_html_field("letter_body", version.letter_body):
             body = render_source(compiled(version, "letter_body"), ctx, autoescape=True)

@@ -147,3 +147,59 @@ def test_the_window_counts_the_customers_last_message_to_this_brand_only(
 
     assert other.brand == brand_b
     assert not window_open(conversation)
+
+
+def test_the_approved_language_code_is_sent_not_our_templates_language(
+    client, agent_a, number, brand_a, httpserver
+):
+    load_library()
+    conversation = thread(brand_a, hours_ago=30)
+    conversation.customer.language = "en"
+    conversation.customer.save(update_fields=["language"])
+    httpserver.expect_request(f"/v23.0/{PHONE_NUMBER_ID}/messages").respond_with_json(
+        sent("wamid.TPL")
+    )
+    client.force_login(agent_a)
+
+    client.post(
+        f"/konversationen/{conversation.pk}/whatsapp/",
+        {"template": "whatsapp_callback"},
+        headers=HTMX,
+    )
+    dispatch_batch()
+
+    payload = json.loads(httpserver.log[0][0].data)
+    assert (payload["template"]["name"], payload["template"]["language"]) == (
+        "callback",
+        {"code": "en_US"},
+    )
+
+
+def test_seed_001s_standard_templates_ship_with_their_approved_names_and_codes():
+    from templates_app.models import MessageTemplate
+
+    load_library()
+
+    shipped = {
+        (t.key, t.language): (v.whatsapp_name, v.whatsapp_language)
+        for t in MessageTemplate.objects.filter(channel="whatsapp", key__startswith="whatsapp_")
+        for v in [t.variants.get().active_version]
+    }
+    assert {key for key, _language in shipped} == {
+        "whatsapp_welcome", "whatsapp_confirmation", "whatsapp_follow_up", "whatsapp_callback",
+    }  # fmt: skip
+    assert shipped[("whatsapp_callback", "de")] == ("rueckruf", "de")
+    assert shipped[("whatsapp_callback", "en")][1] == "en_US"
+    assert shipped[("whatsapp_confirmation", "nl")] == ("bevestiging", "nl")
+
+
+def test_a_language_code_meta_does_not_know_is_refused():
+    from templates_app.rendering import validate_content
+
+    problems = validate_content(
+        {"text": "Hallo", "whatsapp_name": "hallo", "whatsapp_language": "Deutsch"},
+        event_type="conversation",
+        channel="whatsapp",
+    )
+
+    assert "whatsapp_language" in problems

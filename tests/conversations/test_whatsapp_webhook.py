@@ -194,6 +194,22 @@ def test_a_malformed_body_is_400_with_the_reason_and_kept(post, raw, reason):
     assert reason in delivery.reason
 
 
+def test_a_replayed_malformed_body_is_stored_once_and_refused_with_its_reason_again(post):
+    first, second = post(None, raw=b"{nicht json"), post(None, raw=b"{nicht json")
+
+    assert (first.status_code, second.status_code) == (400, 400)
+    assert "Kein gültiges JSON" in second.text
+    delivery = WebhookDelivery.objects.get()
+    assert (delivery.attempts, delivery.state) == (2, "rejected")
+
+
+def test_a_malformed_body_with_a_wrong_signature_is_401_and_not_stored(post):
+    response = post(None, raw=b"{nicht json", signature="sha256=" + "0" * 64)
+
+    assert response.status_code == 401
+    assert not WebhookDelivery.objects.exists()
+
+
 def test_several_entries_and_changes_in_one_post(post):
     payload = envelope(
         inbound({"id": "wamid.M1", "type": "text", "text": {"body": "eins"}}),
@@ -435,9 +451,9 @@ def test_statuses_out_of_order_and_twice_only_move_forward_and_record_once(post,
     )
 
     sent_reply.refresh_from_db()
-    assert sent_reply.status == "opened"
+    assert sent_reply.status == "read"
     changes = list(StatusChange.objects.filter(message=sent_reply).values_list("status", flat=True))
-    assert sorted(changes) == ["delivered", "opened", "queued"]
+    assert sorted(changes) == ["delivered", "queued", "read"]
 
 
 def test_a_failed_status_shows_the_german_reason_in_the_thread(post, client, agent_a, sent_reply):
@@ -511,3 +527,20 @@ def test_arbitrary_json_never_answers_500(post, payload):
     assert response.status_code in (200, 400)
     # and the task after the commit finished too (a crash would leave it "received")
     assert not WebhookDelivery.objects.filter(state="received").exists()
+
+
+def test_a_read_receipt_shows_as_read_in_the_thread(post, client, agent_a, sent_reply):
+    post(envelope(status("wamid.OUT", "delivered", timestamp="1795604500")))
+    post(envelope(status("wamid.OUT", "read", timestamp="1795604600")))
+    post(envelope(status("wamid.OUT", "sent", timestamp="1795604400")))  # late: no way back
+
+    sent_reply.refresh_from_db()
+    assert sent_reply.status == "read"
+    client.force_login(agent_a)
+    url = f"/konversationen/{sent_reply.conversation_id}/"
+    page = client.get(url, headers={"HX-Request": "true", "HX-Target": "detail"})
+    assert '<span class="msg-status st-read">gelesen</span>' in page.text
+    page = client.get(
+        url, headers={"HX-Request": "true", "HX-Target": "detail", "Accept-Language": "nl"}
+    )
+    assert '<span class="msg-status st-read">gelezen</span>' in page.text
