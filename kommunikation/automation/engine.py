@@ -869,8 +869,10 @@ def _when(event: Event) -> str:
     """The event's time as the reasons print it (once per event: it cancels several steps)."""
     when = event.__dict__.get("_reason_when")
     if when is None:
-        when = event.__dict__["_reason_when"] = date_format(
-            event.occurred_at.astimezone(berlin()), "d.m.Y H:i"
+        # date_format's "d.m.Y H:i", all digits: strftime gives the same text for a
+        # fraction of the cost (no format look-up per call)
+        when = event.__dict__["_reason_when"] = event.occurred_at.astimezone(berlin()).strftime(
+            "%d.%m.%Y %H:%M"
         )
     return when
 
