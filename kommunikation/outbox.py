@@ -68,6 +68,7 @@ def new_outbound(
     created_by=None,
     priority: int = 2,
     auto_submitted: str = "",
+    created_at: dt.datetime | None = None,
 ) -> OutboundMessage:
     """The checked, unsaved row ``enqueue_outbound`` stores (arguments as there); many of
     them go into the outbox at once through ``enqueue_outbound_many``."""
@@ -112,6 +113,7 @@ def new_outbound(
         created_by=created_by,
         priority=priority,
         auto_submitted=auto_submitted,
+        created_at=created_at or timezone.now(),
     )
 
 
