@@ -8,8 +8,11 @@ statement directly: ``SET f = CASE pk WHEN %s THEN %s ... END`` with parameters.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import json
+import threading
 from collections.abc import Mapping
+from contextlib import contextmanager
 from operator import itemgetter
 from typing import Any
 
@@ -20,6 +23,36 @@ from django.db.models.signals import post_init, pre_init
 from django.utils import timezone
 
 CHUNK = 500  # rows per statement (parameters stay far below SQLite's limit)
+
+_PAUSES = 0
+_PAUSE_LOCK = threading.Lock()
+
+
+@contextmanager
+def gc_paused():
+    """No cyclic garbage collection inside (reference counting frees as always).
+
+    A batch allocates hundreds of thousands of small objects, and each full collection
+    walks every object of the process (the whole of Django): in the rules bench that was
+    a quarter of the engine's CPU. The cycles a batch leaves are collected at the next
+    collection after it. Threads share the switch: the last one out turns it back on,
+    and only if it was on before the first one came in."""
+    global _PAUSES
+    with _PAUSE_LOCK:
+        if _PAUSES == 0:
+            gc_paused.was_enabled = gc.isenabled()
+            gc.disable()
+        _PAUSES += 1
+    try:
+        yield
+    finally:
+        with _PAUSE_LOCK:
+            _PAUSES -= 1
+            if _PAUSES == 0 and gc_paused.was_enabled:
+                gc.enable()
+
+
+gc_paused.was_enabled = True
 
 
 def update_each(

@@ -68,7 +68,7 @@ from kommunikation.automation.models import (
 )
 from kommunikation.automation.textops import TEXT_OPS, text_matches
 from kommunikation.automation.timing import Late, NoDate, berlin, due_at
-from kommunikation.bulk import build, fetch, insert_many, update_each
+from kommunikation.bulk import build, fetch, gc_paused, insert_many, update_each
 from kommunikation.events.catalogue import build_context
 from kommunikation.events.models import Event, EventOutcome
 from kommunikation.models import (
@@ -401,7 +401,7 @@ def run_rules_batch(
         return {}
     texts = _TEXTS.set({})
     try:
-        with transaction.atomic():
+        with gc_paused(), transaction.atomic():
             events = claim_events(ids)
             if not events:
                 return {}

@@ -140,3 +140,25 @@ def django_assert_no_queries():
             assert not self.captured_queries, self.captured_queries
 
     return _NoQueries(connection)
+
+
+def test_gc_paused_turns_collection_off_inside_and_back_on_after_the_last_one_out():
+    import gc
+
+    from kommunikation.bulk import gc_paused
+
+    assert gc.isenabled()
+    with gc_paused():
+        assert not gc.isenabled()
+        with gc_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # the outer one is still inside
+    assert gc.isenabled()
+
+    gc.disable()  # off before: stays off
+    try:
+        with gc_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
