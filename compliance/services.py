@@ -89,9 +89,11 @@ def audit_many(entries: list[dict]) -> list[AuditEntry]:
     object must carry its brand (``brand_id``) or the entry name it."""
     from kommunikation.bulk import build, insert_many  # COPY on PostgreSQL
 
+    at = timezone.now()  # one time for the entries written together
     rows = [
         build(
             AuditEntry,
+            at=at,
             actor=e["actor"].user,
             actor_label=e["actor"].label,
             action=e["action"],

@@ -478,6 +478,7 @@ class OutboundMessage(models.Model):
         blank=True,
         related_name="outbound_messages",
         verbose_name=_("Kunde"),
+        db_index=False,  # outbox_history starts with the customer
     )
     conversation = models.ForeignKey(
         "conversations.Conversation",

@@ -69,6 +69,8 @@ def new_outbound(
     priority: int = 2,
     auto_submitted: str = "",
     fallback_after: dt.timedelta | None = None,
+
+    created_at: dt.datetime | None = None,
 ) -> OutboundMessage:
     """The checked, unsaved row ``enqueue_outbound`` stores (arguments as there); many of
     them go into the outbox at once through ``enqueue_outbound_many``."""
@@ -114,6 +116,8 @@ def new_outbound(
         priority=priority,
         auto_submitted=auto_submitted,
         fallback_after=fallback_after if len(channel_list) > 1 else None,
+
+        created_at=created_at or timezone.now(),
     )
 
 

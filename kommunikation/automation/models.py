@@ -372,8 +372,15 @@ class RuleRun(models.Model):
     event = models.ForeignKey(
         "kommunikation.Event", on_delete=models.CASCADE, related_name="rule_runs"
     )
+    # the rule as it was is in rule_key; no database constraint on the id (as the audit
+    # entries' customer and brand ids): one check less for each run written, and the ORM
+    # still sets it NULL when the rule is deleted
     rule = models.ForeignKey(
-        AutomationRule, on_delete=models.SET_NULL, null=True, related_name="runs"
+        AutomationRule,
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="runs",
+        db_constraint=False,
     )
     rule_key = models.CharField(_("Regel"), max_length=80)
     matched = models.BooleanField(_("zutreffend"))
@@ -420,15 +427,28 @@ class PlannedStep(models.Model):
     cancelled with the reason (what the Automatisierung page shows)."""
 
     run = models.ForeignKey(RuleRun, on_delete=models.CASCADE, related_name="steps")
-    step = models.ForeignKey(RuleStep, on_delete=models.SET_NULL, null=True, related_name="+")
+    # step, brand and customer without database constraints: the step is the rule's
+    # configuration (deleted when a rule is reloaded), brand and customer are copies of the
+    # run's event; the ORM's on_delete still applies, and each planned step written saves
+    # three foreign-key checks at commit
+    step = models.ForeignKey(
+        RuleStep, on_delete=models.SET_NULL, null=True, related_name="+", db_constraint=False
+    )
     position = models.PositiveSmallIntegerField(_("Schritt"))
     repetition = models.PositiveSmallIntegerField(_("Wiederholung"), default=0)
     # copied from the event so supersession finds a record's plans in one index scan
     brand = models.ForeignKey(
-        "kommunikation.BusinessEntity", on_delete=models.CASCADE, related_name="+"
+        "kommunikation.BusinessEntity",
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_constraint=False,
     )
     customer = models.ForeignKey(
-        "kommunikation.Customer", on_delete=models.SET_NULL, null=True, related_name="+"
+        "kommunikation.Customer",
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="+",
+        db_constraint=False,
     )
     record_kind = models.CharField(max_length=20, blank=True)
     record_id = models.CharField(max_length=80, blank=True)

@@ -53,6 +53,9 @@ class Event(models.Model):
         on_delete=models.PROTECT,
         related_name="events",
         verbose_name=_("Marke"),
+        # event_brand_type, event_record and the source key start with the brand: a fourth
+        # index would only be one more write for each event and each outcome update
+        db_index=False,
     )
     # SET_NULL, not PROTECT: erasing a customer (Art. 17 DSGVO) must not be blocked by history
     customer = models.ForeignKey(
@@ -62,6 +65,7 @@ class Event(models.Model):
         blank=True,
         related_name="events",
         verbose_name=_("Kunde"),
+        db_index=False,  # event_customer_recent starts with the customer
     )
     type = models.CharField(_("Ereignistyp"), max_length=80)
     # where it came from: "sevdesk", "api:<source slug>", "scan:birthday", ...

@@ -96,3 +96,69 @@ def test_update_each_sets_each_rows_own_values_only_where_the_filter_holds():
         assert row.last_error == f"{NASTY}{i}" and row.priority == 0
     rows[2].refresh_from_db()
     assert rows[2].context == {} and rows[2].last_error == "" and rows[2].priority == 2
+
+
+@pytest.mark.django_db
+def test_fetch_gives_the_instances_of_select_related_without_model_init():
+    from kommunikation.bulk import fetch
+    from kommunikation.events.models import AppendOnlyError, Event
+    from kommunikation.models import Customer
+
+    brand = BusinessEntity.objects.create(name="Fetch", slug="fetch")
+    customer = Customer.objects.create(brand=brand, last_name=NASTY[:50], vip=True)
+    for i, who in enumerate([customer, None]):
+        Event.objects.create(brand=brand, customer=who, type="payment.received", source="t",
+                             source_key=str(i), payload={"text": NASTY, "n": [1, None]},
+                             occurred_at=timezone.now())  # fmt: skip
+    queryset = Event.objects.filter(brand=brand).order_by("pk")
+
+    fetched = fetch(queryset, related=("customer",))
+    expected = list(queryset.select_related("customer"))
+
+    assert [e.pk for e in fetched] == [e.pk for e in expected]
+    for got, want in zip(fetched, expected, strict=True):
+        assert {k: v for k, v in got.__dict__.items() if k != "_state"} == {
+            k: v for k, v in want.__dict__.items() if k != "_state"
+        }
+        assert not got._state.adding and got._state.db == want._state.db
+    with django_assert_no_queries():
+        assert fetched[0].customer == customer and fetched[0].customer.vip is True
+        assert fetched[0].customer.last_name == NASTY[:50]
+        assert fetched[1].customer is None
+    # a loaded instance, as the ORM's: the append-only event refuses to be saved again
+    with pytest.raises(AppendOnlyError):
+        fetched[0].save()
+
+
+def django_assert_no_queries():
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    class _NoQueries(CaptureQueriesContext):
+        def __exit__(self, *exc):
+            super().__exit__(*exc)
+            assert not self.captured_queries, self.captured_queries
+
+    return _NoQueries(connection)
+
+
+def test_gc_paused_turns_collection_off_inside_and_back_on_after_the_last_one_out():
+    import gc
+
+    from kommunikation.bulk import gc_paused
+
+    assert gc.isenabled()
+    with gc_paused():
+        assert not gc.isenabled()
+        with gc_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # the outer one is still inside
+    assert gc.isenabled()
+
+    gc.disable()  # off before: stays off
+    try:
+        with gc_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
