@@ -69,7 +69,6 @@ def new_outbound(
     priority: int = 2,
     auto_submitted: str = "",
     fallback_after: dt.timedelta | None = None,
-
     created_at: dt.datetime | None = None,
 ) -> OutboundMessage:
     """The checked, unsaved row ``enqueue_outbound`` stores (arguments as there); many of
@@ -116,7 +115,6 @@ def new_outbound(
         priority=priority,
         auto_submitted=auto_submitted,
         fallback_after=fallback_after if len(channel_list) > 1 else None,
-
         created_at=created_at or timezone.now(),
     )
 

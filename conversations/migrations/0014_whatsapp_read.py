@@ -14,7 +14,7 @@ def opened_to_read(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("conversations", "0012_statuschange_provider_event"),
+        ("conversations", "0013_mailbox_oauth2"),
     ]
 
     operations = [
