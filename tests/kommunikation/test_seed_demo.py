@@ -168,13 +168,15 @@ def test_demo_setup_seeds_an_empty_database_and_prints_the_login():
     call_command("demo_setup", stdout=out)
 
     # 600 generated, per brand two mails through ingestion and the inbound rules, and the
-    # thread with a fallback chain (WhatsApp -> SMS -> email in one conversation);
+    # thread with a fallback chain (WhatsApp -> SMS -> email in one conversation), two
+    # letters (Pingen, print batch) in their customers' threads;
     # the demo's call tasks (three per brand) each have their thread
-    assert Conversation.objects.exclude(channel="call").count() == 611
+    assert Conversation.objects.exclude(channel="call").count() == 613
     assert Conversation.objects.filter(channel="call").count() == 15
     assert "10 Demo-Mails durch die Eingangsregeln" in out.getvalue()
     assert "15 Demo-Anrufaufgaben geplant" in out.getvalue()
     assert "Ausweichkanal (WhatsApp → SMS → E-Mail)" in out.getvalue()
+    assert "2 Demo-Briefe" in out.getvalue()
     assert "Passwort" in out.getvalue()
 
 
