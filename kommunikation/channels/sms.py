@@ -391,6 +391,10 @@ class SmsChannel(ChannelAdapter):
 
     name = "sms"
 
+    @classmethod
+    def reports_delivery(cls) -> bool:
+        return True  # both providers' delivery reports (kommunikation/sms_webhook.py)
+
     def __init__(self, *, transport: httpx.BaseTransport | None = None):
         self.client: httpx.Client | None = None
         self.transport = transport

@@ -3,6 +3,7 @@ secret in the URL; the timeline forward only, replays once, STOP as an opt-out."
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import time
@@ -18,6 +19,7 @@ from compliance.models import Consent
 from compliance.services import Actor, record_consent
 from conversations.models import Conversation, Message, StatusChange, WebhookDelivery
 from kommunikation.dispatch import dispatch_batch
+from kommunikation.fallback import fallback_undelivered
 from kommunikation.models import OutboundMessage, OutboundStatus
 from kommunikation.outbox import enqueue_outbound
 from kommunikation.sms_webhook import is_stop
@@ -573,3 +575,55 @@ def test_no_signed_messagebird_request_answers_500(brand, client, params, as_pos
         )
 
     assert response.status_code in (200, 400)
+
+
+# --- SMS in a fallback chain (issue 11 §7): MessageBird reports delivery ------------------
+
+
+@pytest.fixture
+def chained(brand, customer, settings, httpserver, time_machine):
+    """An SMS of a chain SMS -> email, waiting one hour for MessageBird's "delivered"."""
+    time_machine.move_to(NOW, tick=False)
+    settings.SMS_MESSAGEBIRD_URL = httpserver.url_for("").rstrip("/")
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    ContactPointFactory(customer=customer, channel="email", value="sheena@kunde.example")
+    httpserver.expect_request("/messages").respond_with_json({"id": "mb-1"}, status=201)
+    row = enqueue_outbound(
+        brand=brand, customer=customer, channels=["sms", "email"], category="reminder",
+        idempotency_key="termin:2", source="system", subject="Ihr Termin",
+        text="Ihr Termin ist morgen um 9 Uhr.", fallback_after=dt.timedelta(hours=1),
+        trigger=False,
+    )  # fmt: skip
+    assert dispatch_batch().sent == 1
+    row.refresh_from_db()
+    return row
+
+
+def test_an_sms_in_a_chain_waits_for_its_delivery_report(chained, mb_get, time_machine):
+    assert chained.fallback_due_at == NOW + dt.timedelta(hours=1)
+
+    mb_get(report("delivered"))
+
+    chained.refresh_from_db()
+    assert chained.fallback_due_at is None  # delivered: the chain ends here
+    time_machine.shift(dt.timedelta(hours=2))
+    assert fallback_undelivered().moved_on == 0
+    assert not chained.fallbacks.exists()
+
+
+def test_an_sms_without_a_report_within_the_wait_goes_on_by_email(chained, time_machine):
+    time_machine.shift(dt.timedelta(minutes=61))
+
+    assert fallback_undelivered().moved_on == 1
+    email = chained.fallbacks.get()
+    assert (email.channel, email.status) == ("email", "queued")
+    assert dispatch_batch().sent == 1
+    email.refresh_from_db()
+    assert email.conversation == chained.conversation
+
+
+def test_an_sms_reported_undeliverable_goes_on_by_email_at_once(chained, mb_get):
+    mb_get(report("delivery_failed", statusReason="unknown subscriber", statusErrorCode="1"))
+
+    email = chained.fallbacks.get()
+    assert email.channel == "email"
