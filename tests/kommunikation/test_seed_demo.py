@@ -167,9 +167,11 @@ def test_demo_setup_seeds_an_empty_database_and_prints_the_login():
     out = io.StringIO()
     call_command("demo_setup", stdout=out)
 
-    # 600 generated, and per brand two mails through ingestion and the inbound rules
-    assert Conversation.objects.count() == 610
+    # 600 generated, per brand two mails through ingestion and the inbound rules, and two
+    # letters (Pingen, print batch) in their customers' threads
+    assert Conversation.objects.count() == 612
     assert "10 Demo-Mails durch die Eingangsregeln" in out.getvalue()
+    assert "2 Demo-Briefe" in out.getvalue()
     assert "Passwort" in out.getvalue()
 
 
