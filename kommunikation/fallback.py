@@ -14,7 +14,7 @@ Three ways along it:
 3. **Failed after sending**: a status callback "failed" or "bounced" (WhatsApp, Pingen, an
    ESP) reaches ``conversations.outbound.record_status``, the one owner of timelines, which
    sends ``outbound_status_recorded``; ``on_status_recorded`` starts the next attempt at
-   once. A "delivered" (or "opened", "clicked") arriving first ends the wait: no fallback.
+   once. A "delivered" (or "read", "opened", "clicked") arriving first ends the wait: no fallback.
    One arriving after the chain moved on is recorded on its timeline and changes nothing
    that went out; a next attempt still waiting (quiet hours) is no longer needed and is
    cancelled with the reason.
@@ -53,7 +53,9 @@ log = logging.getLogger(__name__)
 
 FALLBACK_ACTOR = Actor(label="Ausweichversand")
 # statuses that say the customer has it, and statuses that say they never will
-DELIVERED = frozenset({Message.State.DELIVERED, Message.State.OPENED, Message.State.CLICKED})
+DELIVERED = frozenset(
+    {Message.State.DELIVERED, Message.State.READ, Message.State.OPENED, Message.State.CLICKED}
+)
 FAILED = frozenset({Message.State.FAILED, Message.State.BOUNCED})
 BATCH = 500
 
