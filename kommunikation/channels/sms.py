@@ -20,6 +20,7 @@ the per-brand SMS_*_<SLUG> values). The public shape other code uses is the chan
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import re
 from dataclasses import dataclass
@@ -154,7 +155,7 @@ def _auth_error(name: str) -> PermanentError:
     )
 
 
-class Provider:
+class Provider(abc.ABC):
     """One provider's request and the reading of its answer."""
 
     name = ""
@@ -195,8 +196,9 @@ class Provider:
             return _auth_error(self.name)
         return None
 
+    @abc.abstractmethod
     def send(self, out: Outgoing, checked: Checked) -> str:
-        raise NotImplementedError
+        """Send one checked SMS; the provider's message id, or TransientError / PermanentError."""
 
 
 # MessageBird's error codes (``errors[].code``) -> reason; 25 (balance) and 99 are transient
