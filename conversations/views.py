@@ -224,6 +224,14 @@ def conversation_detail(request, pk: int):
     return render(request, "conversations/inbox.html", context)
 
 
+def _answerable(request, pk: int) -> Conversation:
+    """The conversation, if this staff member may write to it and answer (reply or note)."""
+    conversation = access_conversation(request.user, pk, write=True)
+    if not request.user.has_perm("conversations.reply_conversation"):
+        raise PermissionDenied
+    return conversation
+
+
 def _after_change(request, conversation: Conversation, notice: str = "", undo_url: str = ""):
     """HTMX: the refreshed detail pane and, out of band, its list row; else back to the page.
     Acting on a conversation reads it (also one only previewed so far)."""
@@ -354,9 +362,7 @@ def inbox_settings(request):
 @require_POST
 @staff_required
 def add_note(request, pk: int):
-    conversation = access_conversation(request.user, pk, write=True)
-    if not request.user.has_perm("conversations.reply_conversation"):
-        raise PermissionDenied
+    conversation = _answerable(request, pk)
     form = NoteForm(request.POST)
     if not form.is_valid():
         return HttpResponseBadRequest(form.errors.as_text())
@@ -369,9 +375,7 @@ def add_note(request, pk: int):
 @require_POST
 @staff_required
 def reply(request, pk: int):
-    conversation = access_conversation(request.user, pk, write=True)
-    if not request.user.has_perm("conversations.reply_conversation"):
-        raise PermissionDenied
+    conversation = _answerable(request, pk)
     form = ReplyForm(request.POST, request.FILES)
     if not form.is_valid():
         return _reply_error(request, [e for errors in form.errors.values() for e in errors])
@@ -414,9 +418,7 @@ def _reply_error(request, errors):
 @staff_required
 def whatsapp_reply(request, pk: int):
     """A WhatsApp answer: free text inside the 24-hour window, else an approved template."""
-    conversation = access_conversation(request.user, pk, write=True)
-    if not request.user.has_perm("conversations.reply_conversation"):
-        raise PermissionDenied
+    conversation = _answerable(request, pk)
     form = WhatsAppReplyForm(request.POST)
     if not form.is_valid():
         return HttpResponseBadRequest(form.errors.as_text())
@@ -436,9 +438,7 @@ def whatsapp_reply(request, pk: int):
 @staff_required
 def sms_reply(request, pk: int):
     """An SMS answer, refused above the brand's segment limit (the composer counts live)."""
-    conversation = access_conversation(request.user, pk, write=True)
-    if not request.user.has_perm("conversations.reply_conversation"):
-        raise PermissionDenied
+    conversation = _answerable(request, pk)
     form = SmsReplyForm(request.POST)
     if not form.is_valid():
         return _reply_error(request, [e for errors in form.errors.values() for e in errors])
