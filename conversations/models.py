@@ -826,6 +826,13 @@ class WebhookDelivery(models.Model):
         indexes = [
             # the admin's list: newest first, filtered by state
             models.Index(fields=["state", "received_at"], name="webhookdelivery_state"),
+            # the waiting ones of a channel, in order: what WhatsApp's processing claims and
+            # what every webhook looks at (conversations.whatsapp._earlier_waiting)
+            models.Index(
+                fields=["esp", "kind", "id"],
+                condition=models.Q(state="received"),
+                name="webhookdelivery_waiting",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -33,11 +33,12 @@ import hmac
 import json
 import logging
 import mimetypes
+import time
 from collections import defaultdict
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Max, Q
 from django.http import HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404
@@ -80,16 +81,40 @@ def signature_valid(body: bytes, header: str, secret: str) -> bool:
 # --- the view -----------------------------------------------------------------------------
 
 
-@csrf_exempt
-def webhook(request, slug: str):
+# the number of a brand slug, kept for ACCOUNT_SECONDS in this process: every webhook needs
+# it and it changes seldom (saving or deleting a number or a brand empties the cache of the
+# process that saved; another process sees the change within ACCOUNT_SECONDS — Meta retries
+# a webhook that a just-rotated secret refused)
+ACCOUNT_SECONDS = 30.0
+_accounts: dict[str, tuple[float, WhatsAppNumber]] = {}
+
+
+def webhook_account(slug: str) -> WhatsAppNumber:
+    """The active number of the brand ``slug`` (Http404 if there is none; not cached)."""
+    now = time.monotonic()
+    cached = _accounts.get(slug)
+    if cached and now - cached[0] < ACCOUNT_SECONDS:
+        return cached[1]
     account = get_object_or_404(
-        # what the webhook needs, not the brand's dozens of columns (every webhook)
+        # what the webhook needs, not the brand's dozens of columns
         WhatsAppNumber.objects.select_related("brand").only(
             "brand__slug", "verify_token", "app_secret", "phone_number_id"
         ),
         brand__slug=slug,
         active=True,
     )
+    _accounts[slug] = (now, account)
+    return account
+
+
+def forget_accounts(**kwargs) -> None:
+    """Signal receiver (see ConversationsConfig.ready): a number or brand changed."""
+    _accounts.clear()
+
+
+@csrf_exempt
+def webhook(request, slug: str):
+    account = webhook_account(slug)
     if request.method == "GET":
         token = account.effective_verify_token
         given = request.GET.get("hub.verify_token", "")
@@ -156,14 +181,32 @@ def _waiting():
     )
 
 
+def _earlier_waiting(delivery_id: int) -> bool:
+    """``_waiting().filter(pk__lt=delivery_id, received_at__gte=now - TASK_TRUST).exists()``
+    as one plain statement: it runs after every webhook, and the ORM's building of it cost
+    more than the database's answer. The partial index of waiting deliveries serves it
+    newest first, in a plain index scan: the entries of deliveries claimed meanwhile are
+    marked dead on the first visit (a bitmap scan of the state index visited each of them
+    on every webhook, hundreds in a burst)."""
+    since = connection.ops.adapt_datetimefield_value(timezone.now() - TASK_TRUST)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT received_at >= %s FROM "
+            f"{connection.ops.quote_name(WebhookDelivery._meta.db_table)} "
+            "WHERE state = %s AND esp = %s AND kind = %s AND id < %s ORDER BY id DESC LIMIT 1",
+            [since, WebhookDelivery.State.RECEIVED, ESP, WebhookDelivery.Kind.INBOUND, delivery_id],
+        )
+        row = cursor.fetchone()
+    return bool(row and row[0])
+
+
 def start_processing(delivery_id: int) -> None:
     """After the commit of a delivery: the processing task, unless an earlier delivery is
     still waiting. Its task has not claimed it yet, so it will claim again after this
     delivery's commit and take it too (see the module's doc)."""
     from django_q.tasks import async_task
 
-    earlier = _waiting().filter(pk__lt=delivery_id, received_at__gte=timezone.now() - TASK_TRUST)
-    if earlier.exists():
+    if _earlier_waiting(delivery_id):
         return
     async_task(
         "conversations.whatsapp.process_pending",

@@ -30,6 +30,16 @@ def _media_root(settings, tmp_path):
 
 
 @pytest.fixture(autouse=True)
+def _whatsapp_accounts():
+    """The WhatsApp webhook keeps the numbers it looked up in the process; a test's number
+    goes with its transaction, so no later test may meet it."""
+    from conversations.whatsapp import forget_accounts
+
+    yield
+    forget_accounts()
+
+
+@pytest.fixture(autouse=True)
 def _language_reset():
     """A request with the English language cookie activates English in this thread
     (LocaleMiddleware) and nothing deactivates it: the next test would inherit it."""

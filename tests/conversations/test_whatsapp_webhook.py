@@ -113,6 +113,59 @@ def test_a_signature_with_another_secret_is_refused(post):
     assert response.status_code == 401
 
 
+def test_a_rotated_app_secret_counts_from_the_next_webhook(post, number):
+    payload = envelope(inbound({"id": "wamid.S1", "type": "text", "text": {"body": "Hallo"}}))
+    assert post(payload).status_code == 200  # the number is now kept by the webhook
+
+    number.app_secret = "neues-geheimnis"
+    number.save()
+    again = envelope(inbound({"id": "wamid.S2", "type": "text", "text": {"body": "Hallo"}}))
+
+    assert post(again).status_code == 401  # signed with the old secret
+    assert post(again, signature=sign(body(again), "neues-geheimnis")).status_code == 200
+
+
+def test_a_deactivated_number_or_renamed_brand_is_not_found_from_the_next_webhook(
+    post, number, brand_a, client
+):
+    payload = envelope(inbound({"id": "wamid.D1", "type": "text", "text": {"body": "Hallo"}}))
+    assert post(payload).status_code == 200
+
+    number.active = False
+    number.save()
+    assert post(payload).status_code == 404
+    number.active = True
+    number.save()
+    brand_a.slug = "laderthuis-neu"
+    brand_a.save()
+
+    assert post(payload).status_code == 404
+    data = body(payload)
+    response = client.post(
+        "/webhooks/whatsapp/laderthuis-neu/", data=data, content_type="application/json",
+        headers={"X-Hub-Signature-256": sign(data)},
+    )  # fmt: skip
+    assert response.status_code == 200
+
+
+def test_a_number_changed_by_another_process_counts_after_the_cache_time(post, number):
+    from conversations import whatsapp
+
+    payload = envelope(inbound({"id": "wamid.P1", "type": "text", "text": {"body": "Hallo"}}))
+    assert post(payload).status_code == 200
+    # another process saves: no signal reaches this one
+    WhatsAppNumber.objects.filter(pk=number.pk).update(app_secret="neues-geheimnis")
+    again = envelope(inbound({"id": "wamid.P2", "type": "text", "text": {"body": "Hallo"}}))
+    signed = sign(body(again), "neues-geheimnis")
+    assert post(again, signature=signed).status_code == 401  # still the kept secret
+
+    # the kept number is as old as the cache time allows
+    slug, (seen, kept) = next(iter(whatsapp._accounts.items()))
+    whatsapp._accounts[slug] = (seen - whatsapp.ACCOUNT_SECONDS, kept)
+
+    assert post(again, signature=signed).status_code == 200
+
+
 # --- storing and processing ----------------------------------------------------------------
 
 
