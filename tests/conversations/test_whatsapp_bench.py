@@ -5,6 +5,7 @@ nothing behind."""
 from __future__ import annotations
 
 import pytest
+from django.db import connection
 
 from conversations.models import Conversation, WebhookDelivery
 from conversations.whatsapp_benchmarks import whatsapp_inbound
@@ -12,6 +13,12 @@ from kommunikation.models import BusinessEntity, Customer
 
 # forked processes need a database every process reaches (not SQLite's in-memory one)
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture(autouse=True)
+def _postgres_only(db):
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL (DATABASE_URL=postgres://...)")
 
 
 @pytest.mark.parametrize("web", [1, 2])
