@@ -18,8 +18,13 @@ messages together (``conversations.ingest.ingest_messages``: a handful of querie
 batch instead of eight a message). A webhook starts the task only when no earlier
 delivery is still waiting: that one's task is on its way and takes this one too (it
 claims again until it finds nothing), so a burst of webhooks costs one task, not one
-each. The "whatsapp-webhooks" schedule picks up what a lost task or a killed worker
-left (see ``recover_deliveries``).
+each; after a small batch the task waits ``WHATSAPP_GATHER_MS`` before it claims again,
+so that a steady stream is processed in batches too. The "whatsapp-webhooks" schedule
+picks up what a lost task or a killed worker left (see ``recover_deliveries``).
+
+Per webhook the request makes two statements: the body's upsert (``store_webhook``) and
+the look for an earlier waiting delivery; the number of the brand is kept in the process
+for ``ACCOUNT_SECONDS``. ``manage.py bench --only whatsapp`` measures the whole path.
 
 Meta's payload shapes: developers.facebook.com/documentation/business-messaging/whatsapp/
 webhooks/reference/messages (and ../status); see also shared/reference/whatsapp-cloud-api.md.
