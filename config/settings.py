@@ -340,6 +340,9 @@ WHATSAPP_TIMEOUT = env_int("WHATSAPP_TIMEOUT", 15)
 WHATSAPP_WINDOW_HOURS = env_int("WHATSAPP_WINDOW_HOURS", 24)
 WHATSAPP_WINDOW_MARGIN_MINUTES = env_int("WHATSAPP_WINDOW_MARGIN_MINUTES", 5)
 WHATSAPP_MEDIA_MAX_BYTES = env_int("WHATSAPP_MEDIA_MAX_BYTES", 100 * 1024 * 1024)
+# the webhook task's pause after a small batch, so that the next webhooks gather: one batch
+# of many costs the worker a fraction of many batches of one (conversations.whatsapp)
+WHATSAPP_GATHER_MS = env_int("WHATSAPP_GATHER_MS", 100)
 WHATSAPP_CREDENTIALS: dict[str, dict[str, str]] = {}
 for _name, _value in os.environ.items():
     for _field in ("access_token", "app_secret", "verify_token"):

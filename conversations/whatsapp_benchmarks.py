@@ -1,12 +1,14 @@
 """WhatsApp inbound webhooks per second into threads (issue 11: >= 300/s on PostgreSQL).
 
-Signed POSTs in Meta's shape go through Django's test client in-process (server time, no
-network) to a throwaway brand's number, into conversations of a pool of customers, a
-tenth of them unknown numbers. Each request does what production does: signature check,
-raw body stored, the processing task queued on the ORM broker after the commit (when no
-earlier delivery waits). Every ``POLL`` requests the queued WhatsApp tasks run as a worker
-would run them (unpacked from the broker and called). The clock stops when every message
-is in its thread: the figure counts the requests and the worker's processing. The tasks
+Signed POSTs in Meta's shape go to a throwaway brand's number, into conversations of a
+pool of customers, a tenth of them unknown numbers, as in production: ``web`` web
+processes (forked, each with its own database connection) answer them through Django's
+handler (the test client in-process: server time, no network), each request doing what
+production does (signature check, raw body stored, the processing task queued on the
+ORM broker after the commit when no earlier delivery waits), while this process is the
+cluster's worker: it runs the queued WhatsApp tasks as they come (unpacked from the
+broker and called), looking again after the broker's poll interval when there is none.
+The clock runs from the first request until every message is in its thread. The tasks
 the messages start beyond their threads (``message.received`` events and the rules) run
 afterwards, timed on their own. The brand and its data go afterwards.
 """
@@ -14,10 +16,12 @@ afterwards, timed on their own. The brand and its data go afterwards.
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
 import time
 import uuid
 
-from django.db import connection, reset_queries
+from django.db import connection, connections
 from django.db.models import Max
 from django.test import override_settings
 from django.utils.module_loading import import_string
@@ -27,10 +31,13 @@ from django_q.signing import SignedPackage
 from conversations.benchmarks import bench_client
 from conversations.models import Conversation, Message, WebhookDelivery
 from conversations.whatsapp import ESP
+from kommunikation.automation.benchmarks import ServerCPU
 from kommunikation.models import BusinessEntity, ContactPoint, Customer, WhatsAppNumber
 
-# requests between two looks of the worker at the broker: its poll (0.5 s) at ~300/s
-POLL = 100
+# the ORM broker's look for new tasks when it found none (django-q2's default "poll")
+POLL_SECONDS = 0.2
+# what a run may take before the bench gives up (a delivery no task took)
+TIMEOUT_SECONDS = 120
 
 
 def _run_queued(after: int, *, whatsapp: bool) -> int:
@@ -61,7 +68,45 @@ def _body(n: int, *, number_id: str, phone: str) -> bytes:
     }).encode()  # fmt: skip
 
 
-def whatsapp_inbound(n: int = 2000) -> dict:
+def _count_queries(counter: list[int]):
+    def count(execute, sql, params, many, context):
+        counter[0] += 1
+        return execute(sql, params, many, context)
+
+    return count
+
+
+def _answer(signed: list[tuple[bytes, str]], url: str, go, results) -> None:
+    """One web process: answer its share of the webhooks, report and leave."""
+    try:
+        client = bench_client()
+        queries = [0]
+        server = ServerCPU()  # this process's own connection's backend
+        go.wait()
+        server.start()
+        started, cpu_started = time.perf_counter(), time.process_time()
+        with connection.execute_wrapper(_count_queries(queries)):
+            for data, signature in signed:
+                response = client.post(
+                    url, data=data, content_type="application/json",
+                    headers={"X-Hub-Signature-256": signature},
+                )  # fmt: skip
+                if response.status_code != 200:
+                    raise RuntimeError(f"HTTP {response.status_code}: {response.content[:200]!r}")
+        results.put({
+            "seconds": time.perf_counter() - started, "cpu": time.process_time() - cpu_started,
+            "server_cpu": server.stop(), "queries": queries[0], "error": "",
+        })  # fmt: skip
+    except Exception as exc:  # reported to the bench, which raises it
+        results.put({"error": repr(exc)})
+    finally:
+        connections.close_all()
+        results.close()
+        results.join_thread()
+        os._exit(0)  # not the parent's atexit handlers
+
+
+def whatsapp_inbound(n: int = 2000, *, web: int = 2) -> dict:
     import hashlib
     import hmac
 
@@ -88,58 +133,77 @@ def whatsapp_inbound(n: int = 2000) -> dict:
     signed = [
         (b, "sha256=" + hmac.new(secret.encode(), b, hashlib.sha256).hexdigest()) for b in bodies
     ]
-    client = bench_client()
     url = f"/webhooks/whatsapp/{slug}/"
     queued_before = OrmQ.objects.aggregate(last=Max("id"))["last"] or 0
     sync_before = Conf.SYNC
     Conf.SYNC = False  # as in production: the request queues the task on the broker
     tasks = 0
     queries = [0]
-
-    def count(execute, sql, params, many, context):
-        queries[0] += 1
-        return execute(sql, params, many, context)
-
+    context = multiprocessing.get_context("fork")
+    go, results = context.Event(), context.Queue()
     try:
-        with override_settings(DEBUG=False), connection.execute_wrapper(count):
-            started = time.perf_counter()
-            cpu_started = time.process_time()
-            in_requests = 0.0
-            for i, (data, signature) in enumerate(signed, start=1):
-                request_started = time.perf_counter()
-                response = client.post(
-                    url, data=data, content_type="application/json",
-                    headers={"X-Hub-Signature-256": signature},
-                )  # fmt: skip
-                in_requests += time.perf_counter() - request_started
-                if response.status_code != 200:
-                    raise RuntimeError(f"HTTP {response.status_code}: {response.content[:200]!r}")
-                if i % POLL == 0:
-                    tasks += _run_queued(queued_before, whatsapp=True)
-                reset_queries()
-            tasks += _run_queued(queued_before, whatsapp=True)
-            seconds = time.perf_counter() - started
-            cpu = time.process_time() - cpu_started
-            # what the ingested messages start beyond their threads (message.received
-            # events, the rules): another subsystem's work, timed on its own
-            events_started = time.perf_counter()
-            _run_queued(queued_before, whatsapp=False)
-            events = time.perf_counter() - events_started
+        with override_settings(DEBUG=False):
+            connections.close_all()  # every web process opens its own connection
+            processes = [
+                context.Process(target=_answer, args=(signed[i::web], url, go, results))
+                for i in range(web)
+            ]
+            for process in processes:
+                process.start()
+            reports = []
+            server = ServerCPU()
+            with connection.execute_wrapper(_count_queries(queries)):
+                server.start()
+                started = time.perf_counter()
+                cpu_started = time.process_time()
+                go.set()
+                while True:
+                    ran = _run_queued(queued_before, whatsapp=True)
+                    tasks += ran
+                    while not results.empty():
+                        reports.append(results.get())
+                    if len(reports) == web and not ran and not _waiting_deliveries(brand):
+                        break
+                    if time.perf_counter() - started > TIMEOUT_SECONDS:
+                        raise RuntimeError("the webhooks were not all processed in time")
+                    if not ran:
+                        time.sleep(POLL_SECONDS)
+                seconds = time.perf_counter() - started
+                cpu = time.process_time() - cpu_started
+                server_cpu = server.stop()
+                for process in processes:
+                    process.join()
+                errors = [r["error"] for r in reports if r["error"]]
+                if errors:
+                    raise RuntimeError(errors[0])
+                # what the ingested messages start beyond their threads (message.received
+                # events, the rules): another subsystem's work, timed on its own
+                events_started = time.perf_counter()
+                _run_queued(queued_before, whatsapp=False)
+                events = time.perf_counter() - events_started
         messages = Message.objects.filter(conversation__brand=brand).count()
         threads = Conversation.objects.filter(brand=brand).count()
         if messages != n:
             raise RuntimeError(f"{messages} of {n} messages in threads")
+        answering = max(r["seconds"] for r in reports)
+        web_cpu = sum(r["cpu"] for r in reports)
+        servers = [server_cpu, *(r["server_cpu"] for r in reports)]
+        database_cpu = None if None in servers else sum(servers)
         return {
             "webhooks": n,
+            "web_processes": web,
             "per_second": round(n / seconds, 1),
-            "answered_per_second": round(n / in_requests, 1),
-            "worker_per_second": round(n / (seconds - in_requests), 1),
+            "answered_per_second": round(n / answering, 1),
             "tasks": tasks,
             "events_per_second": round(n / events, 1) if events else 0,
-            "queries_per_webhook": round(queries[0] / n, 2),
-            # this process's CPU (the test client, the view, the tasks; not PostgreSQL's):
-            # the figure that holds on a machine other processes keep busy
-            "cpu_ms_per_webhook": round(cpu * 1000 / n, 2),
+            "queries_per_webhook": round((queries[0] + sum(r["queries"] for r in reports)) / n, 2),
+            # the web processes' and the worker's CPU (not PostgreSQL's)
+            "cpu_ms_per_webhook": round((web_cpu + cpu) * 1000 / n, 2),
+            "worker_cpu_ms_per_webhook": round(cpu * 1000 / n, 2),
+            # PostgreSQL's backends of those processes (None off PostgreSQL)
+            "database_cpu_ms_per_webhook": (
+                None if database_cpu is None else round(database_cpu * 1000 / n, 2)
+            ),
             "threads": threads,
             "seconds": round(seconds, 2),
         }
@@ -152,3 +216,11 @@ def whatsapp_inbound(n: int = 2000) -> dict:
         number.delete()
         Customer.objects.filter(brand=brand).delete()
         brand.delete()
+
+
+def _waiting_deliveries(brand: BusinessEntity) -> bool:
+    return WebhookDelivery.objects.filter(
+        esp=ESP,
+        brand=brand,
+        state__in=[WebhookDelivery.State.RECEIVED, WebhookDelivery.State.PROCESSING],
+    ).exists()

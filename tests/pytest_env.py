@@ -8,6 +8,8 @@ os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
 os.environ.setdefault("CACHE", "locmem")
 os.environ.setdefault("Q2_SYNC", "true")
 os.environ["Q2_BROKER"] = ""  # never Redis in tests
+# tasks run in the request (Q2_SYNC): nothing can arrive while the WhatsApp task waited
+os.environ.setdefault("WHATSAPP_GATHER_MS", "0")
 os.environ.setdefault(
     "MEDIA_ROOT", os.path.join(os.path.dirname(__file__), "..", "var", "test-media")
 )

@@ -908,6 +908,11 @@ def cancel_reason(planned: PlannedStep, later: Event) -> str | None:
         status = later.payload.get("status")
         if status != planned_status:
             return _("Auftrag weiter im Ablauf (jetzt „%(status)s“).") % {"status": status}
+    if CancelOn.ORDER_MOVED_ON in cancel_on and later.type == "order.delivery_note_sent":
+        # the order ships (a delivery note without a tracking number: no status change)
+        return _("Auftrag weiter im Ablauf (Lieferschein %(number)s versandt).") % {
+            "number": later.payload.get("delivery_note_number") or "?"
+        }
     return None
 
 

@@ -236,6 +236,26 @@ def test_a_status_change_cancels_the_weekly_on_hold_follow_ups(clock, library, c
     )
 
 
+def test_a_sent_delivery_note_cancels_the_on_hold_follow_ups(clock, library, customer):
+    payload = {"order_number": "CC-2", "status": "on_hold", "hold_reason": "Lieferengpass"}
+    run_rules(event(customer.brand, customer, "order.status_changed", payload,
+                    record_id="o2", version="1").pk)  # fmt: skip
+    follow_ups = OutboundMessage.objects.filter(template_key="hold_notification")
+    assert follow_ups.count() == 5
+
+    clock.move_to(NOW + dt.timedelta(days=8), tick=False)
+    shipped = {"order_number": "CC-2", "delivery_note_number": "LI-1007",
+               "delivery_date": "2026-02-19"}  # fmt: skip
+    run_rules(event(customer.brand, customer, "order.delivery_note_sent", shipped,
+                    record_id="o2", version="LI7.v1").pk)  # fmt: skip
+
+    cancelled = follow_ups.filter(status="cancelled")
+    assert cancelled.count() == 5 - follow_ups.filter(status="queued").count() >= 3
+    assert {r.last_error for r in cancelled} == {
+        "Auftrag weiter im Ablauf (Lieferschein LI-1007 versandt)."
+    }
+
+
 def test_the_last_check_before_sending_cancels_a_stale_message(clock, customer, settings):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     load_library()
