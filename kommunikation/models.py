@@ -480,6 +480,9 @@ class OutboundMessage(models.Model):
         verbose_name=_("Kunde"),
         db_index=False,  # outbox_history starts with the customer
     )
+    # conversation, message, created_by and fallback_of are empty in most rows (a rule's
+    # message has none of them): their indexes hold only the rows that have one
+    # (outbox_conversation ... in Meta), each equality look-up implies "is not null"
     conversation = models.ForeignKey(
         "conversations.Conversation",
         on_delete=models.SET_NULL,
@@ -487,6 +490,7 @@ class OutboundMessage(models.Model):
         blank=True,
         related_name="+",
         verbose_name=_("Konversation"),
+        db_index=False,
     )
     message = models.ForeignKey(
         "conversations.Message",
@@ -495,6 +499,7 @@ class OutboundMessage(models.Model):
         blank=True,
         related_name="outbound",
         verbose_name=_("Nachricht im Verlauf"),
+        db_index=False,
     )
     channels = models.JSONField(_("Kanäle (mit Ausweichkanal)"), default=list)
     channel_index = models.PositiveSmallIntegerField(default=0)
@@ -529,7 +534,9 @@ class OutboundMessage(models.Model):
     header_message_id = models.CharField(_("Message-ID"), max_length=998, blank=True)
     in_reply_to = models.CharField(_("In-Reply-To"), max_length=998, blank=True)
     references = models.TextField(_("References"), blank=True)
-    idempotency_key = models.CharField(_("Idempotenzschlüssel"), max_length=200, unique=True)
+    # unique by the constraint outbox_idempotency_key (Meta), not unique=True: that would
+    # add a second (varchar_pattern_ops) index that no equality look-up uses
+    idempotency_key = models.CharField(_("Idempotenzschlüssel"), max_length=200)
     source = models.CharField(_("Herkunft"), max_length=10, choices=OutboundSource.choices)
     source_ref = models.CharField(_("Herkunft (Bezug)"), max_length=200, blank=True)
     status = models.CharField(
@@ -566,7 +573,12 @@ class OutboundMessage(models.Model):
     )
     created_at = models.DateTimeField(_("angelegt"), default=timezone.now)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
     )
     # fallback driven by delivery (issue 11 §7, kommunikation/fallback.py): a message sent
     # but not delivered within `fallback_after`, or failing after it was sent, is tried on
@@ -579,6 +591,7 @@ class OutboundMessage(models.Model):
         blank=True,
         related_name="fallbacks",
         verbose_name=_("Ausweichversand für"),
+        db_index=False,
     )
     fallback_after = models.DurationField(
         _("Ausweichkanal nach"),
@@ -600,7 +613,10 @@ class OutboundMessage(models.Model):
             # (a bitmap OR on PostgreSQL). The claimed rows are loaded and written back by
             # primary key (+ status and claim token, checked on that one row): no index.
             models.Index(fields=["status", "next_attempt_at"], name="outbox_due"),
-            models.Index(fields=["status", "lease_until"], name="outbox_lease"),
+            # (the second arm's index holds only the rows being sent: a new row is not in it)
+            models.Index(
+                fields=["lease_until"], condition=Q(status="sending"), name="outbox_lease_sending"
+            ),
             # the gate's history: sends per customer and channel (caps, duplicate window)
             models.Index(fields=["customer", "channel", "sent_at"], name="outbox_history"),
             # tracking events find the row by our Message-ID or the provider's id
@@ -613,6 +629,16 @@ class OutboundMessage(models.Model):
                 condition=Q(fallback_due_at__isnull=False),
                 name="outbox_fallback_due",
             ),
+            # the relations most rows leave empty (see conversation above)
+            *(
+                models.Index(
+                    fields=[name], condition=Q(**{f"{name}__isnull": False}), name=f"outbox_{name}"
+                )
+                for name in ("conversation", "message", "created_by", "fallback_of")
+            ),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["idempotency_key"], name="outbox_idempotency_key"),
         ]
 
     def __str__(self) -> str:

@@ -369,8 +369,16 @@ class RunQuerySet(models.QuerySet):
 class RuleRun(models.Model):
     """One rule against one event: did it match, and why (not)."""
 
+    # event and rule without an index of their own: rulerun_unique starts with the event,
+    # rulerun_rule_recent with the rule. The event without a database constraint (the
+    # engine writes the run for an event it holds locked; the ORM's cascade still deletes
+    # the runs with their event): one check less at commit for each run written
     event = models.ForeignKey(
-        "kommunikation.Event", on_delete=models.CASCADE, related_name="rule_runs"
+        "kommunikation.Event",
+        on_delete=models.CASCADE,
+        related_name="rule_runs",
+        db_index=False,
+        db_constraint=False,
     )
     # the rule as it was is in rule_key; no database constraint on the id (as the audit
     # entries' customer and brand ids): one check less for each run written, and the ORM
@@ -381,6 +389,7 @@ class RuleRun(models.Model):
         null=True,
         related_name="runs",
         db_constraint=False,
+        db_index=False,
     )
     rule_key = models.CharField(_("Regel"), max_length=80)
     matched = models.BooleanField(_("zutreffend"))
@@ -426,22 +435,28 @@ class PlannedStep(models.Model):
     """One step of a matched rule for one event: planned into the outbox, or skipped /
     cancelled with the reason (what the Automatisierung page shows)."""
 
-    run = models.ForeignKey(RuleRun, on_delete=models.CASCADE, related_name="steps")
-    # step, brand and customer without database constraints: the step is the rule's
-    # configuration (deleted when a rule is reloaded), brand and customer are copies of the
-    # run's event; the ORM's on_delete still applies, and each planned step written saves
-    # three foreign-key checks at commit
+    # run, step, brand, customer and outbound without database constraints: the run and
+    # the outbox row are written by the same batch just before the step, the step is the
+    # rule's configuration (deleted when a rule is reloaded), brand and customer are
+    # copies of the run's event; the ORM's on_delete still applies, and each planned step
+    # written saves five foreign-key checks at commit
+    run = models.ForeignKey(
+        RuleRun, on_delete=models.CASCADE, related_name="steps", db_constraint=False
+    )
     step = models.ForeignKey(
         RuleStep, on_delete=models.SET_NULL, null=True, related_name="+", db_constraint=False
     )
     position = models.PositiveSmallIntegerField(_("Schritt"))
     repetition = models.PositiveSmallIntegerField(_("Wiederholung"), default=0)
     # copied from the event so supersession finds a record's plans in one index scan
+    # (plannedstep_record_first); no index of its own, which the planner would take for that
+    # look-up while it thinks a brand has few steps (a new brand, statistics behind)
     brand = models.ForeignKey(
         "kommunikation.BusinessEntity",
         on_delete=models.CASCADE,
         related_name="+",
         db_constraint=False,
+        db_index=False,
     )
     customer = models.ForeignKey(
         "kommunikation.Customer",
@@ -467,6 +482,7 @@ class PlannedStep(models.Model):
         blank=True,
         related_name="planned_step",
         verbose_name=_("Ausgang"),
+        db_constraint=False,
     )
     created_at = models.DateTimeField(_("angelegt"), default=timezone.now)
     cancelled_at = models.DateTimeField(_("storniert"), null=True, blank=True)
@@ -478,11 +494,12 @@ class PlannedStep(models.Model):
         verbose_name_plural = _("geplante Schritte")
         ordering = ["planned_for", "id"]
         indexes = [
-            # supersession: what is still planned for one business record
+            # supersession: what is still planned for the business records (the record id
+            # first, as in event_record_first)
             models.Index(
-                fields=["brand", "record_kind", "record_id"],
+                fields=["record_id", "record_kind", "brand"],
                 condition=Q(state="planned"),
-                name="plannedstep_record",
+                name="plannedstep_record_first",
             ),
         ]
 
