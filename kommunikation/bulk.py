@@ -394,9 +394,9 @@ def insert_new(model, objs: list, *, key: str, mark: str) -> dict[Any, int]:
     _stamp(model, objs)
     _link(model, objs)
     table = quote(meta.db_table)
-    # the caller has just looked the keys up, so usually none is taken: COPY straight into
-    # the table; a key another writer stored meanwhile breaks the unique constraint, and
-    # the savepoint takes the rows back to the ON CONFLICT path below
+    # usually no key is taken (new rows): COPY straight into the table; a key stored
+    # before (a repeated call) or by another writer meanwhile breaks the unique
+    # constraint, and the savepoint takes the rows back to the ON CONFLICT path below
     try:
         with transaction.atomic(), connection.cursor() as cursor, connection.wrap_database_errors:
             for obj, pk in zip(objs, take_ids(model, len(objs)), strict=True):

@@ -202,31 +202,31 @@ def enqueue_outbound_many(
     (row, created): the stored row when the key was queued before, as ``enqueue_outbound``
     returns it. Starts no dispatch; the caller triggers one for the whole batch.
 
-    The unique key decides here too: rows are inserted with ON CONFLICT DO NOTHING, and
-    a key another writer stored between the look-up and the insert comes back as that
-    writer's row (its Message-ID is not ours), never as a second row.
+    The unique key decides, with no look-up first (almost every key is new): the rows
+    are inserted with ON CONFLICT DO NOTHING (``insert_new``), and only the keys stored
+    before, by an earlier call or by another writer meanwhile, are read back, as the
+    stored rows (their Message-IDs are not ours), never as second rows.
     """
     wanted: dict[str, OutboundMessage] = {}
     for row in rows:
         wanted.setdefault(row.idempotency_key, row)
     if not wanted:
         return {}
-    result = {
-        row.idempotency_key: (row, False)
-        for row in OutboundMessage.objects.filter(idempotency_key__in=list(wanted))
-    }
-    new = [row for key, row in wanted.items() if key not in result]
-    if new:
-        stored = insert_new(OutboundMessage, new, key="idempotency_key", mark="header_message_id")
-        raced = []
-        for row in new:
-            pk = stored.get(row.idempotency_key)
-            if pk is not None:
-                row.pk, row._state.adding, row._state.db = pk, False, OutboundMessage.objects.db
-                result[row.idempotency_key] = (row, True)
-            else:
-                raced.append(row.idempotency_key)
-        for row in OutboundMessage.objects.filter(idempotency_key__in=raced):
+    result: dict[str, tuple[OutboundMessage, bool]] = {}
+    stored = insert_new(
+        OutboundMessage, list(wanted.values()), key="idempotency_key", mark="header_message_id"
+    )
+    taken = []
+    db = OutboundMessage.objects.db
+    for key, row in wanted.items():
+        pk = stored.get(key)
+        if pk is not None:
+            row.pk, row._state.adding, row._state.db = pk, False, db
+            result[key] = (row, True)
+        else:
+            taken.append(key)
+    if taken:
+        for row in OutboundMessage.objects.filter(idempotency_key__in=taken):
             result[row.idempotency_key] = (row, False)
     return result
 

@@ -434,6 +434,25 @@ def _run_batch(ids: list[int], *, now: dt.datetime | None, trigger: bool) -> dic
     return results
 
 
+def _id_runs(ids: list[int], *, most: int = 20) -> Q:
+    """The sorted ids as ranges of consecutive ids (the events of one commit are), each
+    exactly the ids in it: a range of the primary key is one index descent the planner
+    prices as such, where 500 ids IN (...) are 500 it prices above a scan of the table.
+    Ids in many pieces stay a list."""
+    runs: list[list[int]] = []
+    for pk in ids:
+        if runs and pk == runs[-1][1] + 1:
+            runs[-1][1] = pk
+        else:
+            runs.append([pk, pk])
+    if len(runs) > most:
+        return Q(pk__in=ids)
+    condition = Q()
+    for first, last in runs:
+        condition |= Q(pk=first) if first == last else Q(pk__range=(first, last))
+    return condition
+
+
 def claim_events(ids: list[int]) -> list[Event]:
     """The pending events among `ids`, locked for this transaction (oldest first).
 
@@ -441,13 +460,25 @@ def claim_events(ids: list[int]) -> list[Event]:
     neither waits for the other. SQLite has no row locks: the claim starts with a write
     to the events, which takes the database's single write lock; a second worker waits
     there and then reads them processed. The outcome update at the end is filtered on
-    "pending" as well (``Batch.write``)."""
-    pending = Event.objects.pending().filter(pk__in=ids)
+    "pending" as well (``Batch.write``).
+
+    PostgreSQL locks the rows by primary key alone and keeps the pending ones: with
+    "pending" in the query the planner may walk the partial index of all pending events
+    (event_pending) instead, which takes as long as the backlog is (an import, the
+    first sync), for every batch."""
     if connection.features.has_select_for_update_skip_locked:
-        pending = pending.select_for_update(of=("self",), skip_locked=True)
+        claimed = Event.objects.filter(_id_runs(ids)).select_for_update(
+            of=("self",), skip_locked=True
+        )
     else:
+        pending = Event.objects.pending().filter(pk__in=ids)
         pending.update(processed_at=None)
-    events = fetch(pending.order_by("pk"), related=("customer",))
+        claimed = pending
+    events = [
+        event
+        for event in fetch(claimed.order_by("pk"), related=("customer",))
+        if event.outcome == EventOutcome.PENDING
+    ]
     # the few brands once, not one copy per event
     brands = BusinessEntity.objects.in_bulk({event.brand_id for event in events})
     for event in events:
@@ -491,7 +522,7 @@ class Batch:
             self._load_once(events)
 
     def _load_pending(self, records: set[tuple]) -> None:
-        """The steps still waiting for the batch's records (index plannedstep_record)."""
+        """The steps still waiting for the batch's records (plannedstep_record_first)."""
         brands, kinds, ids = (set(part) for part in zip(*records, strict=True))
         stored = (
             PlannedStep.objects.filter(
@@ -511,7 +542,8 @@ class Batch:
 
     def _load_once(self, events: list[Event]) -> None:
         """Which once-per-record rules already ran for the batch's records: from the
-        records' other events (index event_record) to their runs (rulerun_unique)."""
+        records' other events (event_record_first, by record id and kind; the brand is
+        checked here) to their runs (rulerun_unique)."""
         records = {
             _record(event)
             for event in events
@@ -520,15 +552,20 @@ class Batch:
         }
         if not records:
             return
-        brands, kinds, ids = (set(part) for part in zip(*records, strict=True))
-        others = Event.objects.filter(
-            brand_id__in=brands, record_kind__in=kinds, record_id__in=ids
-        ).exclude(pk__in=[event.pk for event in events])
+        _brands, kinds, ids = (set(part) for part in zip(*records, strict=True))
+        others = (
+            Event.objects.filter(record_id__in=ids, record_kind__in=kinds)
+            .exclude(pk__in=[event.pk for event in events])
+            .values_list("pk", "brand_id", "record_kind", "record_id")
+        )
+        record_of = {pk: record for pk, *record in others if tuple(record) in records}
+        if not record_of:  # the records' first events: nothing ran before
+            return
         once_rules = [r.pk for rules in self.rules.values() for r in rules if r.once_per_record]
         earlier = RuleRun.objects.filter(
-            event_id__in=others.values("pk"), rule_id__in=once_rules, matched=True
-        ).values_list("rule_id", "event__brand_id", "event__record_kind", "event__record_id")
-        self.once = {(rule_id, *record) for rule_id, *record in earlier}
+            event_id__in=list(record_of), rule_id__in=once_rules, matched=True
+        ).values_list("rule_id", "event_id")
+        self.once = {(rule_id, *record_of[event_id]) for rule_id, event_id in earlier}
 
     def pending_for(self, event: Event) -> list[PlannedStep]:
         """The record's steps still waiting, but not those of this event."""

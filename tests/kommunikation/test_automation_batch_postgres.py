@@ -97,3 +97,34 @@ def test_two_workers_over_the_same_events_run_each_exactly_once(pending):
     assert set(results[0]) | set(results[1]) == set(pending)
     assert RuleRun.objects.count() == OutboundMessage.objects.count() == 200
     assert not Event.objects.pending().exists()
+
+
+def _claimed_elsewhere(ids: list[int]) -> list[int]:
+    """What another worker claims of `ids` right now (in its own transaction)."""
+    got: list[int] = []
+
+    def other_worker():
+        try:
+            with transaction.atomic():
+                got.extend(event.pk for event in claim_events(ids))
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=other_worker)
+    thread.start()
+    thread.join(30)
+    return got
+
+
+@pytest.mark.parametrize("pieces", [3, 40])  # id ranges, and the plain list past 20 pieces
+def test_a_claim_holds_exactly_its_pending_events_however_their_ids_lie(pending, pieces):
+    # `pieces` runs of consecutive ids with one left out between them; one of ours is done
+    mine = [pk for n, pk in enumerate(pending[: pieces * 4]) if n % 4 != 3]
+    gaps = sorted(set(pending[: pieces * 4]) - set(mine))
+    Event.objects.filter(pk=mine[1]).update(outcome="processed")
+    with transaction.atomic():
+        claimed = [event.pk for event in claim_events(mine)]
+        elsewhere = _claimed_elsewhere(sorted([*gaps, *mine]))
+
+    assert claimed == [pk for pk in mine if pk != mine[1]]  # in order, the done one left out
+    assert elsewhere == gaps  # the ids between the pieces were never held
