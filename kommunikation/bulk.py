@@ -225,6 +225,24 @@ def _copy_plain(value: Any) -> str:
     return _escape(str(value))
 
 
+def _format(kind: str, values: tuple) -> Any:
+    """A column's values as COPY text. A column of one simple type is formatted in C
+    (datetimes by isoformat, integers by repr, texts as they are when none holds a
+    character to escape); any other value by value, as its kind says."""
+    types = set(map(type, values))
+    if len(types) == 1:
+        cls = types.pop()
+        if cls is dt.datetime and kind == "plain":
+            return map(dt.datetime.isoformat, values)
+        if cls is int and kind in ("number", "plain"):
+            return map(int.__repr__, values)
+        if cls is str and kind in ("text", "plain"):
+            whole = "".join(values)
+            if whole.isprintable() and "\\" not in whole:
+                return values
+    return map(_COPY[kind], values)
+
+
 _COPY = {
     "json": _copy_json,
     "array": _copy_array,
@@ -324,7 +342,7 @@ def copy_rows(cursor, table: str, columns: list[tuple[str, str, str]], objs) -> 
     suffix = "".join("\t" + _COPY[kind](first[attname]) for attname, _c, kind in constant)
     if varying:
         formatted = [
-            map(_COPY[kind], column_values)
+            _format(kind, column_values)
             for (_a, _c, kind), column_values in zip(varying, varying_values, strict=True)
         ]
         join = "\t".join
