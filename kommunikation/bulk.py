@@ -547,7 +547,7 @@ def fetch(queryset, *, related: tuple[str, ...] = ()) -> list:
     db = queryset.db
     count = len(attnames)
     objs = []
-    for row in queryset.values_list(*columns):
+    for row in _rows(queryset.values_list(*columns)):
         obj = model.__new__(model)
         state = obj._state = ModelState()
         state.adding, state.db = False, db
@@ -563,3 +563,37 @@ def fetch(queryset, *, related: tuple[str, ...] = ()) -> list:
             state.fields_cache[name] = rel
         objs.append(obj)
     return objs
+
+
+def _rows(queryset) -> list:
+    """The rows of a values_list queryset, as iterating it gives them (the fields'
+    converters applied), with PostgreSQL's timestamps read by psycopg's C loader.
+
+    Django reads every timestamptz through a loader of its own in Python (the parse, then
+    the time zone set to UTC): for the events and customers of a batch that was a tenth of
+    the engine's time. The C loader gives the same value whenever the session's time zone
+    is UTC, which Django keeps it at with USE_TZ (then its own loader's zone is UTC too);
+    otherwise the rows are read the ordinary way."""
+    from django.db import connections
+
+    database = connections[queryset.db]
+    compiler = queryset.query.get_compiler(using=queryset.db)
+    if database.vendor != "postgresql" or database.timezone is not dt.UTC:
+        return list(queryset)
+    from django.core.exceptions import EmptyResultSet
+    from psycopg.types.datetime import TimestamptzLoader
+
+    try:
+        sql, params = compiler.as_sql()
+    except EmptyResultSet:
+        return []
+    with database.cursor() as cursor:
+        raw = cursor.cursor
+        if raw.connection.info.parameter_status("TimeZone") != "UTC":
+            return list(queryset)
+        # on this cursor only (its own copy of the adapters): psycopg takes its C version
+        raw.adapters.register_loader("timestamptz", TimestamptzLoader)
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    # results_iter takes the rows as a list of chunks
+    return list(compiler.results_iter(results=[rows], tuple_expected=True))
