@@ -36,6 +36,26 @@ def test_insert_many_writes_every_value_as_given_and_sets_the_pks():
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("labels", [["plain a", "plain b", "plain ü"], ["plain", "plain", NASTY]])
+def test_insert_many_columns_of_one_type_come_back_as_written(labels):
+    # texts all printable (written as they are) or one of them to escape; datetimes and
+    # integers differing from row to row (each column formatted in one go)
+    start = timezone.now()
+    rows = [
+        AuditEntry(actor_label=label, action="test.copy", object_type="x", object_id=str(i),
+                   customer_id=100 + i, at=start + dt.timedelta(minutes=i, microseconds=i))
+        for i, label in enumerate(labels)
+    ]  # fmt: skip
+
+    insert_many(AuditEntry, rows)
+
+    stored = AuditEntry.objects.filter(pk__in=[row.pk for row in rows]).order_by("pk")
+    assert [(e.actor_label, e.customer_id, e.at) for e in stored] == [
+        (row.actor_label, row.customer_id, row.at) for row in rows
+    ]
+
+
+@pytest.mark.django_db
 def test_insert_new_skips_a_taken_key_and_returns_only_its_own_rows():
     brand = BusinessEntity.objects.create(name="Copy", slug="copy")
     when = timezone.now() + dt.timedelta(hours=1)
@@ -121,6 +141,7 @@ def test_fetch_gives_the_instances_of_select_related_without_model_init():
             k: v for k, v in want.__dict__.items() if k != "_state"
         }
         assert not got._state.adding and got._state.db == want._state.db
+        assert got.occurred_at.tzinfo is want.occurred_at.tzinfo  # UTC, as the ORM reads it
     with django_assert_no_queries():
         assert fetched[0].customer == customer and fetched[0].customer.vip is True
         assert fetched[0].customer.last_name == NASTY[:50]
