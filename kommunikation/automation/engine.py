@@ -518,8 +518,24 @@ class Batch:
         self.pending: dict[tuple, list[PlannedStep]] = {}
         self.once: set[tuple] = set()
         if records:
-            self._load_pending(records)
-            self._load_once(events)
+            # a record has steps waiting, or runs of a once-per-record rule, only from
+            # another event of it (a step copies its event's record): both are read for
+            # the records that have one, mostly none (a record's first event)
+            record_of = self._load_others(records, events)
+            if record_of:
+                self._load_pending(set(record_of.values()))
+                self._load_once(events, record_of)
+
+    def _load_others(self, records: set[tuple], events: list[Event]) -> dict[int, tuple]:
+        """The records' events outside this batch: event id -> record
+        (event_record_first, by record id and kind; the brand is checked here)."""
+        _brands, kinds, ids = (set(part) for part in zip(*records, strict=True))
+        others = (
+            Event.objects.filter(record_id__in=ids, record_kind__in=kinds)
+            .exclude(pk__in=[event.pk for event in events])
+            .values_list("pk", "brand_id", "record_kind", "record_id")
+        )
+        return {pk: tuple(record) for pk, *record in others if tuple(record) in records}
 
     def _load_pending(self, records: set[tuple]) -> None:
         """The steps still waiting for the batch's records (plannedstep_record_first)."""
@@ -540,30 +556,21 @@ class Batch:
             if record in records:  # the three IN lists also match other combinations
                 self.pending.setdefault(record, []).append(planned)
 
-    def _load_once(self, events: list[Event]) -> None:
-        """Which once-per-record rules already ran for the batch's records: from the
-        records' other events (event_record_first, by record id and kind; the brand is
-        checked here) to their runs (rulerun_unique)."""
+    def _load_once(self, events: list[Event], record_of: dict[int, tuple]) -> None:
+        """Which once-per-record rules already ran for the batch's records: the runs
+        (rulerun_unique) of the records' other events (``_load_others``)."""
         records = {
             _record(event)
             for event in events
             if event.record_id
             and any(r.once_per_record for r in _pick(self.rules, event.type, event.brand_id))
         }
-        if not records:
-            return
-        _brands, kinds, ids = (set(part) for part in zip(*records, strict=True))
-        others = (
-            Event.objects.filter(record_id__in=ids, record_kind__in=kinds)
-            .exclude(pk__in=[event.pk for event in events])
-            .values_list("pk", "brand_id", "record_kind", "record_id")
-        )
-        record_of = {pk: record for pk, *record in others if tuple(record) in records}
-        if not record_of:  # the records' first events: nothing ran before
+        earlier_events = [pk for pk, record in record_of.items() if record in records]
+        if not earlier_events:
             return
         once_rules = [r.pk for rules in self.rules.values() for r in rules if r.once_per_record]
         earlier = RuleRun.objects.filter(
-            event_id__in=list(record_of), rule_id__in=once_rules, matched=True
+            event_id__in=earlier_events, rule_id__in=once_rules, matched=True
         ).values_list("rule_id", "event_id")
         self.once = {(rule_id, *record_of[event_id]) for rule_id, event_id in earlier}
 
