@@ -135,11 +135,12 @@ def whatsapp(options: BenchOptions) -> list[BenchRow]:
             BenchRow(name, "Abfragen je Webhook", result["queries_per_webhook"], ""),
             BenchRow(name, "CPU (Web + Worker) je Webhook", result["cpu_ms_per_webhook"], "ms"),
             BenchRow(name, "davon Worker", result["worker_cpu_ms_per_webhook"], "ms"),
-            BenchRow(name, "CPU PostgreSQL je Webhook",
-                     result["database_cpu_ms_per_webhook"], "ms"),
             BenchRow(name, "Webhooks", result["webhooks"], ""),
             BenchRow(name, "Threads", result["threads"], ""),
         ]  # fmt: skip
+        if result["database_cpu_ms_per_webhook"] is not None:  # PostgreSQL's backends
+            rows.append(BenchRow(name, "CPU PostgreSQL je Webhook",
+                                 result["database_cpu_ms_per_webhook"], "ms"))  # fmt: skip
     return rows
 
 

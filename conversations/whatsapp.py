@@ -43,7 +43,7 @@ from collections import defaultdict
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, ValidationError
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Max, Q
 from django.http import HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404
@@ -139,16 +139,24 @@ def webhook(request, slug: str):
     header = request.headers.get("X-Hub-Signature-256", "")
     if not signature_valid(body, header, account.effective_app_secret):
         return _text(401, "Missing or wrong X-Hub-Signature-256.")
-    delivery = store_webhook(
-        kind=WebhookDelivery.Kind.INBOUND,
-        esp=ESP,
-        body=body,
-        headers={
-            "X-Hub-Signature-256": header,
-            "User-Agent": request.headers.get("User-Agent", "")[:200],
-        },
-        brand=account.brand,
-    )
+    headers = {
+        "X-Hub-Signature-256": header,
+        "User-Agent": request.headers.get("User-Agent", "")[:200],
+    }
+    try:
+        delivery = store_webhook(
+            kind=WebhookDelivery.Kind.INBOUND, esp=ESP, body=body, headers=headers,
+            brand=account.brand,
+        )  # fmt: skip
+    except IntegrityError:
+        # the brand went after this process kept its number (deleted by another
+        # process): look again, which answers 404 if it is gone
+        forget_accounts()
+        account = webhook_account(slug)
+        delivery = store_webhook(
+            kind=WebhookDelivery.Kind.INBOUND, esp=ESP, body=body, headers=headers,
+            brand=account.brand,
+        )  # fmt: skip
     if delivery.attempts > 1 and delivery.state == WebhookDelivery.State.OK:
         return _text(200, "Already received.")
     if delivery.attempts > 1 and delivery.state == WebhookDelivery.State.REJECTED:

@@ -166,6 +166,26 @@ def test_a_number_changed_by_another_process_counts_after_the_cache_time(post, n
     assert post(again, signature=signed).status_code == 200
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_brand_deleted_by_another_process_is_not_found_not_an_error(client):
+    from conversations import whatsapp
+    from kommunikation.models import BusinessEntity
+
+    # what another process's cache may still hold: the number of a brand deleted since
+    gone = WhatsAppNumber(brand=BusinessEntity(pk=987654, slug="weg"), app_secret=SECRET)
+    whatsapp._accounts["weg"] = (whatsapp.time.monotonic(), gone)
+    data = body(envelope(inbound({"id": "wamid.W1", "type": "text", "text": {"body": "Hi"}})))
+
+    response = client.post(
+        "/webhooks/whatsapp/weg/", data=data, content_type="application/json",
+        headers={"X-Hub-Signature-256": sign(data)},
+    )  # fmt: skip
+
+    assert response.status_code == 404
+    assert not WebhookDelivery.objects.exists()
+    assert "weg" not in whatsapp._accounts
+
+
 # --- storing and processing ----------------------------------------------------------------
 
 
