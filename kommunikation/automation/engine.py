@@ -532,7 +532,7 @@ class Batch:
         _brands, kinds, ids = (set(part) for part in zip(*records, strict=True))
         others = (
             Event.objects.filter(record_id__in=ids, record_kind__in=kinds)
-            .exclude(pk__in=[event.pk for event in events])
+            .exclude(_id_runs([event.pk for event in events]))  # in pk order (claim_events)
             .values_list("pk", "brand_id", "record_kind", "record_id")
         )
         return {pk: tuple(record) for pk, *record in others if tuple(record) in records}
