@@ -347,10 +347,12 @@ def _dunning_context(context: dict, event: Event, when: dt.datetime) -> dict:
 def idempotency_key(
     step: RuleStep, repetition: int, event: Event, channel: str, recipient: str
 ) -> str:
-    """(rule step, record id and version, channel, recipient): a repeated event, a second
-    sync or a re-run finds the same key and the outbox returns the first row."""
+    """(rule step, brand, record id and version, channel, recipient): a repeated event, a
+    second sync or a re-run finds the same key and the outbox returns the first row. The
+    brand belongs to the record: a rule for every brand meets the same invoice id in two
+    brands' sevDesk accounts, and a customer of both must get both messages."""
     record = (
-        f"{event.record_kind}:{event.record_id}:{event.record_version}"
+        f"{event.brand_id}/{event.record_kind}:{event.record_id}:{event.record_version}"
         if event.record_id
         else f"event:{event.pk}"
     )

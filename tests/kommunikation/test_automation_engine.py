@@ -12,7 +12,12 @@ from kommunikation.automation.models import PlannedState, PlannedStep, RuleRun
 from kommunikation.dispatch import dispatch_batch
 from kommunikation.models import OutboundMessage
 from templates_app.loading import load_library
-from tests.factories import ContactPointFactory, ConversationFactory, MessageFactory
+from tests.factories import (
+    ContactPointFactory,
+    ConversationFactory,
+    CustomerFactory,
+    MessageFactory,
+)
 
 from .automation_helpers import BERLIN, INVOICE, event, rule
 
@@ -195,6 +200,21 @@ def test_conditions_decide_and_a_miss_says_why(clock, customer):
         "Bedingung 1 nicht erfüllt: payload.amount <= 100 (ist: 1234.50)."
     )
     assert OutboundMessage.objects.count() == 1
+
+
+def test_a_rule_for_every_brand_keeps_the_same_record_id_of_two_brands_apart(
+    clock, customer, brand_b
+):
+    rule("thanks", "payment.received", {"template_key": "payment_received", "channels": ["email"]})
+    twin = CustomerFactory(brand=brand_b, first_name="Anna", email="anna@kunde.example")
+    paid = {"invoice_number": "RE-1", "amount": "10.00", "payment_date": "2026-02-18"}
+
+    for who in (customer, twin):  # invoice id 1 in each brand's own sevDesk account
+        run_rules(event(who.brand, who, "payment.received", paid, record_id="1", version="1",
+                        kind="invoice").pk)  # fmt: skip
+
+    rows = OutboundMessage.objects.filter(template_key="payment_received")
+    assert sorted(rows.values_list("brand__slug", flat=True)) == ["laderthuis", "zaptecshop"]
 
 
 def test_status_rules_match_from_and_to(clock, customer):
