@@ -120,8 +120,12 @@ def _playwright_browser():
 
 
 @pytest.fixture
-def page(_playwright_browser, live_server):
-    """A fresh browser page (own cookies) whose base URL is the live test server."""
+def page(_playwright_browser, live_server, transactional_db):
+    """A fresh browser page (own cookies) whose base URL is the live test server.
+
+    It depends on the database so that it is closed before the database is emptied: a
+    request of the page still running in the live server held row locks while the
+    teardown's TRUNCATE waited for them (a deadlock, once)."""
     context = _playwright_browser.new_context(
         base_url=live_server.url, viewport={"width": 1280, "height": 800}, locale="de-DE"
     )

@@ -110,6 +110,7 @@ def _same(text: str, events: list[Event], customer) -> str:
     for index, ev in enumerate(events):
         text = re.sub(rf"(#|event:){ev.pk}\b", rf"\g<1>E{index}", text)
     text = re.sub(r"Ausgang #\d+", "Ausgang #N", text)
+    text = text.replace(f":{customer.brand_id}/", ":BRAND/")  # the brand in idempotency keys
     text = text.replace(customer.brand.slug, "BRAND").replace(_phone(customer), "+PHONE")
     return text.replace(f"c{customer.pk}@", "c@")
 
@@ -167,7 +168,7 @@ def _rows(brand, customer, events) -> dict:
 
 
 def _phone(customer) -> str:
-    # the idempotency key names the recipient, not the brand: two brands, two numbers
+    # the idempotency key names the recipient: two brands, two numbers
     return f"+49151{customer.pk:07d}"
 
 
