@@ -143,20 +143,19 @@ def webhook(request, slug: str):
         "X-Hub-Signature-256": header,
         "User-Agent": request.headers.get("User-Agent", "")[:200],
     }
+
+    def store(brand) -> WebhookDelivery:
+        return store_webhook(
+            kind=WebhookDelivery.Kind.INBOUND, esp=ESP, body=body, headers=headers, brand=brand
+        )
+
     try:
-        delivery = store_webhook(
-            kind=WebhookDelivery.Kind.INBOUND, esp=ESP, body=body, headers=headers,
-            brand=account.brand,
-        )  # fmt: skip
+        delivery = store(account.brand)
     except IntegrityError:
         # the brand went after this process kept its number (deleted by another
         # process): look again, which answers 404 if it is gone
         forget_accounts()
-        account = webhook_account(slug)
-        delivery = store_webhook(
-            kind=WebhookDelivery.Kind.INBOUND, esp=ESP, body=body, headers=headers,
-            brand=account.brand,
-        )  # fmt: skip
+        delivery = store(webhook_account(slug).brand)
     if delivery.attempts > 1 and delivery.state == WebhookDelivery.State.OK:
         return _text(200, "Already received.")
     if delivery.attempts > 1 and delivery.state == WebhookDelivery.State.REJECTED:
