@@ -31,7 +31,7 @@ from django_q.signing import SignedPackage
 from conversations.benchmarks import bench_client
 from conversations.models import Conversation, Message, WebhookDelivery
 from conversations.whatsapp import ESP
-from kommunikation.automation.benchmarks import ServerCPU
+from kommunikation.automation.benchmarks import QueryCounter, ServerCPU
 from kommunikation.models import BusinessEntity, ContactPoint, Customer, WhatsAppNumber
 
 # the ORM broker's look for new tasks when it found none (django-q2's default "poll")
@@ -68,24 +68,16 @@ def _body(n: int, *, number_id: str, phone: str) -> bytes:
     }).encode()  # fmt: skip
 
 
-def _count_queries(counter: list[int]):
-    def count(execute, sql, params, many, context):
-        counter[0] += 1
-        return execute(sql, params, many, context)
-
-    return count
-
-
 def _answer(signed: list[tuple[bytes, str]], url: str, go, results) -> None:
     """One web process: answer its share of the webhooks, report and leave."""
     try:
         client = bench_client()
-        queries = [0]
+        queries = QueryCounter()
         server = ServerCPU()  # this process's own connection's backend
         go.wait()
         server.start()
         started, cpu_started = time.perf_counter(), time.process_time()
-        with connection.execute_wrapper(_count_queries(queries)):
+        with connection.execute_wrapper(queries):
             for data, signature in signed:
                 response = client.post(
                     url, data=data, content_type="application/json",
@@ -95,7 +87,7 @@ def _answer(signed: list[tuple[bytes, str]], url: str, go, results) -> None:
                     raise RuntimeError(f"HTTP {response.status_code}: {response.content[:200]!r}")
         results.put({
             "seconds": time.perf_counter() - started, "cpu": time.process_time() - cpu_started,
-            "server_cpu": server.stop(), "queries": queries[0], "error": "",
+            "server_cpu": server.stop(), "queries": queries.count, "error": "",
         })  # fmt: skip
     except Exception as exc:  # reported to the bench, which raises it
         results.put({"error": repr(exc)})
@@ -138,7 +130,7 @@ def whatsapp_inbound(n: int = 2000, *, web: int = 2) -> dict:
     sync_before = Conf.SYNC
     Conf.SYNC = False  # as in production: the request queues the task on the broker
     tasks = 0
-    queries = [0]
+    queries = QueryCounter()
     context = multiprocessing.get_context("fork")
     go, results = context.Event(), context.Queue()
     try:
@@ -152,7 +144,7 @@ def whatsapp_inbound(n: int = 2000, *, web: int = 2) -> dict:
                 process.start()
             reports = []
             server = ServerCPU()
-            with connection.execute_wrapper(_count_queries(queries)):
+            with connection.execute_wrapper(queries):
                 server.start()
                 started = time.perf_counter()
                 cpu_started = time.process_time()
@@ -196,7 +188,9 @@ def whatsapp_inbound(n: int = 2000, *, web: int = 2) -> dict:
             "answered_per_second": round(n / answering, 1),
             "tasks": tasks,
             "events_per_second": round(n / events, 1) if events else 0,
-            "queries_per_webhook": round((queries[0] + sum(r["queries"] for r in reports)) / n, 2),
+            "queries_per_webhook": round(
+                (queries.count + sum(r["queries"] for r in reports)) / n, 2
+            ),
             # the web processes' and the worker's CPU (not PostgreSQL's)
             "cpu_ms_per_webhook": round((web_cpu + cpu) * 1000 / n, 2),
             "worker_cpu_ms_per_webhook": round(cpu * 1000 / n, 2),
